@@ -1,0 +1,45 @@
+"""The record a layer's tar stream is turned into.
+
+One :class:`Entry` per tar member (PAX/GNU long-name and PAX-extended headers
+are folded into the member they describe). Offsets are into the layer's
+*uncompressed* stream so a store can later rebuild the tar bit-exact from the
+raw header bytes plus file content.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# Entry kinds, as named in every JSON document layerscope emits.
+FILE = "file"
+DIR = "dir"
+SYMLINK = "symlink"
+HARDLINK = "hardlink"
+CHAR = "char"
+BLOCK = "block"
+FIFO = "fifo"
+KINDS = (FILE, DIR, SYMLINK, HARDLINK, CHAR, BLOCK, FIFO)
+
+
+@dataclass(slots=True)
+class Entry:
+    """One member of a layer tar, with a normalised path."""
+
+    path: str  # normalised: no leading "/" or "./", no "." or "" parts; "" is the root
+    kind: str  # one of KINDS
+    size: int  # content bytes (expanded size for sparse files; 0 for non-files)
+    mode: int  # permission bits incl. setuid/setgid/sticky (no file-type bits)
+    uid: int
+    gid: int
+    mtime: float
+    link: str | None = None  # symlink target (verbatim) or hardlink target (normalised)
+    xattrs: dict[str, bytes] = field(default_factory=dict)
+    devmajor: int = 0
+    devminor: int = 0
+    uname: str = ""
+    gname: str = ""
+    digest: bytes | None = None  # XXH3-128 of the content (regular files only)
+    header_offset: int = 0  # first header block of this member (incl. PAX / GNU long-name blocks)
+    data_offset: int = 0  # first content byte
+    raw_name: str = ""  # the name exactly as stored in the tar
+    defects: tuple[str, ...] = ()  # image defects seen on this entry, e.g. "path-escape"
