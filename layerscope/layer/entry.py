@@ -43,3 +43,5 @@ class Entry:
     data_offset: int = 0  # first content byte
     raw_name: str = ""  # the name exactly as stored in the tar
     defects: tuple[str, ...] = ()  # image defects seen on this entry, e.g. "path-escape"
+    data_size: int = 0  # bytes of content stored in the tar after data_offset (unpadded); differs
+    # from size for sparse files (stored runs only) and non-files whose header claims data
