@@ -1,0 +1,1 @@
+"""Analyses over resolved images: inspect (this package grows compare, waste, ci, savings)."""

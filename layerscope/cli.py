@@ -1,0 +1,100 @@
+"""The `layerscope` command: parse, call the public API, render. Nothing else.
+
+Exit codes: 0 ok, 1 a gate/rule failed, 2 bad input or usage. Errors are one
+line on stderr; a traceback only with LAYERSCOPE_DEBUG=1.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+
+import click
+
+from .errors import LayerscopeError
+
+
+def _fail(message: str, code: int = 2) -> None:
+    click.echo(f"layerscope: error: {message}", err=True)
+    sys.exit(code)
+
+
+def handle_errors(fn):
+    """Turn every failure into one stderr line and an exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except LayerscopeError as e:
+            if os.environ.get("LAYERSCOPE_DEBUG"):
+                raise
+            _fail(" ".join(str(e).split()), e.exit_code)
+        except BrokenPipeError:
+            sys.stderr.close()  # `layerscope ... | head`: not an error worth a word
+            sys.exit(0)
+        except KeyboardInterrupt:
+            _fail("interrupted", 130)
+        except MemoryError:
+            _fail("out of memory", 2)
+        except OSError as e:
+            if os.environ.get("LAYERSCOPE_DEBUG"):
+                raise
+            _fail(f"{e.filename + ': ' if getattr(e, 'filename', None) else ''}{e.strerror or e}")
+        except Exception as e:  # noqa: BLE001 - a bug must still not spill a traceback on users
+            if os.environ.get("LAYERSCOPE_DEBUG"):
+                raise
+            _fail(f"internal error: {type(e).__name__}: {e} (LAYERSCOPE_DEBUG=1 shows a traceback)")
+
+    return wrapper
+
+
+def image_options(fn):
+    """Options every command that reads one image takes."""
+    fn = click.option("--image", "image_name", metavar="NAME|N",
+                      help="Which image of a multi-image archive/layout: tag, ref name or index.")(fn)
+    fn = click.option("--platform", metavar="OS/ARCH[/VARIANT]",
+                      help="Platform to pick from a multi-platform index (default: the host's).")(fn)
+    fn = click.option("--no-verify", is_flag=True, help="Skip blob digest and diff_id checks (faster).")(fn)
+    fn = click.option("--jobs", "-j", type=click.IntRange(1, 256), default=None,
+                      help="Layers read in parallel (default: CPUs available).")(fn)
+    fn = click.option("--progress/--no-progress", default=None,
+                      help="Progress bar on stderr (default: only on a terminal).")(fn)
+    return fn
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="layerscope")
+def main() -> None:
+    """Look inside container images, layer by layer.
+
+    IMAGE is a docker-archive (`docker save`), an oci-archive, or an OCI
+    layout directory; append `:NAME` to pick one image (e.g. img.tar:app:1.0).
+    """
+
+
+@main.command()
+@click.argument("image")
+@click.option("--json", "as_json", is_flag=True, help="Print a layerscope.inspect/1 JSON document.")
+@image_options
+@handle_errors
+def inspect(image: str, as_json: bool, image_name: str | None, platform: str | None,
+            no_verify: bool, jobs: int | None, progress: bool | None) -> None:
+    """Layers, sizes, digests and history of IMAGE."""
+    from .analysis.inspect import inspect as run_inspect
+
+    report = run_inspect(image, image=image_name, platform=platform, verify=not no_verify,
+                         jobs=jobs, progress=progress)
+    if as_json:
+        from .report.json_out import dumps, inspect_doc
+
+        click.echo(dumps(inspect_doc(report)), nl=False)
+    else:
+        from .report.text import inspect_text
+
+        click.echo(inspect_text(report), nl=False)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,63 @@
+"""One layer stream in, one :class:`LayerScan` out: a pure function of the blob.
+
+That purity is what lets callers fan layers out over threads, processes or
+(later) machines, and analyse a layer shared by several images once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from .entry import Entry
+from .tar import iter_entries
+
+
+class VerifyingStream(Protocol):
+    """What a source hands out: exact reads, then ``finish()`` checks digests."""
+
+    size: int
+    compression: str
+    blob_digest: str | None
+    diff_id: str | None
+
+    def read(self, n: int, /) -> bytes | memoryview: ...
+
+    def finish(self) -> None: ...
+
+
+@dataclass(slots=True)
+class LayerScan:
+    size: int  # uncompressed tar stream length, bytes after the end marker included
+    compression: str
+    entry_count: int
+    blob_digest: str | None  # computed (None when verification was off)
+    diff_id: str | None  # computed (None when verification was off)
+    entries: list[Entry] | None = None
+    defects: list[str] = field(default_factory=list)  # "path-escape: ../x", ...
+
+
+MAX_DEFECTS = 50  # a hostile layer could have millions; report the first ones
+
+
+def scan(stream: VerifyingStream, *, keep_entries: bool = False, hash_content: bool = True) -> LayerScan:
+    """Read a layer's tar stream to the end, checking its digests."""
+    entries: list[Entry] | None = [] if keep_entries else None
+    defects: list[str] = []
+    count = 0
+    for e in iter_entries(stream, hash_content=hash_content):
+        count += 1
+        if entries is not None:
+            entries.append(e)
+        if e.defects and len(defects) < MAX_DEFECTS:
+            defects.extend(f"{d}: {e.raw_name!r}" for d in e.defects)
+    stream.finish()
+    return LayerScan(
+        size=stream.size,
+        compression=stream.compression,
+        entry_count=count,
+        blob_digest=stream.blob_digest,
+        diff_id=stream.diff_id,
+        entries=entries,
+        defects=defects,
+    )

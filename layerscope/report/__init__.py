@@ -1,0 +1,1 @@
+"""Renderers: result objects in, text / JSON out. No analysis happens here."""

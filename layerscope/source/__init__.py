@@ -1,0 +1,65 @@
+"""Image sources: find the manifest, config and layer blobs of one image.
+
+``open_image("img.tar")``, ``open_image("img.tar:name:tag")``,
+``open_image("layout-dir", platform="linux/arm64")``.
+"""
+
+from __future__ import annotations
+
+import os
+
+from ..errors import NotAnImageError, SelectionError
+from .container import Container, TarContainer, open_container
+from .docker import DockerArchive
+from .image import Image, LayerRef
+from .oci import OCILayout
+from .platform import Platform, host_platform, parse_platform
+
+__all__ = ["Image", "LayerRef", "Platform", "open_image", "split_spec", "host_platform", "parse_platform"]
+
+
+def split_spec(spec: str) -> tuple[str, str | None]:
+    """Split ``PATH[:REF]``: the longest prefix that exists is the path.
+
+    References contain colons themselves (``img.tar:name:tag``,
+    ``registry:5000/x:1``), so split at the colon that leaves an existing path.
+    """
+    if os.path.exists(spec):
+        return spec, None
+    for i in range(len(spec) - 1, 0, -1):
+        if spec[i] == ":" and os.path.exists(spec[:i]):
+            return spec[:i], spec[i + 1:] or None
+    return spec, None
+
+
+def open_image(
+    spec: str,
+    *,
+    image: str | None = None,
+    platform: str | Platform | None = None,
+    verify: bool = True,
+) -> Image:
+    """Resolve one image from an archive or layout.
+
+    ``image`` names it (a tag, an OCI ref name, or an index number); it
+    overrides a ``:REF`` suffix on ``spec``. ``platform`` defaults to the
+    host's when the source holds several.
+    """
+    path, ref = split_spec(spec)
+    index = None
+    if image is not None:
+        if image.isdigit():
+            index, ref = int(image), None
+        else:
+            ref = image
+    wanted = parse_platform(platform) if isinstance(platform, str) else platform
+    c = open_container(path)
+    fmt_oci = "oci-archive" if isinstance(c, TarContainer) else "oci-layout"
+    if c.exists("manifest.json"):
+        img = DockerArchive(c, verify=verify).select(ref, index)
+        if wanted is not None and img.platform is not None and not img.platform.matches(wanted):
+            raise SelectionError(f"the image is {img.platform}, not {wanted}", where=path)
+        return img
+    if c.exists("index.json"):
+        return OCILayout(c, fmt=fmt_oci, verify=verify).select(ref, index, wanted)
+    raise NotAnImageError("not an image: no manifest.json (docker-archive) or index.json (OCI layout)", where=path)

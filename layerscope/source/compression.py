@@ -1,0 +1,266 @@
+"""Layer blobs as uncompressed byte streams, verified while they are read.
+
+Compression is detected by magic bytes, never by media type or file name:
+images in the wild label zstd layers as gzip and store gzip layers in
+"uncompressed" docker-archives. Every gzip member and every zstd frame
+(skippable frames included) is read, so multi-member gzip, eStargz and
+zstd:chunked layers come out as the ordinary tar they are.
+
+:class:`LayerStream` hashes the stored bytes (the blob digest) and the
+uncompressed bytes (the diff_id) in the same pass that feeds the tar reader,
+and :meth:`LayerStream.finish` drains what the tar reader left (bytes after
+the end-of-archive marker are part of the diff_id) and checks both.
+"""
+
+from __future__ import annotations
+
+import bz2
+import hashlib
+import lzma
+from collections.abc import Iterator
+
+import zstandard
+from isal import isal_zlib
+
+from ..errors import BadInputError, DigestMismatchError
+from .container import Region
+
+OUT_CHUNK = 1 << 20  # uncompressed bytes produced per decompressor call (bounds memory, defuses bombs)
+_EMPTY = memoryview(b"")
+
+NONE, GZIP, ZSTD, BZIP2, XZ = "none", "gzip", "zstd", "bzip2", "xz"
+
+
+def detect(head: bytes | memoryview) -> str:
+    """Name the compression of a blob from its first bytes."""
+    head = bytes(head[:6])
+    if head.startswith(b"\x1f\x8b"):
+        return GZIP
+    if head.startswith(b"\x28\xb5\x2f\xfd"):
+        return ZSTD
+    if len(head) >= 4 and 0x50 <= head[0] <= 0x5F and head[1:4] == b"\x2a\x4d\x18":
+        return ZSTD  # a skippable frame first (zstd:chunked may start with one)
+    if head.startswith(b"BZh"):
+        return BZIP2
+    if head.startswith(b"\xfd7zXZ\x00"):
+        return XZ
+    return NONE
+
+
+class _RawReader:
+    """File-like face of a region's windows, hashing each window once."""
+
+    def __init__(self, windows: Iterator[memoryview], hasher) -> None:
+        self._windows = windows
+        self._hasher = hasher
+        self._cur = _EMPTY
+        self.bytes_read = 0
+
+    def next_window(self) -> memoryview | None:
+        for w in self._windows:
+            if self._hasher is not None:
+                self._hasher.update(w)
+            self.bytes_read += len(w)
+            return w
+        return None
+
+    def read(self, n: int = -1) -> bytes:
+        if not self._cur:
+            w = self.next_window()
+            if w is None:
+                return b""
+            self._cur = w
+        if n < 0 or n >= len(self._cur):
+            out, self._cur = self._cur, _EMPTY
+        else:
+            out, self._cur = self._cur[:n], self._cur[n:]
+        return out.tobytes() if isinstance(out, memoryview) else out
+
+    def drain(self) -> None:
+        self._cur = _EMPTY
+        while self.next_window() is not None:
+            pass
+
+
+def _plain_chunks(raw: _RawReader) -> Iterator[memoryview]:
+    while (w := raw.next_window()) is not None:
+        yield w
+
+
+def _inflate_chunks(raw: _RawReader, new, errors, where: str, kind: str) -> Iterator[bytes]:
+    """Run a zlib/bz2/lzma-style decompressor over every member of a blob.
+
+    Output per call is bounded by OUT_CHUNK, so a small hostile blob cannot
+    expand into memory; a new member starts wherever the last one ended.
+    """
+    d = new()
+    zlib_like = hasattr(d, "unconsumed_tail")
+    while (data := raw.next_window()) is not None:
+        while True:
+            if d.eof:
+                if not data:
+                    break
+                d = new()
+            try:
+                out = d.decompress(data, OUT_CHUNK)
+            except errors as e:
+                raise BadInputError(f"corrupt {kind} data: {e}", where=where) from None
+            if out:
+                yield out
+            if d.eof:
+                data = d.unused_data
+            elif zlib_like:
+                data = d.unconsumed_tail
+                if not data and len(out) < OUT_CHUNK:
+                    break
+            else:
+                data = b""
+                if d.needs_input:
+                    break
+    if not d.eof:
+        raise BadInputError(f"truncated {kind} data", where=where)
+
+
+def _zstd_chunks(raw: _RawReader, where: str) -> Iterator[bytes]:
+    # stream_reader crosses frames and skips skippable frames; a truncated
+    # frame shows up as a short tar (or a digest mismatch when verifying).
+    reader = zstandard.ZstdDecompressor().stream_reader(raw, read_size=1 << 20, read_across_frames=True)
+    while True:
+        try:
+            out = reader.read(OUT_CHUNK)
+        except zstandard.ZstdError as e:
+            raise BadInputError(f"corrupt zstd data: {e}", where=where) from None
+        if not out:
+            return
+        yield out
+
+
+_INFLATERS = {
+    GZIP: (lambda: isal_zlib.decompressobj(wbits=31), (isal_zlib.error,)),
+    BZIP2: (bz2.BZ2Decompressor, (OSError, EOFError, ValueError)),
+    XZ: (lzma.LZMADecompressor, (lzma.LZMAError, EOFError)),
+}
+
+
+def _algo(digest: str | None) -> str:
+    return digest.split(":", 1)[0] if digest else "sha256"
+
+
+class LayerStream:
+    """The uncompressed tar stream of one layer blob, with exact-size reads.
+
+    ``read(n)`` returns exactly ``n`` bytes unless the stream ends (then
+    fewer); the result may be a memoryview into a window of the archive's
+    memory map (no copy) and is valid until the next read.
+    """
+
+    def __init__(
+        self,
+        region: Region,
+        *,
+        where: str,
+        blob_digest: str | None = None,
+        diff_id: str | None = None,
+        verify: bool = True,
+    ) -> None:
+        self.where = where
+        self.compressed_size = region.length
+        head = region.mm[region.start:region.start + 6] if region.length else b""
+        self.compression = detect(head)
+        self._expect_blob = blob_digest
+        self._expect_diff = diff_id
+        self._blob_hasher = self._diff_hasher = None
+        if verify:
+            # Hash even without an expected digest: the caller reports what it is.
+            self._blob_hasher = self._hasher_for(blob_digest)
+            if self.compression == NONE and _algo(blob_digest) == _algo(diff_id):
+                self._diff_hasher = self._blob_hasher  # an uncompressed blob *is* its tar stream
+            else:
+                self._diff_hasher = self._hasher_for(diff_id)
+        self._raw = _RawReader(region.windows(), self._blob_hasher)
+        if self.compression == NONE:
+            chunks = _plain_chunks(self._raw)
+        elif self.compression == ZSTD:
+            chunks = _zstd_chunks(self._raw, where)
+        else:
+            new, errors = _INFLATERS[self.compression]
+            chunks = _inflate_chunks(self._raw, new, errors, where, self.compression)
+        self._chunks = chunks
+        self._hash_out = self._diff_hasher is not None and self._diff_hasher is not self._blob_hasher
+        self._buf: memoryview | bytes = _EMPTY
+        self._pos = 0
+        self.size = 0  # uncompressed bytes produced so far
+        self.blob_digest: str | None = None
+        self.diff_id: str | None = None
+
+    @staticmethod
+    def _hasher_for(digest: str | None):
+        return hashlib.new(_algo(digest))
+
+    def _next(self) -> bool:
+        try:
+            chunk = next(self._chunks)
+        except StopIteration:
+            return False
+        except BadInputError:
+            self._explain_failure()
+            raise
+        if self._hash_out:
+            self._diff_hasher.update(chunk)
+        self.size += len(chunk)
+        self._buf = memoryview(chunk) if isinstance(chunk, bytes) else chunk
+        self._pos = 0
+        return True
+
+    def read(self, n: int) -> memoryview | bytes:
+        buf, pos = self._buf, self._pos
+        end = pos + n
+        if end <= len(buf):
+            self._pos = end
+            return buf[pos:end]
+        parts = [buf[pos:]]
+        self._pos = len(buf)
+        need = end - len(buf)
+        while need > 0:
+            if not self._next():
+                break
+            buf = self._buf
+            if len(buf) >= need:
+                parts.append(buf[:need])
+                self._pos = need
+                need = 0
+            else:
+                parts.append(buf)
+                self._pos = len(buf)
+                need -= len(buf)
+        return b"".join(parts)
+
+    def _explain_failure(self) -> None:
+        """A corrupt stream is often a corrupt blob: say so if the digest proves it."""
+        if self._blob_hasher is None or not self._expect_blob:
+            return
+        self._raw.drain()
+        actual = f"{_algo(self._expect_blob)}:{self._blob_hasher.hexdigest()}"
+        if actual != self._expect_blob:
+            raise DigestMismatchError(
+                f"blob digest mismatch: expected {self._expect_blob}, got {actual}", where=self.where
+            ) from None
+
+    def finish(self) -> None:
+        """Read what is left, then check the blob digest and the diff_id."""
+        self._buf, self._pos = _EMPTY, 0
+        while self._next():
+            self._buf = _EMPTY
+        self._raw.drain()
+        if self._blob_hasher is not None:
+            self.blob_digest = f"{_algo(self._expect_blob)}:{self._blob_hasher.hexdigest()}"
+            if self._expect_blob and self.blob_digest != self._expect_blob:
+                raise DigestMismatchError(
+                    f"blob digest mismatch: expected {self._expect_blob}, got {self.blob_digest}", where=self.where
+                )
+        if self._diff_hasher is not None:
+            self.diff_id = f"{_algo(self._expect_diff)}:{self._diff_hasher.hexdigest()}"
+            if self._expect_diff and self.diff_id != self._expect_diff:
+                raise DigestMismatchError(
+                    f"diff_id mismatch: config says {self._expect_diff}, layer content is {self.diff_id}", where=self.where
+                )

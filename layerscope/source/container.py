@@ -1,0 +1,263 @@
+"""Where an image's files live: inside an outer tar, or in a directory.
+
+Both give the same face: named files that can be read whole (small JSON) or
+as a :class:`Region` of a memory map (blobs). Nothing is ever extracted; the
+outer tar is indexed once (names -> offsets) and its members are read in
+place, so a hostile member name can never cause a write.
+
+Containers pickle without their memory maps, so a worker process can reopen
+the same archive and scan a layer as a pure function of (container, name).
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import posixpath
+import stat
+import tarfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from ..errors import BadInputError, MissingBlobError, NotAnImageError
+
+MAX_JSON_BYTES = 64 << 20  # a manifest or config larger than this is hostile
+WINDOW = 4 << 20  # bytes handed out per memoryview window when streaming a blob
+_PAGE = mmap.ALLOCATIONGRANULARITY
+
+_COMPRESSED_MAGIC = {b"\x1f\x8b": "gzip", b"\x28\xb5\x2f\xfd": "zstd", b"BZh": "bzip2", b"\xfd7zXZ": "xz"}
+
+
+def _clean(name: str) -> str:
+    while name.startswith("./"):
+        name = name[2:]
+    name = name.lstrip("/")
+    return posixpath.normpath(name) if name else ""
+
+
+@dataclass(slots=True)
+class Region:
+    """A byte range of a file, readable as memoryview windows without copying."""
+
+    mm: mmap.mmap | None
+    start: int
+    length: int
+
+    def windows(self, size: int = WINDOW) -> Iterator[memoryview]:
+        """Yield the range in windows; pages already read are dropped from RSS.
+
+        Dropping (MADV_DONTNEED on a read-only file map) only unmaps our
+        view of the page cache, so peak RSS stays near one window per
+        stream however large the blob is.
+        """
+        if self.length == 0 or self.mm is None:
+            return
+        mv = memoryview(self.mm)
+        pos, end = self.start, self.start + self.length
+        try:
+            while pos < end:
+                stop = min(pos + size, end)
+                yield mv[pos:stop]
+                drop_from = (pos // _PAGE) * _PAGE
+                drop_to = (stop // _PAGE) * _PAGE
+                if drop_to > drop_from and hasattr(self.mm, "madvise"):
+                    try:
+                        self.mm.madvise(mmap.MADV_DONTNEED, drop_from, drop_to - drop_from)
+                    except (OSError, ValueError):
+                        pass
+                pos = stop
+        finally:
+            mv.release()
+
+    def tobytes(self) -> bytes:
+        if self.length == 0 or self.mm is None:
+            return b""
+        return self.mm[self.start:self.start + self.length]
+
+
+class Container:
+    """Named files of an image source. Subclasses: :class:`TarContainer`, :class:`DirContainer`."""
+
+    path: str
+
+    def exists(self, name: str) -> bool:
+        raise NotImplementedError
+
+    def size(self, name: str) -> int:
+        raise NotImplementedError
+
+    def region(self, name: str) -> Region:
+        raise NotImplementedError
+
+    def names(self) -> list[str]:
+        raise NotImplementedError
+
+    def read_bytes(self, name: str, *, what: str) -> bytes:
+        """Read a small file whole (manifests, configs, indexes)."""
+        if not self.exists(name):
+            raise MissingBlobError(f"{what} {name!r} is missing", where=self.path)
+        if self.size(name) > MAX_JSON_BYTES:
+            raise BadInputError(f"{what} {name!r} is implausibly large ({self.size(name)} bytes)", where=self.path)
+        return self.region(name).tobytes()
+
+
+def _check_not_compressed(path: str, head: bytes) -> None:
+    for magic, kind in _COMPRESSED_MAGIC.items():
+        if head.startswith(magic):
+            raise NotAnImageError(
+                f"archive is {kind}-compressed; decompress it first (e.g. `{'gunzip' if kind == 'gzip' else kind + ' -d'}`)",
+                where=path,
+            )
+
+
+class TarContainer(Container):
+    """An image archive (docker-archive or oci-archive) read in place."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._members: dict[str, tuple[int, int]] = {}  # name -> (data offset, size)
+        self._links: dict[str, str] = {}  # name -> target name (symlink or hardlink)
+        self._mm: mmap.mmap | None = None
+        self._index()
+
+    def __getstate__(self):
+        return {"path": self.path, "_members": self._members, "_links": self._links}
+
+    def __setstate__(self, state) -> None:
+        self.__dict__.update(state)
+        self._mm = None
+
+    def _index(self) -> None:
+        try:
+            file_size = os.path.getsize(self.path)
+            with open(self.path, "rb") as f:
+                head = f.read(512)
+                _check_not_compressed(self.path, head)
+                if len(head) < 512:
+                    raise NotAnImageError("not an image archive (too short to be a tar)", where=self.path)
+                f.seek(0)
+                try:
+                    tf = tarfile.open(fileobj=f, mode="r:")
+                except tarfile.TarError as e:
+                    raise NotAnImageError(f"not an image archive: {e}", where=self.path) from None
+                try:
+                    for m in tf:
+                        name = _clean(m.name)
+                        if m.isreg():
+                            if m.offset_data + m.size > file_size:
+                                raise BadInputError(f"truncated archive: member {m.name!r} ends past the end of the file", where=self.path)
+                            self._members[name] = (m.offset_data, m.size)
+                        elif m.issym():
+                            self._links[name] = _clean(posixpath.join(posixpath.dirname(name), m.linkname))
+                        elif m.islnk():
+                            self._links[name] = _clean(m.linkname)
+                except tarfile.TarError as e:
+                    raise BadInputError(f"corrupt or truncated archive: {e}", where=self.path) from None
+        except OSError as e:
+            raise NotAnImageError(f"cannot read: {e.strerror or e}", where=self.path) from None
+        if not self._members:
+            raise NotAnImageError("not an image archive (no files in the tar)", where=self.path)
+
+    def _resolve(self, name: str) -> str | None:
+        name = _clean(name)
+        for _ in range(32):  # a link chain longer than this is a loop
+            if name in self._members:
+                return name
+            if name not in self._links:
+                return None
+            name = self._links[name]
+        return None
+
+    def exists(self, name: str) -> bool:
+        return self._resolve(name) is not None
+
+    def names(self) -> list[str]:
+        return sorted(set(self._members) | set(self._links))
+
+    def size(self, name: str) -> int:
+        real = self._resolve(name)
+        if real is None:
+            raise MissingBlobError(f"{name!r} is missing", where=self.path)
+        return self._members[real][1]
+
+    def link_target(self, name: str) -> str | None:
+        """The final member a (possibly linked) name resolves to."""
+        return self._resolve(name)
+
+    def region(self, name: str) -> Region:
+        real = self._resolve(name)
+        if real is None:
+            raise MissingBlobError(f"{name!r} is missing", where=self.path)
+        offset, size = self._members[real]
+        if self._mm is None and size:
+            with open(self.path, "rb") as f:
+                self._mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        return Region(self._mm, offset, size)
+
+
+class DirContainer(Container):
+    """An OCI image layout directory."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._maps: dict[str, mmap.mmap] = {}
+
+    def __getstate__(self):
+        return {"path": self.path}
+
+    def __setstate__(self, state) -> None:
+        self.path = state["path"]
+        self._maps = {}
+
+    def _full(self, name: str) -> str:
+        clean = _clean(name)
+        if clean.startswith("..") or clean == "":
+            raise BadInputError(f"refusing path {name!r} outside the layout", where=self.path)
+        return os.path.join(self.path, clean)
+
+    def exists(self, name: str) -> bool:
+        try:
+            return stat.S_ISREG(os.stat(self._full(name)).st_mode)
+        except OSError:
+            return False
+
+    def names(self) -> list[str]:
+        out = []
+        for root, _dirs, files in os.walk(self.path):
+            for f in files:
+                out.append(os.path.relpath(os.path.join(root, f), self.path))
+        return sorted(out)
+
+    def size(self, name: str) -> int:
+        try:
+            return os.stat(self._full(name)).st_size
+        except OSError:
+            raise MissingBlobError(f"{name!r} is missing", where=self.path) from None
+
+    def region(self, name: str) -> Region:
+        full = self._full(name)
+        mm = self._maps.get(full)
+        if mm is None:
+            try:
+                with open(full, "rb") as f:
+                    size = os.fstat(f.fileno()).st_size
+                    if size == 0:
+                        return Region(None, 0, 0)
+                    mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+            except FileNotFoundError:
+                raise MissingBlobError(f"{name!r} is missing", where=self.path) from None
+            except OSError as e:
+                raise BadInputError(f"cannot read {name!r}: {e.strerror or e}", where=self.path) from None
+            self._maps[full] = mm
+        return Region(mm, 0, len(mm))
+
+
+def open_container(path: str) -> Container:
+    """Open a path as a directory layout or an image archive."""
+    if os.path.isdir(path):
+        return DirContainer(path)
+    if not os.path.exists(path):
+        raise NotAnImageError("no such file or directory", where=path)
+    if not os.path.isfile(path):
+        raise NotAnImageError("not a regular file or directory", where=path)
+    return TarContainer(path)
