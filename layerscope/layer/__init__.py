@@ -10,15 +10,15 @@ from .paths import normalize_path
 from .tar import iter_entries
 
 __all__ = [
+    "BLOCK",
+    "CHAR",
+    "DIR",
+    "FIFO",
+    "FILE",
+    "HARDLINK",
+    "KINDS",
+    "SYMLINK",
     "Entry",
     "iter_entries",
     "normalize_path",
-    "KINDS",
-    "FILE",
-    "DIR",
-    "SYMLINK",
-    "HARDLINK",
-    "CHAR",
-    "BLOCK",
-    "FIFO",
 ]

@@ -54,7 +54,8 @@ def libarchive_xattr(key: str, value: bytes, offset: int) -> tuple[str, bytes]:
 
     NAME is URL-encoded, VALUE base64 (libarchive omits the ``=`` padding).
     """
-    name = unquote_to_bytes(key[len(LIBARCHIVE_XATTR) :]).decode("utf-8", "surrogateescape")
+    quoted = key[len(LIBARCHIVE_XATTR) :].encode("utf-8", "surrogateescape")
+    name = unquote_to_bytes(quoted).decode("utf-8", "surrogateescape")
     v = bytes(value).strip()
     try:
         raw = base64.b64decode(v + b"=" * (-len(v) % 4), validate=True)

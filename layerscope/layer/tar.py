@@ -29,7 +29,14 @@ Policy choices worth knowing (each one covered by a test):
   those types with a nonzero size has that many data bytes consumed; the entry
   keeps ``size`` 0 and gets the defect ``"ignored-data"`` because tar readers
   disagree here (Go and Python skip nothing, GNU tar skips for some types);
-* unknown type flags are regular files (POSIX), their data hashed.
+* unknown type flags are regular files (POSIX), their data hashed; a '\\0'
+  (pre-POSIX) member whose name ends in "/" is a directory, as Go and tarfile
+  read it;
+* global pax headers ('g') are read through and ignored (tarfile applies them
+  to every later member; Go's archive/tar does not, nor do we);
+* pax/GNU long-name data is held in memory, so its total per member is capped
+  (``MAX_META_SIZE``), and a sparse file may expand to ``MAX_SPARSE_SIZE`` at
+  most (its holes are hashed as zeros).
 """
 
 from __future__ import annotations
@@ -48,7 +55,7 @@ from .entry import CHAR, DIR, FIFO, FILE, HARDLINK, SYMLINK, Entry
 from .paths import normalize_link, normalize_path
 from .pax import LIBARCHIVE_XATTR, SCHILY_XATTR, libarchive_xattr, parse_records
 
-__all__ = ["iter_entries", "Readable", "BLOCK_SIZE", "READ_SIZE"]
+__all__ = ["BLOCK_SIZE", "READ_SIZE", "Readable", "iter_entries"]
 
 BLOCK_SIZE = 512
 READ_SIZE = 1 << 20  # content is read (and hashed) in slices of this size
@@ -286,6 +293,8 @@ def _hash_sparse(read, pairs, realsize: int, data_size: int, padded_tail: int, o
     ``offset`` is where the stored content starts; ``padded_tail`` is the
     padding after it. Returns (digest, next header block).
     """
+    if realsize < 0:
+        raise BadInputError(f"negative sparse file size at offset {offset}")
     cur = 0
     total = 0
     for off, n in pairs:
@@ -306,7 +315,7 @@ def _hash_sparse(read, pairs, realsize: int, data_size: int, padded_tail: int, o
             _hash_zeros(h, off - cur)
         cur = off + n
         while n:
-            k = n if n < READ_SIZE else READ_SIZE
+            k = min(READ_SIZE, n)
             buf = _read_exact(read, k, what, offset)
             if h is not None:
                 h.update(buf)
@@ -362,17 +371,21 @@ def iter_entries(stream: Readable, *, hash_content: bool = True) -> Iterator[Ent
         f_name, f_ids, sz, mt, c, t, f_link, f_magic, f_owner, f_major, f_minor, f_prefix = unpack(blk)
         # checksum: exact unsigned byte sum from adler32 over <=256-byte pieces
         # (cannot wrap mod 65521); the chksum field itself counts as 8 spaces.
-        if not (
-            c[6:] == b"\x00 "
-            and c[:6].isdigit()
-            and int(c[:6], 8)
-            == (adler32(blk[:148], 0) & 0xFFFF)
-            + (adler32(blk[156:356], 0) & 0xFFFF)
-            + (adler32(blk[356:], 0) & 0xFFFF)
-            + 256
-        ):
+        try:
+            ok = (
+                c[6:] == b"\x00 "
+                and c[:6].isdigit()
+                and int(c[:6], 8)  # ValueError on 8 or 9
+                == (adler32(blk[:148], 0) & 0xFFFF)
+                + (adler32(blk[156:356], 0) & 0xFFFF)
+                + (adler32(blk[356:], 0) & 0xFFFF)
+                + 256
+            )
+        except ValueError:
+            ok = False
+        if not ok:
             _checksum_ok(blk, c, pos)  # other spellings, signed sums; raises if bad
-        if sz[11] == 0 and sz[:11].isdigit():
+        if sz[11] == 0 and sz[:11].isdigit() and b"8" not in sz and b"9" not in sz:
             size = int(sz[:11], 8)
         elif sz[0] & 0x80:
             size = _base256(sz)
@@ -440,7 +453,6 @@ def iter_entries(stream: Readable, *, hash_content: bool = True) -> Iterator[Ent
                     prefix = _cstr(prefix)
                     if prefix:
                         name = prefix + b"/" + name
-        link_raw = longlink if longlink is not None else _cstr(f_link)
 
         ids = id_cache.get(f_ids)
         if ids is None:
@@ -461,7 +473,7 @@ def iter_entries(stream: Readable, *, hash_content: bool = True) -> Iterator[Ent
                 _cstr(f_owner[32:]).decode("utf-8", "surrogateescape"),
             )
         uname, gname = owner
-        if mt[11] == 0 and mt[:11].isdigit():
+        if mt[11] == 0 and mt[:11].isdigit() and b"8" not in mt and b"9" not in mt:
             mtime = float(int(mt[:11], 8))
         else:
             mtime = float(_base256(mt) if mt[0] & 0x80 else _num(mt, "mtime", hpos))
@@ -478,7 +490,7 @@ def iter_entries(stream: Readable, *, hash_content: bool = True) -> Iterator[Ent
                 name = v
             v = pax.get("linkpath")
             if v:
-                link_raw = v
+                longlink = v
             v = pax.get("size")
             if v:
                 size = _decimal(v, "size", hpos)
@@ -521,6 +533,7 @@ def iter_entries(stream: Readable, *, hash_content: bool = True) -> Iterator[Ent
         if t == b"\x00" and raw_name[-1:] == "/":
             kind = DIR  # pre-POSIX tar marks directories with a trailing slash only
         start = -1
+        link_over = longlink  # GNU 'K' or pax linkpath
         longname = longlink = None
         meta_bytes = 0
 
@@ -578,6 +591,8 @@ def iter_entries(stream: Readable, *, hash_content: bool = True) -> Iterator[Ent
                 defects += (IGNORED_DATA,)
         else:
             blk = read(BLOCK_SIZE)
+        if kind is HARDLINK or kind is SYMLINK:
+            link_raw = link_over if link_over is not None else _cstr(f_link)
         if kind is HARDLINK:
             link, link_defects = normalize_link(link_raw.decode("utf-8", "surrogateescape"))
             if link_defects:
