@@ -71,7 +71,7 @@ def _layer_names(archive):
 
 
 @pytest.mark.parametrize("where", ["manifest-data", "manifest-header", "layer-data", "layer-header",
-                                   "last-layer-end", "before-end-blocks"])
+                                   "last-layer-end"])
 @pytest.mark.parametrize("order", ["manifest-last", "manifest-first"])
 def test_truncated_docker_archive(where, order, pristine, copy_image, ls):
     src = pristine["docker-archive"]
@@ -84,23 +84,22 @@ def test_truncated_docker_archive(where, order, pristine, copy_image, ls):
     lo, ld, lsz = offs[layers[1]]
     cut = {"manifest-data": md + ms // 2, "manifest-header": mo + 200,
            "layer-data": ld + lsz // 2, "layer-header": lo + 100,
-           "last-layer-end": offs[layers[-1]][1] + offs[layers[-1]][2] - 10,
-           "before-end-blocks": None}[where]
-    if cut is None:  # the members all complete, end-of-archive blocks missing
-        last = max(offs.values(), key=lambda o: o[1])
-        cut = last[1] + last[2] + (-last[2] % 512)
-        if order == "manifest-first":
-            pytest.skip("covered by manifest-last")
+           "last-layer-end": offs[layers[-1]][1] + offs[layers[-1]][2] - 10}[where]
     I.truncate(p, cut)
-    res = ls("inspect", "--json", p)
-    if where == "before-end-blocks":
-        # every member is whole; refusing or accepting are both fine, but cleanly
-        assert res.rc in (0, 2), res.err
-        if res.rc == 2:
-            I.assert_bad(res, "cut.tar")
-        return
     names = ["cut.tar", "manifest.json"] + [n[:12] for n in layers] + [h12(l.digest) for l in src.layers]
-    I.assert_bad(res, *names)
+    I.assert_bad(ls("inspect", "--json", p), *names)
+
+
+def test_archive_without_end_blocks(pristine, copy_image, ls):
+    """Every member whole, the two end-of-archive blocks missing: refusing or
+    accepting are both fine, but cleanly."""
+    p = copy_image(pristine["docker-archive"].path, "cut.tar")
+    last = max(I.member_offsets(p).values(), key=lambda o: o[1])
+    I.truncate(p, last[1] + last[2] + (-last[2] % 512))
+    res = ls("inspect", "--json", p)
+    assert res.rc in (0, 2), res.err
+    if res.rc == 2:
+        I.assert_bad(res, "cut.tar")
 
 
 @pytest.mark.parametrize("frac", [0.1, 0.5, 0.97])
@@ -234,13 +233,32 @@ def test_wrong_diff_id_docker_archive(no_verify, pristine, copy_image, ls):
         mj = json.loads(tf.extractfile("manifest.json").read())
         cfg = json.loads(tf.extractfile(mj[0]["Config"]).read())
     cfg["rootfs"]["diff_ids"][1] = WRONG
-    I.retar(src.path, p, replace={mj[0]["Config"]: I.jbytes(cfg)})
+    # the config is named by its digest: store it under its new name, so only
+    # the diff_id is wrong (a stale name is its own error, see below)
+    raw = I.jbytes(cfg)
+    old = mj[0]["Config"]
+    mj[0]["Config"] = I.hexof(I.sha256(raw)) + ".json"
+    I.retar(src.path, p, replace={"manifest.json": I.jbytes(mj)}, drop={old},
+            extra=[(mj[0]["Config"], raw)])
     args = ["--no-verify"] if no_verify else []
     res = ls("inspect", "--json", *args, p)
     if no_verify:
         assert res.rc == 0, res.err
     else:
         I.assert_bad(res, h12(WRONG), h12(src.layers[1].diff_id), mj[0]["Layers"][1][:12])
+
+
+def test_config_name_digest_mismatch_docker_archive(pristine, copy_image, ls):
+    """skopeo-style archives name the config ``<sha256-hex>.json``; content
+    that does not hash to its name is a digest mismatch naming the config."""
+    src = pristine["docker-archive"]
+    p = copy_image(src.path, "stalecfg.tar")
+    with tarfile.open(src.path) as tf:
+        name = json.loads(tf.extractfile("manifest.json").read())[0]["Config"]
+        cfg = json.loads(tf.extractfile(name).read())
+    cfg["config"]["Env"].append("EXTRA=1")
+    I.retar(src.path, p, replace={name: I.jbytes(cfg)})
+    I.assert_bad(ls("inspect", "--json", p), name[:12])
 
 
 # --------------------------------------------------------------------------

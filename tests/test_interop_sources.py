@@ -33,6 +33,11 @@ import images as I
 
 pytestmark = pytest.mark.interop
 
+
+@pytest.fixture(autouse=True)
+def _need_tools(tools):
+    """Every test here asks skopeo/umoci for its expected values."""
+
 MAIN = ["oci-gzip", "docker-archive", "oci-archive-gzip", "oci-zstd", "oci-archive-zstd",
         "oci-plain", "oci-zstd-chunked"]
 SAME_IMAGE = ["oci-gzip", "docker-archive", "oci-archive-gzip", "oci-zstd", "oci-archive-zstd",
