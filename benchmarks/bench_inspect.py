@@ -40,11 +40,11 @@ def _layer_count(result) -> int | None:
 def test_inspect(benchmark, bench_images, bench_image_info, variant, verify):
     path = bench_images[variant]
     if verify:
-        call = lambda: layerscope.inspect(path)  # noqa: E731  (verification is the default)
+        call = lambda: layerscope.inspect(path)
     else:
         if not _supports_verify():
             pytest.skip("layerscope.inspect has no verify= parameter")
-        call = lambda: layerscope.inspect(path, verify=False)  # noqa: E731
+        call = lambda: layerscope.inspect(path, verify=False)
     benchmark.extra_info.update(variant=variant, verify=verify,
                                 image_bytes=bench_image_info["uncompressed_bytes"],
                                 entries=bench_image_info["entries"])

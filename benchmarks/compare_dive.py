@@ -46,7 +46,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-import make_image  # noqa: E402
+import make_image
 
 SCHEMA = "layerscope.bench.compare_dive/1"
 IMAGES = {"docker-archive": "bench-docker.tar", "oci-gzip": "bench-oci-gzip.tar"}
@@ -78,7 +78,7 @@ def find_exe(name: str) -> str | None:
         if os.path.isfile(c) and os.access(c, os.X_OK):
             if _is_script_shim(c) and shutil.which("pyenv"):
                 try:
-                    real = subprocess.run(["pyenv", "which", name], capture_output=True, text=True,
+                    real = subprocess.run(["pyenv", "which", name], check=False, capture_output=True, text=True,
                                           timeout=20).stdout.strip()
                     if real and os.path.isfile(real):
                         return real
@@ -90,7 +90,7 @@ def find_exe(name: str) -> str | None:
 
 def dive_version(dive: str) -> str:
     try:
-        return subprocess.run([dive, "--version"], capture_output=True, text=True, timeout=30).stdout.strip()
+        return subprocess.run([dive, "--version"], check=False, capture_output=True, text=True, timeout=30).stdout.strip()
     except (OSError, subprocess.SubprocessError) as e:
         return f"unknown ({e})"
 
@@ -100,7 +100,7 @@ def layerscope_command() -> tuple[list[str] | None, str]:
     exe = find_exe("layerscope")
     if exe:
         return [exe], exe
-    probe = subprocess.run([sys.executable, "-c", "import layerscope.cli"], capture_output=True, text=True)
+    probe = subprocess.run([sys.executable, "-c", "import layerscope.cli"], check=False, capture_output=True, text=True)
     if probe.returncode == 0:
         return [sys.executable, "-c", "import sys; from layerscope.cli import main; sys.exit(main())"], \
             f"{sys.executable} -c 'from layerscope.cli import main'"
@@ -109,7 +109,7 @@ def layerscope_command() -> tuple[list[str] | None, str]:
 
 def layerscope_version() -> str:
     r = subprocess.run([sys.executable, "-c", "import layerscope; print(getattr(layerscope, '__version__', '?'))"],
-                       capture_output=True, text=True)
+                       check=False, capture_output=True, text=True)
     return r.stdout.strip() if r.returncode == 0 else "unavailable"
 
 
@@ -122,7 +122,7 @@ def gnu_time() -> str | None:
     for c in ("/usr/bin/time", shutil.which("time") or ""):
         if c and os.path.isfile(c):
             try:
-                r = subprocess.run([c, "-f", "%M", "-o", os.devnull, "true"], capture_output=True, timeout=20)
+                r = subprocess.run([c, "-f", "%M", "-o", os.devnull, "true"], check=False, capture_output=True, timeout=20)
             except (OSError, subprocess.SubprocessError):
                 continue
             if r.returncode == 0:
@@ -358,7 +358,7 @@ def main(argv=None) -> int:
 
     doc = {
         "schema": SCHEMA,
-        "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "date": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
         "dive": {"path": dive, "version": dive_version(dive)},
         "layerscope": {"command": ls_note, "version": layerscope_version() if ls_cmd else "unavailable"},

@@ -19,7 +19,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
-import make_image  # noqa: E402
+import make_image
 
 SMALL = {"size_mb": 50, "layers": 7, "seed": 1}
 

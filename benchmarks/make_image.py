@@ -470,8 +470,8 @@ class _Reader:
 
 class _TeeWriter:
     def __init__(self, raw_path, gz_path, level):
-        self.raw = open(raw_path, "wb")
-        self.gz = open(gz_path, "wb")
+        self.raw = open(raw_path, "wb")  # noqa: SIM115  (closed in close())
+        self.gz = open(gz_path, "wb")  # noqa: SIM115
         self.h_raw = hashlib.sha256()
         self.h_gz = hashlib.sha256()
         self.comp = zlib.compressobj(level, zlib.DEFLATED, 31, 9)  # gzip wrapper, mtime 0
