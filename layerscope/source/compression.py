@@ -25,7 +25,8 @@ from isal import isal_zlib
 from ..errors import BadInputError, DigestMismatchError
 from .container import Region
 
-OUT_CHUNK = 1 << 20  # uncompressed bytes produced per decompressor call (bounds memory, defuses bombs)
+OUT_CHUNK = 4 << 20  # uncompressed bytes produced per decompressor call (bounds memory, defuses bombs)
+IN_SLICE = 1 << 20  # compressed bytes fed per decompressor call
 _EMPTY = memoryview(b"")
 
 NONE, GZIP, ZSTD, BZIP2, XZ = "none", "gzip", "zstd", "bzip2", "xz"
@@ -92,31 +93,35 @@ def _inflate_chunks(raw: _RawReader, new, errors, where: str, kind: str) -> Iter
 
     Output per call is bounded by OUT_CHUNK, so a small hostile blob cannot
     expand into memory; a new member starts wherever the last one ended.
+    Input goes in IN_SLICE pieces: a decompressor stopped by max_length
+    copies the rest of its input into ``unconsumed_tail``.
     """
     d = new()
     zlib_like = hasattr(d, "unconsumed_tail")
-    while (data := raw.next_window()) is not None:
-        while True:
-            if d.eof:
-                if not data:
+    while (window := raw.next_window()) is not None:
+        for at in range(0, len(window), IN_SLICE):
+            data = window[at:at + IN_SLICE]
+            while True:
+                if d.eof:
+                    if not data:
+                        break
+                    d = new()
+                try:
+                    out = d.decompress(data, OUT_CHUNK)
+                except errors as e:
+                    raise BadInputError(f"corrupt {kind} data: {e}", where=where) from None
+                if out:
+                    yield out
+                if d.eof:
+                    data = d.unused_data
+                elif zlib_like:
+                    data = d.unconsumed_tail
+                    if not data and len(out) < OUT_CHUNK:
+                        break
+                elif d.needs_input:
                     break
-                d = new()
-            try:
-                out = d.decompress(data, OUT_CHUNK)
-            except errors as e:
-                raise BadInputError(f"corrupt {kind} data: {e}", where=where) from None
-            if out:
-                yield out
-            if d.eof:
-                data = d.unused_data
-            elif zlib_like:
-                data = d.unconsumed_tail
-                if not data and len(out) < OUT_CHUNK:
-                    break
-            else:
-                data = b""
-                if d.needs_input:
-                    break
+                else:
+                    data = b""
     if not d.eof:
         raise BadInputError(f"truncated {kind} data", where=where)
 

@@ -46,28 +46,33 @@ class Region:
     def windows(self, size: int = WINDOW) -> Iterator[memoryview]:
         """Yield the range in windows; pages already read are dropped from RSS.
 
-        Dropping (MADV_DONTNEED on a read-only file map) only unmaps our
-        view of the page cache, so peak RSS stays near one window per
-        stream however large the blob is.
+        Dropping (MADV_DONTNEED on a read-only shared file map) only unmaps
+        our view of the page cache. It lags one window behind, because a
+        reader may still copy the tail of the previous window while taking
+        the next one; so RSS stays near two windows however large the blob.
         """
         if self.length == 0 or self.mm is None:
             return
         mv = memoryview(self.mm)
         pos, end = self.start, self.start + self.length
+        dropped = (pos // _PAGE) * _PAGE
         try:
             while pos < end:
                 stop = min(pos + size, end)
                 yield mv[pos:stop]
-                drop_from = (pos // _PAGE) * _PAGE
-                drop_to = (stop // _PAGE) * _PAGE
-                if drop_to > drop_from and hasattr(self.mm, "madvise"):
-                    try:
-                        self.mm.madvise(mmap.MADV_DONTNEED, drop_from, drop_to - drop_from)
-                    except (OSError, ValueError):
-                        pass
+                dropped = self._drop(dropped, (pos // _PAGE) * _PAGE)
                 pos = stop
+            self._drop(dropped, (end // _PAGE) * _PAGE)
         finally:
             mv.release()
+
+    def _drop(self, start: int, stop: int) -> int:
+        if stop > start:
+            try:
+                self.mm.madvise(mmap.MADV_DONTNEED, start, stop - start)
+            except (OSError, ValueError, AttributeError):
+                pass
+        return max(start, stop)
 
     def tobytes(self) -> bytes:
         if self.length == 0 or self.mm is None:
