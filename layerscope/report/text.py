@@ -28,9 +28,9 @@ def _one_line(s: str | None, width: int) -> str:
     if not s:
         return ""
     s = " ".join(s.split())
-    for prefix in ("/bin/sh -c #(nop) ", "/bin/sh -c "):
+    for prefix, keep in (("/bin/sh -c #(nop) ", ""), ("/bin/sh -c ", "RUN "), ("RUN /bin/sh -c ", "RUN ")):
         if s.startswith(prefix):
-            s = s[len(prefix):]
+            s = keep + s[len(prefix):]
             break
     return s if len(s) <= width else s[: width - 1] + "…"
 
