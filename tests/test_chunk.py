@@ -10,6 +10,7 @@ import hashlib
 import io
 import math
 import mmap
+import os
 import random
 import threading
 
@@ -27,6 +28,7 @@ from layerscope.chunk import (
     cut_points,
     iter_chunks,
 )
+from layerscope.chunk import fastcdc as F
 from layerscope.chunk import reference as ref
 from layerscope.errors import UsageError
 
@@ -292,6 +294,212 @@ def test_runs_outside_the_gil():
     for t in threads:
         t.join()
     assert [results[0], results[1]] == expect
+
+
+# --- several threads: speculative segments ----------------------------------
+
+
+def segmented(data, params: ChunkParams, starts: list[int], final: bool = True) -> list[int]:
+    """The parallel path with explicit segment starts, whatever the size."""
+    src = F.ffi.from_buffer("uint8_t[]", data)
+    return F._scan_segments(params, src, len(src), final, starts)
+
+
+def sequential(data, params: ChunkParams, final: bool = True) -> list[int]:
+    src = F.ffi.from_buffer("uint8_t[]", data)
+    return F._scan_from(params, src, 0, len(src), final)
+
+
+@st.composite
+def hard_buffers(draw) -> bytes:
+    """Inputs on which speculation may never meet the true cuts: constant
+    runs (cut only at max_size, from offsets that differ), repeated patterns,
+    random data around a long zero run, plus the ordinary ones."""
+    kind = draw(st.sampled_from(["plain", "zeros", "const", "pattern", "zero-run"]))
+    n = draw(st.integers(0, 12_000))
+    if kind == "plain":
+        return draw(buffers())
+    if kind == "zeros":
+        return bytes(n)
+    if kind == "const":
+        return bytes([draw(st.integers(0, 255))]) * n
+    if kind == "pattern":
+        pattern = draw(st.binary(min_size=1, max_size=400))
+        return (pattern * (n // len(pattern) + 1))[:n]
+    seed = draw(st.integers(0, 2**32))
+    a, b = draw(st.integers(0, 4000)), draw(st.integers(0, 8000))
+    return rand_bytes(a, seed) + bytes(b) + rand_bytes(n // 2, seed + 1)
+
+
+@st.composite
+def segment_starts(draw, size: int, cuts: list[int]) -> list[int]:
+    """2..4 segment starts (the first 0): even splits, random offsets
+    (duplicates make empty segments, 0 or size empty end ones), or offsets on
+    and next to true cut points."""
+    parts = draw(st.integers(2, 4))
+    kind = draw(st.sampled_from(["even", "random", "on-cuts"]))
+    if kind == "even":
+        inner = [size * k // parts for k in range(1, parts)]
+    elif kind == "random":
+        inner = draw(st.lists(st.integers(0, size), min_size=parts - 1, max_size=parts - 1))
+    else:
+        near = sorted({min(max(c + d, 0), size) for c in [0, *cuts] for d in (-2, -1, 0, 1, 2)})
+        inner = draw(st.lists(st.sampled_from(near), min_size=parts - 1, max_size=parts - 1))
+    return [0, *sorted(inner)]
+
+
+@FAST
+@given(data=hard_buffers(), params=small_params(), choice=st.data())
+@example(data=bytes(5000), params=SMALL, choice=None)
+def test_segments_equal_sequential_and_reference(data, params, choice):
+    expect = ref.cut_points(data, params)
+    assert sequential(data, params) == expect
+    if choice is None:  # the @example: zeros, starts off the max_size grid
+        starts = [0, 1, 1500, 1500, 4999]
+    else:
+        starts = choice.draw(segment_starts(len(data), expect))
+    assert segmented(data, params, starts) == expect
+    # Streaming (non-final) mode: the same decided cuts as one C call.
+    assert segmented(data, params, starts, final=False) == sequential(data, params, final=False)
+
+
+@pytest.mark.parametrize("params", [SMALL, ChunkParams(100, 300, 1025, 1), DEFAULT_PARAMS],
+                         ids=["small", "odd-max", "default"])
+def test_segments_never_meeting_fall_back_to_sequential(params, monkeypatch):
+    """All zeros: true cuts at multiples of max_size, speculative ones at
+    segment start + multiples of it: they never meet, so each segment is
+    redone sequentially -- and the result is still exact."""
+    m = params.max_size
+    data = bytes(10 * m + 123)
+    starts = [0, 3 * m + 1, 3 * m + 1, 7 * m + 5]
+    calls = []
+    scan_from = F._scan_from
+    monkeypatch.setattr(F, "_scan_from", lambda *a: calls.append(a[2:4]) or scan_from(*a))
+    points = segmented(data, params, starts)
+    assert points == [m * j for j in range(1, 11)] + [len(data)]
+    assert points == sequential(data, params)
+    assert len(calls) > len(starts)  # the fallback scans ran
+    # Starts on the max_size grid meet at once: no fallback.
+    calls.clear()
+    assert segmented(data, params, [0, 3 * m, 7 * m]) == points
+    assert len(calls) == 3
+
+
+def test_segments_random_default_params_meet_in_the_overlap(monkeypatch):
+    data = rand_bytes(6 << 20, 31)
+    expect = sequential(data, DEFAULT_PARAMS)
+    calls = []
+    scan_from = F._scan_from
+    monkeypatch.setattr(F, "_scan_from", lambda *a: calls.append(a[2:4]) or scan_from(*a))
+    m = DEFAULT_PARAMS.max_size
+    for parts in (2, 3, 4, 7):
+        calls.clear()
+        starts = [len(data) * k // parts for k in range(parts)]
+        assert segmented(data, DEFAULT_PARAMS, starts) == expect
+        # Each segment once plus its max_size overlap; the true and the
+        # speculative cuts meet within ~max_size of a start, so little or
+        # nothing is scanned sequentially after the parallel scans.
+        scanned = sum(end - start for start, end in calls)
+        assert scanned <= len(data) + parts * 3 * m, (parts, calls)
+    # starts exactly on cut points, and one byte either side
+    for d in (0, -1, 1):
+        assert segmented(data, DEFAULT_PARAMS, [0, expect[40] + d, expect[41] + d]) == expect
+
+
+@pytest.mark.parametrize("cpus", [2, 3, 4])
+def test_cut_points_threads(cpus, monkeypatch):
+    """The public path, forced on a small buffer with a small threshold."""
+    monkeypatch.setattr(F, "PARALLEL_MIN_SIZE", 1 << 16)
+    monkeypatch.setattr(F, "_MIN_SEGMENT", 1 << 14)
+    monkeypatch.setattr(F, "_cpu_count", lambda: cpus)
+    for seed in range(3):
+        data = rand_bytes(200_000 + seed, seed)
+        expect = sequential(data, SMALL)
+        assert F._segment_count(SMALL, len(data), None) == cpus
+        assert F._segment_count(SMALL, len(data), 1) == 1
+        assert native(data, SMALL) == expect
+        assert cut_points(data, params=SMALL, threads=cpus) == expect
+        assert cut_points(data, params=SMALL, threads=1) == expect
+        zeros = bytes(len(data))
+        assert native(zeros, SMALL) == sequential(zeros, SMALL)
+        # The Chunker's in-place path for big pieces.
+        pieces = [data[:1000], data[1000:150_000], data[150_000:]]
+        assert stream_chunks(pieces, SMALL) == split(data, expect)
+        assert [bytes(c) for c in iter_chunks(io.BytesIO(data), SMALL, read_size=70_000)] == \
+            split(data, expect)
+
+
+def test_segment_count():
+    big = F.PARALLEL_MIN_SIZE
+    assert F._segment_count(DEFAULT_PARAMS, big - 1, None) == 1
+    assert F._segment_count(DEFAULT_PARAMS, big, 1) == 1
+    assert F._segment_count(DEFAULT_PARAMS, big, 64) <= min(F._cpu_count(), 2)
+    # Segments stay >= 16 max_size, so the overlap stays small.
+    huge = ChunkParams(1 << 20, 4 << 20, 16 << 20)
+    assert F._segment_count(huge, 64 << 20, 64) == 1
+
+
+@pytest.mark.parametrize("threads", [0, -1, True, 1.5, "2"])
+def test_bad_threads(threads):
+    with pytest.raises(UsageError):
+        cut_points(b"abc", threads=threads)
+    with pytest.raises(UsageError):
+        Chunker(threads=threads)
+
+
+def test_parallel_default_threshold_on_24mib():
+    data = rand_bytes(24 << 20, 77)
+    expect = cut_points(data, threads=1)
+    assert cut_points(data) == expect
+    assert cut_points(memoryview(data)[7:], threads=4) == cut_points(data[7:], threads=1)
+    chunker = Chunker()
+    got = [len(c) for c in chunker.feed(data)] + [len(c) for c in chunker.finish()]
+    assert got == [b - a for a, b in zip([0] + expect, expect)]
+
+
+def test_busy_pool_segments_run_in_the_caller(monkeypatch):
+    """A segment no worker picked up is scanned by the caller, not awaited."""
+    pool = F._get_pool(2)  # what three segments ask for: the same pool
+    release = threading.Event()
+    blockers = [pool.submit(release.wait, 30) for _ in range(F._pool_workers)]
+    threads = set()
+    scan_from = F._scan_from
+    monkeypatch.setattr(F, "_scan_from",
+                        lambda *a: threads.add(threading.get_ident()) or scan_from(*a))
+    try:
+        data = rand_bytes(300_000, 3)
+        assert segmented(data, SMALL, [0, 100_000, 200_000]) == sequential(data, SMALL)
+    finally:
+        release.set()
+    assert all(b.result() for b in blockers)
+    assert F._pool is pool and threads == {threading.get_ident()}
+
+
+def test_pool_refusing_work_segments_run_in_the_caller(monkeypatch):
+    """At interpreter shutdown the pool takes no work: chunk inline."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    dead = ThreadPoolExecutor(1)
+    dead.shutdown()
+    monkeypatch.setattr(F, "_get_pool", lambda workers: dead)
+    data = rand_bytes(300_000, 5)
+    assert segmented(data, SMALL, [0, 100_000, 200_000]) == sequential(data, SMALL)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_parallel_after_fork():
+    data = rand_bytes(300_000, 4)
+    expect = sequential(data, SMALL)
+    segmented(data, SMALL, [0, 150_000])  # the parent's pool exists
+    pid = os.fork()
+    if pid == 0:  # child: its pool threads are gone; chunking must not hang
+        import signal
+
+        signal.alarm(20)
+        ok = segmented(data, SMALL, [0, 100_000, 200_000]) == expect
+        os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
 
 
 # --- streaming ---------------------------------------------------------------
