@@ -312,7 +312,7 @@ def test_reads_content_in_bounded_slices():
     (e,) = list(iter_entries(s))
     assert e.size == size
     assert max(s.reads) <= tarmod.READ_SIZE + 512
-    assert len(s.reads) <= 10
+    assert len(s.reads) <= size // tarmod.READ_SIZE + 3  # header, slices, tail + next header
 
 
 def test_small_files_take_one_read_each():

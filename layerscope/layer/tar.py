@@ -58,7 +58,7 @@ from .pax import LIBARCHIVE_XATTR, SCHILY_XATTR, libarchive_xattr, parse_records
 __all__ = ["BLOCK_SIZE", "READ_SIZE", "Readable", "iter_entries"]
 
 BLOCK_SIZE = 512
-READ_SIZE = 1 << 20  # content is read (and hashed) in slices of this size
+READ_SIZE = 256 << 10  # content is read (and hashed) in slices of this size
 MAX_META_SIZE = 16 << 20  # pax / GNU long-name data kept in memory: refuse more
 MAX_SPARSE_SIZE = 1 << 40  # expanded size of a sparse file: refuse more (1 TiB of zeros to hash)
 IGNORED_DATA = "ignored-data"

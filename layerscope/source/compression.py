@@ -23,10 +23,10 @@ import zstandard
 from isal import isal_zlib
 
 from ..errors import BadInputError, DigestMismatchError
-from .container import Region
+from .container import WINDOW, Region
 
-OUT_CHUNK = 4 << 20  # uncompressed bytes produced per decompressor call (bounds memory, defuses bombs)
-IN_SLICE = 1 << 20  # compressed bytes fed per decompressor call
+OUT_CHUNK = 1 << 20  # uncompressed bytes produced per decompressor call (bounds memory, defuses bombs)
+IN_SLICE = 128 << 10  # compressed bytes fed per decompressor call
 _EMPTY = memoryview(b"")
 
 NONE, GZIP, ZSTD, BZIP2, XZ = "none", "gzip", "zstd", "bzip2", "xz"
@@ -182,7 +182,10 @@ class LayerStream:
                 self._diff_hasher = self._blob_hasher  # an uncompressed blob *is* its tar stream
             else:
                 self._diff_hasher = self._hasher_for(diff_id)
-        self._raw = _RawReader(region.windows(), self._blob_hasher)
+        # Plain tar is parsed straight from the map, so big windows mean fewer
+        # copies; compressed input is consumed in IN_SLICE pieces anyway.
+        window = WINDOW if self.compression == NONE else IN_SLICE
+        self._raw = _RawReader(region.windows(window), self._blob_hasher)
         if self.compression == NONE:
             chunks = _plain_chunks(self._raw)
         elif self.compression == ZSTD:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from ..errors import BadInputError, MissingBlobError, NotAnImageError
 
 MAX_JSON_BYTES = 64 << 20  # a manifest or config larger than this is hostile
-WINDOW = 4 << 20  # bytes handed out per memoryview window when streaming a blob
+WINDOW = 2 << 20  # bytes handed out per memoryview window when streaming a blob
 _PAGE = mmap.ALLOCATIONGRANULARITY
 
 _COMPRESSED_MAGIC = {b"\x1f\x8b": "gzip", b"\x28\xb5\x2f\xfd": "zstd", b"BZh": "bzip2", b"\xfd7zXZ": "xz"}
