@@ -105,6 +105,8 @@ def _inflate_chunks(raw: _RawReader, new, errors, where: str, kind: str) -> Iter
                 if d.eof:
                     if not data:
                         break
+                    if kind == GZIP and bytes(data[:2]) != b"\x1f\x8b"[: len(data)]:
+                        raise BadInputError("corrupt gzip data: trailing garbage after the last member", where=where)
                     d = new()
                 try:
                     out = d.decompress(data, OUT_CHUNK)
@@ -226,6 +228,14 @@ class LayerStream:
         if end <= len(buf):
             self._pos = end
             return buf[pos:end]
+        if pos == len(buf):  # exhausted: a read that fits the next chunk needs no copy
+            if not self._next():
+                return b""
+            buf = self._buf
+            if n <= len(buf):
+                self._pos = n
+                return buf[:n]
+            pos, end = 0, n
         parts = [buf[pos:]]
         self._pos = len(buf)
         need = end - len(buf)
