@@ -12,7 +12,7 @@ import sys
 
 import click
 
-from .errors import LayerscopeError
+from .errors import LayerscopeError, UsageError
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -94,6 +94,93 @@ def inspect(image: str, as_json: bool, image_name: str | None, platform: str | N
         from .report.text import inspect_text
 
         click.echo(inspect_text(report), nl=False)
+
+
+def _scan_kw(platform, image_name, no_verify, jobs, progress) -> dict:
+    return {"image": image_name, "platform": platform, "verify": not no_verify, "jobs": jobs, "progress": progress}
+
+
+@main.command()
+@click.argument("image")
+@click.option("--layer", type=int, default=None, metavar="N", help="Only this layer's changes.")
+@click.option("--json", "as_json", is_flag=True, help="Print a layerscope.changes/1 JSON document.")
+@image_options
+@handle_errors
+def changes(image: str, layer: int | None, as_json: bool, image_name: str | None, platform: str | None,
+            no_verify: bool, jobs: int | None, progress: bool | None) -> None:
+    """What each layer added, modified, re-wrote for metadata, deleted or made opaque."""
+    from .analysis.view import changes as run_changes
+
+    report = run_changes(image, **_scan_kw(platform, image_name, no_verify, jobs, progress))
+    if layer is not None and not any(d.index == layer for d in report.layers):
+        raise UsageError(f"no layer {layer}: the image has layers 0..{len(report.layers) - 1}")
+    if as_json:
+        from .report.json_out import changes_doc, dumps
+
+        click.echo(dumps(changes_doc(report, layer)), nl=False)
+    else:
+        from .report.text import changes_text
+
+        click.echo(changes_text(report, layer), nl=False)
+
+
+@main.command(name="ls")
+@click.argument("image")
+@click.argument("path", required=False, default="/")
+@click.option("--layer", type=int, default=None, metavar="N", help="The view after layer N (default: all layers).")
+@click.option("-R", "--recursive", is_flag=True, help="List subdirectories recursively.")
+@click.option("--rw", "rw", metavar="UPPER", help="A container's read/write layer on top: an overlayfs upper dir or a layer tar.")
+@click.option("--json", "as_json", is_flag=True, help="Print a layerscope.ls/1 JSON document.")
+@image_options
+@handle_errors
+def ls_cmd(image: str, path: str, layer: int | None, recursive: bool, rw: str | None, as_json: bool,
+           image_name: str | None, platform: str | None, no_verify: bool, jobs: int | None, progress: bool | None) -> None:
+    """The merged filesystem, like `ls -l`, with the layer that provides each entry."""
+    from .analysis.view import merged_view
+
+    view = merged_view(image, upto=layer, rw=rw, **_scan_kw(platform, image_name, no_verify, jobs, progress))
+    tree = view.tree
+    target, _ok = tree.resolve(path.strip("/"), follow_last=True)
+    node = tree.get(target)
+    if node is None:
+        raise UsageError(f"{path}: no such file or directory in the image")
+    if node.kind == "dir":
+        paths = tree.walk(target) if recursive else (
+            f"{target}/{k}" if target else k for k in sorted(tree.children.get(target, ())))
+        rows = [(p, tree.get(p)) for p in paths]
+    else:
+        rows = [(target, node)]
+    if as_json:
+        from .report.json_out import dumps, ls_doc
+
+        click.echo(dumps(ls_doc(view, rows)), nl=False)
+    else:
+        from .report.text import ls_text
+
+        click.echo(ls_text(rows), nl=False)
+
+
+@main.command()
+@click.argument("image")
+@click.option("--rw", "rw", required=True, metavar="UPPER",
+              help="The container's read/write layer: an overlayfs upper dir or a layer tar.")
+@click.option("--json", "as_json", is_flag=True, help="Print a layerscope.overlay/1 JSON document.")
+@image_options
+@handle_errors
+def overlay(image: str, rw: str, as_json: bool, image_name: str | None, platform: str | None,
+            no_verify: bool, jobs: int | None, progress: bool | None) -> None:
+    """What a container changed (docker diff style: A, C, D) and what copy-up cost."""
+    from .analysis.view import container_diff
+
+    diff = container_diff(image, rw, **_scan_kw(platform, image_name, no_verify, jobs, progress))
+    if as_json:
+        from .report.json_out import dumps, overlay_doc
+
+        click.echo(dumps(overlay_doc(diff)), nl=False)
+    else:
+        from .report.text import overlay_text
+
+        click.echo(overlay_text(diff), nl=False)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -46,3 +46,68 @@ def inspect_doc(report: InspectReport) -> dict[str, Any]:
 
 def dumps(doc: dict[str, Any]) -> str:
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+CHANGES_SCHEMA = "layerscope.changes/1"
+LS_SCHEMA = "layerscope.ls/1"
+OVERLAY_SCHEMA = "layerscope.overlay/1"
+
+
+def _change(c) -> dict[str, Any]:
+    return {"path": c.path, "change": c.change, "type": c.type, "size": c.size, "removed_bytes": c.removed_bytes}
+
+
+def changes_doc(report, only: int | None = None) -> dict[str, Any]:
+    return {
+        "schema": CHANGES_SCHEMA,
+        "image": {"ref": report.image.ref, "path": report.image.path, "config_digest": report.image.config_digest},
+        "layers": [
+            {
+                "index": d.index,
+                "digest": d.digest,
+                "created_by": d.created_by,
+                "changes": [_change(c) for c in d.changes],
+                "warnings": [w.as_dict() for w in d.warnings],
+            }
+            for d in report.layers
+            if only is None or d.index == only
+        ],
+    }
+
+
+def ls_entry(path: str, node) -> dict[str, Any]:
+    e = node.entry
+    content = node.is_content
+    return {
+        "path": path,
+        "type": e.kind,
+        "size": e.size if content else 0,
+        "mode": e.mode,
+        "uid": e.uid,
+        "gid": e.gid,
+        "link": e.link,
+        "layer": node.layer,
+        "digest": e.digest.hex() if content and e.digest is not None else None,
+    }
+
+
+def ls_doc(view, rows: list[tuple[str, Any]]) -> dict[str, Any]:
+    return {
+        "schema": LS_SCHEMA,
+        "image": {"ref": view.image.ref, "path": view.image.path, "config_digest": view.image.config_digest},
+        "layer": view.upto,
+        "entries": [ls_entry(p, n) for p, n in rows],
+        "warnings": [w.as_dict() for w in view.warnings],
+    }
+
+
+def overlay_doc(diff) -> dict[str, Any]:
+    return {
+        "schema": OVERLAY_SCHEMA,
+        "image": {"ref": diff.image.ref, "path": diff.image.path, "config_digest": diff.image.config_digest},
+        "diff": [{"kind": i.kind, "path": i.path} for i in diff.items],
+        "copy_up_bytes": diff.copy_up_bytes,
+        "copied_up": [{"path": p, "size": s} for p, s in diff.copied_up],
+        "changes": [_change(c) for c in diff.changes.changes],
+        "warnings": [w.as_dict() for w in diff.warnings],
+    }

@@ -62,3 +62,57 @@ def inspect_text(report: InspectReport, *, width: int = 120) -> str:
     for w in report.warnings:
         out.append(f"warning: {w}")
     return "\n".join(out) + "\n"
+
+
+_CHANGE_LETTER = {"added": "A", "modified": "M", "metadata": "m", "deleted": "D", "opaque": "O"}
+_TYPE_CHAR = {"file": "-", "dir": "d", "symlink": "l", "hardlink": "-", "char": "c", "block": "b", "fifo": "p"}
+
+
+def changes_text(report, only: int | None = None) -> str:
+    out = ["Legend: A added, M modified, m metadata only (a full copy), D deleted, O opaque dir (lower content hidden)"]
+    for d in report.layers:
+        if only is not None and d.index != only:
+            continue
+        out.append("")
+        out.append(f"Layer {d.index}  {short_digest(d.digest)}  {_one_line(d.created_by, 90)}")
+        if not d.changes:
+            out.append("  (no changes)")
+        for c in d.changes:
+            extra = f"  (removes {human_size(c.removed_bytes)})" if c.removed_bytes else ""
+            size = human_size(c.size) if c.type in ("file", "hardlink") else ""
+            out.append(f"  {_CHANGE_LETTER[c.change]}  {'/' + c.path:<60} {c.type:<8} {size:>9}{extra}")
+        for w in d.warnings:
+            out.append(f"  warning: {w.code}: /{w.path}: {w.message}")
+    return "\n".join(out) + "\n"
+
+
+def mode_string(kind: str, mode: int) -> str:
+    bits = "rwxrwxrwx"
+    s = [_TYPE_CHAR.get(kind, "?")] + [bits[i] if mode & (1 << (8 - i)) else "-" for i in range(9)]
+    for idx, flag, on, off in ((3, 0o4000, "s", "S"), (6, 0o2000, "s", "S"), (9, 0o1000, "t", "T")):
+        if mode & flag:
+            s[idx] = on if s[idx] != "-" else off
+    return "".join(s)
+
+
+def ls_text(rows) -> str:
+    out = []
+    for path, node in rows:
+        e = node.entry
+        size = e.size if node.is_content else 0
+        link = f" -> {e.link}" if e.link and e.kind == "symlink" else (f" => /{e.link}" if e.kind == "hardlink" else "")
+        layer = "rw" if node.layer == "rw" else f"L{node.layer}"
+        out.append(f"{mode_string(e.kind, e.mode)} {e.uid:>5}:{e.gid:<5} {size:>10}  {layer:>3}  /{path}{link}")
+    return "\n".join(out) + ("\n" if out else "")
+
+
+def overlay_text(diff) -> str:
+    out = [f"{i.kind} /{i.path}" for i in diff.items]
+    out.append("")
+    out.append(f"copy-up: {human_size(diff.copy_up_bytes)} ({diff.copy_up_bytes:,} bytes) of image files copied into the "
+               f"container layer ({len(diff.copied_up)} files)")
+    for p, size in sorted(diff.copied_up, key=lambda x: -x[1])[:10]:
+        out.append(f"  {human_size(size):>9}  /{p}")
+    for w in diff.warnings:
+        out.append(f"warning: {w.code}: /{w.path}: {w.message}")
+    return "\n".join(out) + "\n"

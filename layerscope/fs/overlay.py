@@ -1,0 +1,206 @@
+"""Stacking layers into the merged view, recording what each layer changed.
+
+Rules (OCI image-spec layer.md, as containerd and umoci apply them):
+
+1. A layer's whiteouts and opaque markers act on the layers *below* only, so
+   they are applied first, whatever their position in the tar.
+2. Then the layer's entries, in tar order: dir over dir keeps the children
+   and takes the new attributes; anything else over anything replaces the
+   old path (a file over a directory removes its subtree).
+3. Missing parent directories are created. Parent components that are
+   symlinks are followed inside the image root; the final component never.
+4. A hardlink names a path already in the view (this layer or below) and
+   shares its content; a dangling one is a defect, not applied.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..layer.entry import DIR, FILE, HARDLINK, SYMLINK, Entry
+from . import whiteout as wh
+from .tree import LayerId, Node, Tree
+
+ADDED, MODIFIED, METADATA, DELETED, OPAQUE = "added", "modified", "metadata", "deleted", "opaque"
+
+
+@dataclass(slots=True)
+class Change:
+    path: str
+    change: str  # added | modified | metadata | deleted | opaque
+    type: str  # the entry type after the change (before it, for deleted)
+    size: int  # content bytes of the entry (after; before for deleted)
+    removed_bytes: int = 0  # regular-file bytes this change took out of view
+    lower: Node | None = None  # what was there before this layer
+
+
+@dataclass(slots=True)
+class Warning:
+    code: str  # noop-whiteout, bad-whiteout, dangling-hardlink, symlink-loop, path-escape, ...
+    path: str
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "path": self.path, "message": self.message}
+
+
+@dataclass(slots=True)
+class LayerChanges:
+    layer: LayerId
+    changes: list[Change] = field(default_factory=list)
+    warnings: list[Warning] = field(default_factory=list)
+
+
+def _implied_dir(path: str) -> Entry:
+    return Entry(path=path, kind=DIR, size=0, mode=0o755, uid=0, gid=0, mtime=0)
+
+
+def _same_content(a: Node, b: Node) -> bool:
+    ea, eb = a.entry, b.entry
+    if a.is_content and b.is_content:
+        return ea.size == eb.size and ea.digest == eb.digest
+    if ea.kind != eb.kind:
+        return False
+    if ea.kind == SYMLINK:
+        return ea.link == eb.link
+    if ea.kind in ("char", "block"):
+        return (ea.devmajor, ea.devminor) == (eb.devmajor, eb.devminor)
+    return True
+
+
+def _same_meta(a: Entry, b: Entry) -> bool:
+    return (a.mode, a.uid, a.gid, a.xattrs) == (b.mode, b.uid, b.gid, b.xattrs)
+
+
+class Overlay:
+    """Applies layers one by one to a :class:`Tree`."""
+
+    def __init__(self) -> None:
+        self.tree = Tree()
+
+    def apply(self, layer: LayerId, entries: list[Entry]) -> LayerChanges:
+        out = LayerChanges(layer)
+        tree = self.tree
+        before: dict[str, Node | None] = {}  # first touch of a path in this layer -> its lower node
+        removed: dict[str, int] = {}
+        opaque: dict[str, int] = {}
+        hidden: set[str] = set()  # lower children of opaque dirs: reported by the opaque change
+        markers: list[tuple[str, str, str, Entry]] = []
+        regular: list[Entry] = []
+        for e in entries:
+            for d in e.defects:
+                out.warnings.append(Warning(d, e.path, f"{d} in tar member {e.raw_name!r}"))
+            kind, parent, name = wh.classify(e.path)
+            if kind == wh.NOT_MARKER:
+                regular.append(e)
+            elif kind == wh.BAD_WHITEOUT:
+                out.warnings.append(Warning("bad-whiteout", e.path, "whiteout without a valid target name; not applied"))
+            elif kind != wh.AUFS_META:
+                markers.append((kind, parent, name, e))
+
+        # 1. markers act on the lower layers only
+        for kind, parent, name, e in markers:
+            dir_path, ok = tree.resolve(parent, follow_last=True)
+            if kind == wh.OPAQUE_MARKER:
+                node = tree.get(dir_path)
+                if node is None or node.kind != DIR:
+                    out.warnings.append(Warning("noop-whiteout", e.path, f"opaque marker for {dir_path or '/'!r}, which is not a directory below"))
+                    continue
+                for k in tree.children.get(dir_path, ()):
+                    child = f"{dir_path}/{k}" if dir_path else k
+                    before.setdefault(child, tree.get(child))
+                    hidden.add(child)
+                opaque[dir_path] = opaque.get(dir_path, 0) + tree.clear_children(dir_path)
+                continue
+            target = f"{dir_path}/{name}" if dir_path else name
+            node = tree.get(target)
+            if node is None:
+                out.warnings.append(Warning("noop-whiteout", e.path, f"whiteout of {target!r}, which does not exist below"))
+                continue
+            before.setdefault(target, node)
+            removed[target] = removed.get(target, 0) + tree.remove(target)
+
+        # 2. the layer's own entries, in order
+        for e in regular:
+            path, ok = tree.resolve(e.path)
+            if not ok:
+                out.warnings.append(Warning("symlink-loop", e.path, "too many symlinks resolving the parent; not applied"))
+                continue
+            if not path:  # the root directory itself: attributes only
+                continue
+            self._ensure_parents(path, layer, before)
+            old = tree.get(path)
+            before.setdefault(path, old)
+            if e.kind == HARDLINK:
+                node = self._hardlink(e, layer, out)
+                if node is None:
+                    continue
+            else:
+                node = Node(e, layer, tree.new_inode())
+            if old is not None and not (old.kind == DIR and e.kind == DIR):
+                removed[path] = removed.get(path, 0) + tree.remove(path)
+            tree.put(path, node)
+
+        for path, lower in before.items():
+            if path in hidden and path not in tree:
+                continue
+            self._classify(path, lower, layer, removed.get(path, 0), out)
+        for path, hidden in opaque.items():
+            node = tree.get(path)
+            out.changes.append(Change(path, OPAQUE, node.kind if node else DIR, 0, hidden, None))
+        out.changes.sort(key=lambda c: (c.path, c.change))
+        return out
+
+    def _ensure_parents(self, path: str, layer: LayerId, before: dict[str, Node | None]) -> None:
+        tree = self.tree
+        parts = path.split("/")[:-1]
+        for i in range(1, len(parts) + 1):
+            p = "/".join(parts[:i])
+            node = tree.get(p)
+            if node is not None and node.kind == DIR:
+                continue
+            before.setdefault(p, node)
+            if node is not None:  # a non-directory where a directory must be
+                tree.remove(p)
+            tree.put(p, Node(_implied_dir(p), layer, tree.new_inode()))
+
+    def _hardlink(self, e: Entry, layer: LayerId, out: LayerChanges) -> Node | None:
+        target, ok = self.tree.resolve(e.link or "")
+        tnode = self.tree.get(target) if ok else None
+        if tnode is None:
+            out.warnings.append(Warning("dangling-hardlink", e.path, f"hardlink to {e.link!r}, which is not in the image; not applied"))
+            return None
+        if tnode.kind == DIR:
+            out.warnings.append(Warning("dangling-hardlink", e.path, f"hardlink to directory {e.link!r}; not applied"))
+            return None
+        t = tnode.entry
+        entry = Entry(
+            path=e.path, kind=HARDLINK if tnode.is_content else t.kind, size=t.size, mode=t.mode, uid=t.uid,
+            gid=t.gid, mtime=t.mtime, link=target if tnode.is_content else t.link, xattrs=t.xattrs,
+            devmajor=t.devmajor, devminor=t.devminor, uname=t.uname, gname=t.gname, digest=t.digest,
+            header_offset=e.header_offset, data_offset=e.data_offset, raw_name=e.raw_name, defects=e.defects,
+        )
+        return Node(entry, layer, tnode.inode)
+
+    def _classify(self, path: str, lower: Node | None, layer: LayerId, removed: int, out: LayerChanges) -> None:
+        now = self.tree.get(path)
+        if now is None or now.layer != layer:
+            if lower is not None and now is None:
+                out.changes.append(Change(path, DELETED, lower.kind, lower.entry.size if lower.is_content else 0, removed, lower))
+            return
+        e = now.entry
+        size = e.size if now.is_content else 0
+        if lower is None:
+            out.changes.append(Change(path, ADDED, e.kind, size, removed, None))
+        elif not _same_content(lower, now):
+            out.changes.append(Change(path, MODIFIED, e.kind, size, removed, lower))
+        elif not _same_meta(lower.entry, e) or (now.is_content and lower.inode != now.inode):
+            # same bytes written again: a copy-up that cost the whole file
+            out.changes.append(Change(path, METADATA, e.kind, size, removed, lower))
+
+
+def stack(layers: list[tuple[LayerId, list[Entry]]]) -> tuple[Tree, list[LayerChanges]]:
+    """Apply layers bottom-up; the merged tree and each layer's changes."""
+    ov = Overlay()
+    return ov.tree, [ov.apply(layer, entries) for layer, entries in layers]

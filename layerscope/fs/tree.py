@@ -1,0 +1,141 @@
+"""The merged filesystem: path -> node, with the layer that provides each.
+
+A node keeps the tar :class:`Entry` that produced it. Hardlinks share an
+``inode`` with their target, so content is counted once and a later layer
+that replaces the target's path (a new inode, as on a real unpack) leaves
+the hardlink's content as it was.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from ..layer.entry import DIR, FILE, HARDLINK, SYMLINK, Entry
+
+MAX_SYMLINK_HOPS = 40  # as Linux's MAXSYMLINKS
+LayerId = int | str  # a layer index, or "rw" for a container's read/write layer
+
+
+@dataclass(slots=True)
+class Node:
+    entry: Entry  # attributes; for a hardlink, the target's content fields are copied in
+    layer: LayerId
+    inode: int
+
+    @property
+    def kind(self) -> str:
+        return self.entry.kind
+
+    @property
+    def is_content(self) -> bool:
+        """Regular-file content (a file, or a hardlink to one)."""
+        return self.entry.kind in (FILE, HARDLINK)
+
+
+class Tree:
+    """A directory tree keyed by normalised path ("" is the root)."""
+
+    def __init__(self) -> None:
+        self._inodes = itertools.count(1)
+        root = Entry(path="", kind=DIR, size=0, mode=0o755, uid=0, gid=0, mtime=0)
+        self.nodes: dict[str, Node] = {"": Node(root, -1, 0)}
+        self.children: dict[str, set[str]] = {"": set()}
+        self.refs: dict[int, int] = {}  # inode -> number of paths naming it
+
+    def new_inode(self) -> int:
+        return next(self._inodes)
+
+    def get(self, path: str) -> Node | None:
+        return self.nodes.get(path)
+
+    def __contains__(self, path: str) -> bool:
+        return path in self.nodes
+
+    def __len__(self) -> int:
+        return len(self.nodes) - 1
+
+    def put(self, path: str, node: Node) -> None:
+        """Insert or replace ``path`` (its parent must exist; children kept for dirs)."""
+        old = self.nodes.get(path)
+        if old is not None:
+            self._unref(old)
+        self.nodes[path] = node
+        self.refs[node.inode] = self.refs.get(node.inode, 0) + 1
+        if node.kind == DIR:
+            self.children.setdefault(path, set())
+        if path:
+            parent, _, name = path.rpartition("/")
+            self.children[parent].add(name)
+
+    def _unref(self, node: Node) -> bool:
+        """Drop one reference; True when that was the last (content leaves view)."""
+        n = self.refs.get(node.inode, 0) - 1
+        if n <= 0:
+            self.refs.pop(node.inode, None)
+            return True
+        self.refs[node.inode] = n
+        return False
+
+    def remove(self, path: str) -> int:
+        """Remove ``path`` and its subtree; return the regular-file bytes that left view."""
+        if path not in self.nodes or path == "":
+            return 0
+        removed = 0
+        stack = [path]
+        while stack:
+            p = stack.pop()
+            node = self.nodes.pop(p)
+            if self._unref(node) and node.is_content:
+                removed += node.entry.size
+            kids = self.children.pop(p, None)
+            if kids:
+                stack.extend(f"{p}/{k}" for k in kids)
+        parent, _, name = path.rpartition("/")
+        self.children.get(parent, set()).discard(name)
+        return removed
+
+    def clear_children(self, path: str) -> int:
+        """Hide every child of ``path`` (an opaque directory); return bytes hidden."""
+        return sum(self.remove(f"{path}/{k}" if path else k) for k in list(self.children.get(path, ())))
+
+    def walk(self, path: str = "") -> Iterator[str]:
+        """Paths below ``path`` (not itself), sorted, depth-first."""
+        for name in sorted(self.children.get(path, ())):
+            child = f"{path}/{name}" if path else name
+            yield child
+            if child in self.children:
+                yield from self.walk(child)
+
+    def resolve(self, path: str, *, follow_last: bool = False) -> tuple[str, bool]:
+        """Resolve symlinks in ``path``'s parent components inside the image root.
+
+        Absolute targets mean the image root and ``..`` is clamped there, as a
+        secure unpacker (umoci's securejoin, containerd's fs.RootPath) does.
+        Returns (path, ok); ok is False on a symlink loop.
+        """
+        todo = [p for p in path.split("/") if p][::-1]
+        done: list[str] = []
+        hops = 0
+        while todo:
+            name = todo.pop()
+            if name == ".":
+                continue
+            if name == "..":
+                if done:
+                    done.pop()
+                continue
+            candidate = "/".join((*done, name))
+            node = self.nodes.get(candidate)
+            if node is not None and node.kind == SYMLINK and (todo or follow_last):
+                hops += 1
+                if hops > MAX_SYMLINK_HOPS:
+                    return "/".join((*done, name, *todo[::-1])), False
+                target = node.entry.link or ""
+                if target.startswith("/"):
+                    done = []
+                todo.extend(p for p in target.split("/")[::-1] if p)
+                continue
+            done.append(name)
+        return "/".join(done), True
