@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from ..layer.entry import Entry
 from ..source import Image, open_image
-from .layers import progress_bar, scan_image
+from .layers import LayerFn, progress_bar, scan_image
 
 
 @dataclass(slots=True)
@@ -60,11 +60,17 @@ def inspect_image(
     keep_entries: bool = False,
     jobs: int | None = None,
     progress: bool | None = None,
+    on_layer: LayerFn | None = None,
 ) -> InspectReport:
-    """Scan every layer of a resolved image (verifying digests by default)."""
+    """Scan every layer of a resolved image (verifying digests by default).
+
+    ``on_layer(index, scan)`` sees each layer's scan in layer order as soon
+    as it is ready (see :func:`scan_image`).
+    """
     update, close = progress_bar(len(image.layers), enabled=progress)
     try:
-        scans = scan_image(image, verify=verify, keep_entries=keep_entries, jobs=jobs, progress=update)
+        scans = scan_image(image, verify=verify, keep_entries=keep_entries, jobs=jobs, progress=update,
+                           on_layer=on_layer)
     finally:
         close()
     layers: list[LayerInfo] = []
@@ -103,7 +109,9 @@ def inspect(
     keep_entries: bool = False,
     jobs: int | None = None,
     progress: bool | None = False,
+    on_layer: LayerFn | None = None,
 ) -> InspectReport:
     """Open ``spec`` (``PATH[:REF]``) and inspect it; the library entry point."""
     img = open_image(spec, image=image, platform=platform, verify=verify)
-    return inspect_image(img, verify=verify, keep_entries=keep_entries, jobs=jobs, progress=progress)
+    return inspect_image(img, verify=verify, keep_entries=keep_entries, jobs=jobs, progress=progress,
+                         on_layer=on_layer)

@@ -17,6 +17,7 @@ from ..layer.scan import LayerScan, scan
 from ..source import Image, LayerRef
 
 ProgressFn = Callable[[int], None]
+LayerFn = Callable[[int, "LayerScan | None"], None]
 
 
 def default_jobs() -> int:
@@ -44,11 +45,14 @@ def scan_image(
     keep_entries: bool = False,
     jobs: int | None = None,
     progress: ProgressFn | None = None,
+    on_layer: LayerFn | None = None,
 ) -> list[LayerScan | None]:
     """Scans in layer order; ``None`` for foreign layers without a blob.
 
     Layers sharing a blob (same digest or, for legacy archives, the same
-    file) are read once. Largest first, so two workers finish together.
+    file) are read once. ``on_layer(index, scan)`` is called in layer order as soon as the scans
+    up to that layer are done, so callers can stack layers while later ones
+    are still being read.
     """
     todo: dict[str, LayerRef] = {}
     key_of: list[str | None] = []
@@ -59,31 +63,33 @@ def scan_image(
         key = layer.digest or f"file:{layer.name}"
         todo.setdefault(key, layer)
         key_of.append(key)
-    order = sorted(todo, key=lambda k: -(todo[k].compressed_size or 0))
+    order = sorted(todo, key=lambda k: -(todo[k].compressed_size or 0))  # largest first: workers finish together
     jobs = min(jobs or default_jobs(), len(order)) or 1
     results: dict[str, LayerScan] = {}
 
     def run(key: str) -> LayerScan:
-        return scan_layer(todo[key], image_path=image.path, verify=verify, keep_entries=keep_entries)
+        scan = scan_layer(todo[key], image_path=image.path, verify=verify, keep_entries=keep_entries)
+        if progress:
+            progress(1)
+        return scan
 
-    if jobs == 1:
-        for key in order:
-            results[key] = run(key)
-            if progress:
-                progress(1)
-    else:
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
-            futures = {key: pool.submit(run, key) for key in order}
-            try:
-                for key in order:
-                    results[key] = futures[key].result()
-                    if progress:
-                        progress(1)
-            except BaseException:
-                for f in futures.values():
-                    f.cancel()
-                raise
-    return [results[k] if k else None for k in key_of]
+    pool = ThreadPoolExecutor(max_workers=jobs) if jobs > 1 else None
+    futures = {key: pool.submit(run, key) for key in order} if pool else {}
+    try:
+        out: list[LayerScan | None] = []
+        for index, key in enumerate(key_of):
+            if key is not None and key not in results:
+                results[key] = futures[key].result() if pool else run(key)
+            scan = results[key] if key is not None else None
+            if on_layer:
+                on_layer(index, scan)
+            out.append(scan)
+        return out
+    finally:
+        if pool:
+            for f in futures.values():
+                f.cancel()
+            pool.shutdown(wait=True)
 
 
 def progress_bar(total: int, *, enabled: bool | None = None, desc: str = "layers") -> tuple[ProgressFn | None, Callable[[], None]]:

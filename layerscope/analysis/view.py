@@ -54,22 +54,26 @@ class ContainerDiff:
     warnings: list[ov.Warning]
 
 
-def _layers(report: InspectReport, upto: int | None) -> list[tuple[LayerId, list]]:
-    n = len(report.layers)
-    if upto is not None and not 0 <= upto < n:
-        raise UsageError(f"no layer {upto}: the image has layers 0..{n - 1}")
-    last = n - 1 if upto is None else upto
-    return [(layer.index, layer.files or []) for layer in report.layers[: last + 1]]
+def _stacked(spec: str, *, upto: int | None = None, **kw) -> tuple[InspectReport, ov.Overlay, list[ov.LayerChanges]]:
+    """Scan the image and stack its layers (up to ``upto``) while later ones are still being read."""
+    overlay = ov.Overlay()
+    diffs: list[ov.LayerChanges] = []
 
+    def on_layer(index: int, scan) -> None:
+        if upto is None or index <= upto:
+            diffs.append(overlay.apply(index, scan.entries if scan is not None and scan.entries else []))
+        if scan is not None:
+            scan.entries = None  # stacked: the per-layer records are no longer needed
 
-def _scan(spec: str, **kw) -> InspectReport:
-    return inspect(spec, keep_entries=True, **kw)
+    report = inspect(spec, keep_entries=True, on_layer=on_layer, **kw)
+    if upto is not None and not 0 <= upto < len(report.layers):
+        raise UsageError(f"no layer {upto}: the image has layers 0..{len(report.layers) - 1}")
+    return report, overlay, diffs
 
 
 def changes(spec: str, **kw) -> ChangesReport:
     """What each layer did relative to the layers below it."""
-    report = _scan(spec, **kw)
-    _tree, diffs = ov.stack(_layers(report, None))
+    report, _overlay, diffs = _stacked(spec, **kw)
     return ChangesReport(report, [
         LayerDiff(layer.index, layer.digest, layer.created_by, d.changes, d.warnings)
         for layer, d in zip(report.layers, diffs)
@@ -80,30 +84,27 @@ def merged_view(spec: str, *, upto: int | None = None, rw: str | None = None, **
     """The filesystem a container sees after layer ``upto`` (default: all), optionally with a rw layer."""
     if rw is not None and upto is not None:
         raise UsageError("--rw goes on top of the whole image; it cannot be combined with --layer")
-    report = _scan(spec, **kw)
-    overlay = ov.Overlay()
-    warnings: list[ov.Warning] = []
-    for layer, entries in _layers(report, upto):
-        warnings.extend(overlay.apply(layer, entries).warnings)
-    last: LayerId = report.layers[-1].index if upto is None and report.layers else (upto if upto is not None else -1)
-    if rw is not None:
-        from ..fs.rw import read_rw_layer
-
-        warnings.extend(overlay.apply("rw", read_rw_layer(rw)).warnings)
+    rw_entries = _read_rw(rw) if rw is not None else None  # bad input fails before the image is read
+    report, overlay, diffs = _stacked(spec, upto=upto, **kw)
+    warnings = [w for d in diffs for w in d.warnings]
+    last: LayerId = upto if upto is not None else len(report.layers) - 1
+    if rw_entries is not None:
+        warnings.extend(overlay.apply("rw", rw_entries).warnings)
         last = "rw"
     return MergedView(report, overlay.tree, last, warnings)
 
 
-def container_diff(spec: str, rw: str, **kw) -> ContainerDiff:
-    """`docker diff` for a container's read/write layer, plus what copy-up cost."""
+def _read_rw(path: str) -> list:
     from ..fs.rw import read_rw_layer
 
-    report = _scan(spec, **kw)
-    overlay = ov.Overlay()
-    for layer, entries in _layers(report, None):
-        overlay.apply(layer, entries)
+    return read_rw_layer(path)
+
+
+def container_diff(spec: str, rw: str, **kw) -> ContainerDiff:
+    """`docker diff` for a container's read/write layer, plus what copy-up cost."""
+    rw_entries = _read_rw(rw)
+    report, overlay, _diffs = _stacked(spec, **kw)
     tree = overlay.tree
-    rw_entries = read_rw_layer(rw)
     lower: dict[str, Node] = dict(tree.nodes)
     lower_children = {p: set(k) for p, k in tree.children.items()}
     # what each rw entry names, resolved against the image (before the rw layer lands)

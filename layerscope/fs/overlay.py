@@ -154,6 +154,9 @@ class Overlay:
 
     def _ensure_parents(self, path: str, layer: LayerId, before: dict[str, Node | None]) -> None:
         tree = self.tree
+        parent = tree.get(path.rpartition("/")[0])
+        if parent is not None and parent.entry.kind == DIR:
+            return
         parts = path.split("/")[:-1]
         for i in range(1, len(parts) + 1):
             p = "/".join(parts[:i])

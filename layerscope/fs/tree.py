@@ -102,11 +102,15 @@ class Tree:
 
     def walk(self, path: str = "") -> Iterator[str]:
         """Paths below ``path`` (not itself), sorted, depth-first."""
-        for name in sorted(self.children.get(path, ())):
-            child = f"{path}/{name}" if path else name
-            yield child
-            if child in self.children:
-                yield from self.walk(child)
+        children = self.children
+        prefix = f"{path}/" if path else ""
+        stack = [prefix + n for n in sorted(children.get(path, ()), reverse=True)]
+        while stack:
+            p = stack.pop()
+            yield p
+            kids = children.get(p)
+            if kids:
+                stack.extend(f"{p}/{n}" for n in sorted(kids, reverse=True))
 
     def resolve(self, path: str, *, follow_last: bool = False) -> tuple[str, bool]:
         """Resolve symlinks in ``path``'s parent components inside the image root.
@@ -115,6 +119,12 @@ class Tree:
         secure unpacker (umoci's securejoin, containerd's fs.RootPath) does.
         Returns (path, ok); ok is False on a symlink loop.
         """
+        parent = path.rpartition("/")[0]
+        node = self.nodes.get(parent)
+        if node is not None and node.entry.kind == DIR and not follow_last:
+            # every key's ancestors are real directories, so a path whose
+            # parent is a directory in the tree needs no resolving
+            return path, True
         todo = [p for p in path.split("/") if p][::-1]
         done: list[str] = []
         hops = 0

@@ -24,11 +24,13 @@ NOT_MARKER, WHITEOUT, OPAQUE_MARKER, AUFS_META, BAD_WHITEOUT = "entry", "whiteou
 
 
 def classify(path: str) -> tuple[str, str, str]:
-    """(kind, parent dir, target name) of a normalised layer path.
+    """(kind, parent dir, target name) of a normalised layer path (parent and name for markers).
 
     ``BAD_WHITEOUT`` is a bare ``.wh.`` or one whose target would leave its
     directory (``.wh..`` / ``.wh...``): a defect of the image, not applied.
     """
+    if PREFIX not in path:  # the common case, decided without splitting
+        return NOT_MARKER, "", ""
     parent, base = posixpath.split(path)
     if META_PREFIX in parent and any(part.startswith(META_PREFIX) for part in parent.split("/")):
         return AUFS_META, parent, base  # inside an AUFS metadata dir such as .wh..wh.plnk/

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 from ..analysis.inspect import InspectReport
@@ -44,8 +45,13 @@ def inspect_doc(report: InspectReport) -> dict[str, Any]:
     }
 
 
-def dumps(doc: dict[str, Any]) -> str:
-    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+def dumps(doc: dict[str, Any], *, pretty: bool | None = None) -> str:
+    """Indented for a terminal; compact (C encoder, several times faster) for pipes and files."""
+    if pretty is None:
+        pretty = sys.stdout.isatty()
+    if pretty:
+        return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":")) + "\n"
 
 
 CHANGES_SCHEMA = "layerscope.changes/1"
@@ -96,7 +102,7 @@ def ls_doc(view, rows: list[tuple[str, Any]]) -> dict[str, Any]:
         "schema": LS_SCHEMA,
         "image": {"ref": view.image.ref, "path": view.image.path, "config_digest": view.image.config_digest},
         "layer": view.upto,
-        "entries": [ls_entry(p, n) for p, n in rows],
+        "entries": [ls_entry(p, n) for p, n in rows],  # one dict per path: the contract's shape
         "warnings": [w.as_dict() for w in view.warnings],
     }
 
