@@ -160,3 +160,13 @@ def test_devices_and_fifos_are_metadata_only():
 def test_path_escape_defect_is_reported():
     _, (d0,) = view([E("etc/passwd", b"x", defects=("path-escape",))])
     assert codes(d0) == ["path-escape"]
+
+
+def test_metacopy_keeps_lower_content():
+    """An overlayfs metadata-only copy-up carries no data: the content is the lower file's."""
+    meta = E("f", b"", mode=0o600, defects=("metacopy",))
+    meta.digest, meta.size = None, 5
+    tree, (_, d1) = view([E("f", b"12345")], [meta])
+    node = tree.get("f")
+    assert node.entry.size == 5 and node.entry.digest == xxhash.xxh3_128_digest(b"12345")
+    assert changes(d1)[("f", "metadata")]

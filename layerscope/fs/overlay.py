@@ -15,6 +15,7 @@ Rules (OCI image-spec layer.md, as containerd and umoci apply them):
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -137,6 +138,9 @@ class Overlay:
                 if node is None:
                     continue
             else:
+                if "metacopy" in e.defects and old is not None and old.is_content:
+                    # overlayfs metadata-only copy-up: the bytes are still the lower file's
+                    e = dataclasses.replace(e, size=old.entry.size, digest=old.entry.digest)
                 node = Node(e, layer, tree.new_inode())
             if old is not None and not (old.kind == DIR and e.kind == DIR):
                 removed[path] = removed.get(path, 0) + tree.remove(path)
