@@ -94,6 +94,7 @@ from ..layer.entry import BLOCK, CHAR, DIR, FIFO, FILE, HARDLINK, SYMLINK, Entry
 from ..layer.tar import iter_entries
 from ..source.compression import LayerStream
 from ..source.container import Region
+from .whiteout import OPAQUE, PREFIX
 
 __all__ = ["CHANGED_WHILE_READ", "METACOPY", "READ_SIZE", "REDIRECT", "read_rw_layer", "read_upper_dir",
            "read_upper_tar"]
@@ -105,8 +106,8 @@ METACOPY = "metacopy"
 REDIRECT = "redirect"
 CHANGED_WHILE_READ = "changed-while-read"
 
-WHITEOUT_PREFIX = ".wh."
-OPAQUE_MARKER = ".wh..wh..opq"
+WHITEOUT_PREFIX = PREFIX
+OPAQUE_MARKER = OPAQUE
 
 # overlayfs (trusted.* for a privileged mount, user.* with "userxattr") and
 # fuse-overlayfs keep their bookkeeping in these namespaces.
