@@ -7,7 +7,7 @@ import pytest
 from layerscope.errors import BadInputError, UsageError
 from layerscope.source import split_spec
 from layerscope.source.digest import parse_digest
-from layerscope.source.docker import normalize_tag
+from layerscope.source.reference import normalize_ref as normalize_tag
 from layerscope.source.image import config_facts
 from layerscope.source.oci import blob_name, ref_matches
 from layerscope.source.platform import Platform, parse_platform

@@ -21,6 +21,7 @@ from .container import Container
 from .image import Image, LayerRef, config_facts, is_foreign, load_json, require
 from .oci import INDEX_TYPES, _descriptors, blob_name, image_from_manifest
 from .platform import from_json
+from .reference import normalize_ref
 
 _BLOB_PATH = re.compile(r"^blobs/(sha256|sha512)/([0-9a-f]+)$")
 _HEX_JSON = re.compile(r"^(?:blobs/sha256/)?([0-9a-f]{64})(?:\.json)?$")
@@ -32,16 +33,6 @@ MEDIA_TYPES = {
     "bzip2": "application/vnd.oci.image.layer.v1.tar",
     "xz": "application/vnd.oci.image.layer.v1.tar",
 }
-
-
-def normalize_tag(ref: str) -> str:
-    """``busybox`` -> ``busybox:latest``; ``docker.io/library/x:1`` -> ``x:1``."""
-    for prefix in ("docker.io/library/", "docker.io/", "index.docker.io/library/", "localhost/"):
-        if ref.startswith(prefix):
-            ref = ref[len(prefix):]
-            break
-    last = ref.rsplit("/", 1)[-1]
-    return ref if ":" in last or "@" in last else ref + ":latest"
 
 
 class DockerArchive:
@@ -71,10 +62,10 @@ class DockerArchive:
                 raise SelectionError(f"no image #{index}; the archive has {len(self.entries)}: {self.describe()}", where=where)
             return self._image(self.entries[index], None)
         if ref is not None:
-            want = normalize_tag(ref)
+            want = normalize_ref(ref)
             for e in self.entries:
                 for t in e.get("RepoTags") or []:
-                    if isinstance(t, str) and normalize_tag(t) == want:
+                    if isinstance(t, str) and normalize_ref(t) == want:
                         return self._image(e, t)
             raise SelectionError(f"no image tagged {ref!r}; the archive has: {self.describe()}", where=where)
         if len(self.entries) > 1:

@@ -17,6 +17,7 @@ from .container import Container
 from .digest import parse_digest
 from .image import Image, LayerRef, config_facts, is_foreign, load_json, require
 from .platform import Platform, from_json, host_platform
+from .reference import normalize_ref
 
 REF_NAME = "org.opencontainers.image.ref.name"
 INDEX_TYPES = {
@@ -74,16 +75,7 @@ def ref_matches(ref: str, wanted: str) -> bool:
     if ref == wanted:
         return True
     tag = ref.rsplit(":", 1)[-1] if ":" in ref.rsplit("/", 1)[-1] else ref
-    return wanted == tag or _short(ref) == _short(wanted)
-
-
-def _short(ref: str) -> str:
-    for prefix in ("docker.io/library/", "docker.io/", "index.docker.io/library/"):
-        if ref.startswith(prefix):
-            ref = ref[len(prefix):]
-            break
-    last = ref.rsplit("/", 1)[-1]
-    return ref if ":" in last or "@" in last else ref + ":latest"
+    return wanted == tag or normalize_ref(ref) == normalize_ref(wanted)
 
 
 class OCILayout:
