@@ -170,3 +170,9 @@ def test_metacopy_keeps_lower_content():
     node = tree.get("f")
     assert node.entry.size == 5 and node.entry.digest == xxhash.xxh3_128_digest(b"12345")
     assert changes(d1)[("f", "metadata")]
+
+
+def test_same_path_twice_in_a_layer_removes_nothing_from_the_view_below():
+    tree, (d0,) = view([E("dup", b"first"), E("dup", b"second, longer")])
+    assert tree.get("dup").entry.size == 14
+    assert changes(d0)[("dup", "added")].removed_bytes == 0

@@ -143,7 +143,7 @@ class Overlay:
                     e = dataclasses.replace(e, size=old.entry.size, digest=old.entry.digest)
                 node = Node(e, layer, tree.new_inode())
             if old is not None and not (old.kind == DIR and e.kind == DIR):
-                removed[path] = removed.get(path, 0) + tree.remove(path)
+                removed[path] = removed.get(path, 0) + tree.remove(path, unseen=layer)
             tree.put(path, node)
 
         for path, lower in before.items():

@@ -78,8 +78,12 @@ class Tree:
         self.refs[node.inode] = n
         return False
 
-    def remove(self, path: str) -> int:
-        """Remove ``path`` and its subtree; return the regular-file bytes that left view."""
+    def remove(self, path: str, *, unseen: LayerId | None = None) -> int:
+        """Remove ``path`` and its subtree; return the regular-file bytes that left view.
+
+        Nodes from layer ``unseen`` (the layer being applied, replacing its own
+        earlier entries) were never in the view below, so they do not count.
+        """
         if path not in self.nodes or path == "":
             return 0
         removed = 0
@@ -87,7 +91,7 @@ class Tree:
         while stack:
             p = stack.pop()
             node = self.nodes.pop(p)
-            if self._unref(node) and node.is_content:
+            if self._unref(node) and node.is_content and node.layer != unseen:
                 removed += node.entry.size
             kids = self.children.pop(p, None)
             if kids:
