@@ -147,7 +147,8 @@ def ls_cmd(image: str, path: str, layer: int | None, recursive: bool, rw: str | 
     if node.kind == "dir":
         paths = tree.walk(target) if recursive else (
             f"{target}/{k}" if target else k for k in sorted(tree.children.get(target, ())))
-        rows = [(p, tree.get(p)) for p in paths]
+        nodes = tree.nodes
+        rows = [(p, nodes[p]) for p in paths]
     else:
         rows = [(target, node)]
     if as_json:

@@ -123,15 +123,21 @@ class Overlay:
             removed[target] = removed.get(target, 0) + tree.remove(target)
 
         # 2. the layer's own entries, in order
+        nodes = tree.nodes
         for e in regular:
-            path, ok = tree.resolve(e.path)
-            if not ok:
-                out.warnings.append(Warning("symlink-loop", e.path, "too many symlinks resolving the parent; not applied"))
+            path = e.path
+            parent = nodes.get(path.rpartition("/")[0])
+            if parent is None or parent.entry.kind != DIR:  # fast path above: parent is a real dir
+                path, ok = tree.resolve(path)
+                if not ok:
+                    out.warnings.append(Warning("symlink-loop", e.path, "too many symlinks resolving the parent; not applied"))
+                    continue
+                if not path:  # the root directory itself: attributes only
+                    continue
+                self._ensure_parents(path, layer, before)
+            elif not path:
                 continue
-            if not path:  # the root directory itself: attributes only
-                continue
-            self._ensure_parents(path, layer, before)
-            old = tree.get(path)
+            old = nodes.get(path)
             before.setdefault(path, old)
             if e.kind == HARDLINK:
                 node = self._hardlink(e, layer, out)

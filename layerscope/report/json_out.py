@@ -81,9 +81,13 @@ def changes_doc(report, only: int | None = None) -> dict[str, Any]:
     }
 
 
+_CONTENT_KINDS = frozenset(("file", "hardlink"))
+
+
 def ls_entry(path: str, node) -> dict[str, Any]:
     e = node.entry
-    content = node.is_content
+    content = e.kind in _CONTENT_KINDS
+    digest = e.digest
     return {
         "path": path,
         "type": e.kind,
@@ -93,7 +97,7 @@ def ls_entry(path: str, node) -> dict[str, Any]:
         "gid": e.gid,
         "link": e.link,
         "layer": node.layer,
-        "digest": e.digest.hex() if content and e.digest is not None else None,
+        "digest": digest.hex() if content and digest is not None else None,
     }
 
 
