@@ -77,15 +77,17 @@ def main() -> None:
 @main.command()
 @click.argument("image")
 @click.option("--json", "as_json", is_flag=True, help="Print a layerscope.inspect/1 JSON document.")
+@click.option("--base-layers", type=click.IntRange(0), default=1, show_default=True,
+              help="Layers counted as the base image for user_wasted_ratio (dive: 1).")
 @image_options
 @handle_errors
-def inspect(image: str, as_json: bool, image_name: str | None, platform: str | None,
+def inspect(image: str, as_json: bool, base_layers: int, image_name: str | None, platform: str | None,
             no_verify: bool, jobs: int | None, progress: bool | None) -> None:
-    """Layers, sizes, digests and history of IMAGE."""
+    """Layers, sizes, digests, history, and wasted bytes of IMAGE."""
     from .analysis.inspect import inspect as run_inspect
 
     report = run_inspect(image, image=image_name, platform=platform, verify=not no_verify,
-                         jobs=jobs, progress=progress)
+                         jobs=jobs, progress=progress, base_layers=base_layers)
     if as_json:
         from .report.json_out import dumps, inspect_doc
 

@@ -8,9 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from collections.abc import Iterator
+
+from ..errors import UsageError
+from ..fs.dive import DiveModel
+from ..fs.overlay import LayerChanges, Overlay
 from ..layer.entry import Entry
 from ..source import Image, open_image
-from .layers import LayerFn, progress_bar, scan_image
+from .layers import progress_bar, scan_image
+from .waste import Waste, measure
 
 
 @dataclass(slots=True)
@@ -41,6 +47,43 @@ class InspectReport:
     layers: list[LayerInfo]
     verified: bool
     warnings: list[str] = field(default_factory=list)
+    waste: Waste | None = None  # None when the layers were not stacked (analyze=False)
+    overlay: Overlay | None = None  # the stacked filesystem model (up to ``upto``)
+    layer_changes: list[LayerChanges] | None = None  # what each stacked layer changed
+
+    def _need_waste(self) -> Waste:
+        if self.waste is None:
+            raise UsageError("efficiency needs the layers stacked: inspect with analyze=True and all layers")
+        return self.waste
+
+    @property
+    def efficiency(self) -> float:
+        """1 - wasted_bytes / regular-file bytes stored in the layers."""
+        return self._need_waste().efficiency
+
+    @property
+    def wasted_bytes(self) -> int:
+        """Bytes that squashing the image would save (stored, not visible at the end)."""
+        return self._need_waste().wasted_bytes
+
+    @property
+    def user_wasted_ratio(self) -> float:
+        """Waste in layers above the base divided by the file bytes of those layers."""
+        return self._need_waste().user_wasted_ratio
+
+    @property
+    def dive_efficiency(self) -> float:
+        return self._need_waste().dive_efficiency
+
+    @property
+    def dive_wasted_bytes(self) -> int:
+        return self._need_waste().dive_wasted_bytes
+
+    def paths(self) -> Iterator[str]:
+        """Every path of the final merged filesystem (relative, sorted)."""
+        if self.overlay is None:
+            raise UsageError("paths need the layers stacked: inspect with analyze=True")
+        return self.overlay.tree.walk()
 
     @property
     def size(self) -> int:
@@ -60,17 +103,36 @@ def inspect_image(
     keep_entries: bool = False,
     jobs: int | None = None,
     progress: bool | None = None,
-    on_layer: LayerFn | None = None,
+    analyze: bool = True,
+    upto: int | None = None,
+    base_layers: int = 1,
 ) -> InspectReport:
     """Scan every layer of a resolved image (verifying digests by default).
 
-    ``on_layer(index, scan)`` sees each layer's scan in layer order as soon
-    as it is ready (see :func:`scan_image`).
+    With ``analyze`` the layers are stacked into the merged filesystem while
+    later ones are still being read (up to layer ``upto``; all by default),
+    and, for the whole image, the waste is measured. ``keep_entries`` keeps
+    each layer's tar records on the report as well.
     """
+    if upto is not None and not 0 <= upto < len(image.layers):
+        raise UsageError(f"no layer {upto}: the image has layers 0..{len(image.layers) - 1}")
+    overlay = Overlay() if analyze else None
+    dive = DiveModel() if analyze and upto is None else None
+    diffs: list[LayerChanges] = []
+
+    def stack(index: int, scan) -> None:
+        entries = scan.entries if scan is not None and scan.entries else []
+        if upto is None or index <= upto:
+            if dive is not None:
+                dive.add_layer(entries, overlay.tree)
+            diffs.append(overlay.apply(index, entries))
+        if scan is not None and not keep_entries:
+            scan.entries = None  # stacked: the per-layer records are no longer needed
+
     update, close = progress_bar(len(image.layers), enabled=progress)
     try:
-        scans = scan_image(image, verify=verify, keep_entries=keep_entries, jobs=jobs, progress=update,
-                           on_layer=on_layer)
+        scans = scan_image(image, verify=verify, keep_entries=keep_entries or analyze, jobs=jobs, progress=update,
+                           on_layer=stack if analyze else None)
     finally:
         close()
     layers: list[LayerInfo] = []
@@ -97,6 +159,8 @@ def inspect_image(
         path=image.path, format=image.format, ref=image.ref, manifest_digest=image.manifest_digest,
         config_digest=image.config_digest, platform=str(image.platform) if image.platform else None,
         layers=layers, verified=verify, warnings=warnings,
+        waste=measure(overlay, dive, base_layers=base_layers) if dive is not None else None,
+        overlay=overlay, layer_changes=diffs if analyze else None,
     )
 
 
@@ -109,9 +173,15 @@ def inspect(
     keep_entries: bool = False,
     jobs: int | None = None,
     progress: bool | None = False,
-    on_layer: LayerFn | None = None,
+    analyze: bool = True,
+    upto: int | None = None,
+    base_layers: int = 1,
 ) -> InspectReport:
-    """Open ``spec`` (``PATH[:REF]``) and inspect it; the library entry point."""
+    """Open ``spec`` (``PATH[:REF]``) and inspect it; the library entry point.
+
+    ``report.efficiency``, ``report.wasted_bytes``, ``report.layers`` … are
+    what CI gates read; ``analyze=False`` only reads and verifies the layers.
+    """
     img = open_image(spec, image=image, platform=platform, verify=verify)
     return inspect_image(img, verify=verify, keep_entries=keep_entries, jobs=jobs, progress=progress,
-                         on_layer=on_layer)
+                         analyze=analyze, upto=upto, base_layers=base_layers)

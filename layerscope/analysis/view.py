@@ -56,19 +56,8 @@ class ContainerDiff:
 
 def _stacked(spec: str, *, upto: int | None = None, **kw) -> tuple[InspectReport, ov.Overlay, list[ov.LayerChanges]]:
     """Scan the image and stack its layers (up to ``upto``) while later ones are still being read."""
-    overlay = ov.Overlay()
-    diffs: list[ov.LayerChanges] = []
-
-    def on_layer(index: int, scan) -> None:
-        if upto is None or index <= upto:
-            diffs.append(overlay.apply(index, scan.entries if scan is not None and scan.entries else []))
-        if scan is not None:
-            scan.entries = None  # stacked: the per-layer records are no longer needed
-
-    report = inspect(spec, keep_entries=True, on_layer=on_layer, **kw)
-    if upto is not None and not 0 <= upto < len(report.layers):
-        raise UsageError(f"no layer {upto}: the image has layers 0..{len(report.layers) - 1}")
-    return report, overlay, diffs
+    report = inspect(spec, analyze=True, upto=upto, **kw)
+    return report, report.overlay, report.layer_changes
 
 
 def changes(spec: str, **kw) -> ChangesReport:

@@ -70,6 +70,13 @@ def _same_content(a: Node, b: Node) -> bool:
     return True
 
 
+def _replace_reason(old: Node, new: Node) -> str:
+    """Why the content of ``old`` leaves view when ``new`` takes its path."""
+    if old.is_content and new.is_content:
+        return "metadata-copy" if _same_content(old, new) else "overwritten"
+    return "replaced"
+
+
 def _same_meta(a: Entry, b: Entry) -> bool:
     return (a.mode, a.uid, a.gid, a.xattrs) == (b.mode, b.uid, b.gid, b.xattrs)
 
@@ -79,6 +86,8 @@ class Overlay:
 
     def __init__(self) -> None:
         self.tree = Tree()
+        # every regular file stored in a layer: (layer, path, size, inode); waste analysis reads it
+        self.stored: list[tuple[LayerId, str, int, int]] = []
 
     def apply(self, layer: LayerId, entries: list[Entry]) -> LayerChanges:
         out = LayerChanges(layer)
@@ -112,7 +121,7 @@ class Overlay:
                     child = f"{dir_path}/{k}" if dir_path else k
                     before.setdefault(child, tree.get(child))
                     hidden.add(child)
-                opaque[dir_path] = opaque.get(dir_path, 0) + tree.clear_children(dir_path)
+                opaque[dir_path] = opaque.get(dir_path, 0) + tree.clear_children(dir_path, by=layer)
                 continue
             target = f"{dir_path}/{name}" if dir_path else name
             node = tree.get(target)
@@ -120,7 +129,7 @@ class Overlay:
                 out.warnings.append(Warning("noop-whiteout", e.path, f"whiteout of {target!r}, which does not exist below"))
                 continue
             before.setdefault(target, node)
-            removed[target] = removed.get(target, 0) + tree.remove(target)
+            removed[target] = removed.get(target, 0) + tree.remove(target, reason="deleted", by=layer)
 
         # 2. the layer's own entries, in order
         nodes = tree.nodes
@@ -148,8 +157,11 @@ class Overlay:
                     # overlayfs metadata-only copy-up: the bytes are still the lower file's
                     e = dataclasses.replace(e, size=old.entry.size, digest=old.entry.digest)
                 node = Node(e, layer, tree.new_inode())
+                if e.kind == FILE and "metacopy" not in e.defects:
+                    self.stored.append((layer, path, e.size, node.inode))
             if old is not None and not (old.kind == DIR and e.kind == DIR):
-                removed[path] = removed.get(path, 0) + tree.remove(path, unseen=layer)
+                removed[path] = removed.get(path, 0) + tree.remove(
+                    path, unseen=layer, reason=_replace_reason(old, node), subtree_reason="replaced", by=layer)
             tree.put(path, node)
 
         for path, lower in before.items():
@@ -175,7 +187,7 @@ class Overlay:
                 continue
             before.setdefault(p, node)
             if node is not None:  # a non-directory where a directory must be
-                tree.remove(p)
+                tree.remove(p, reason="replaced", by=layer)
             tree.put(p, Node(_implied_dir(p), layer, tree.new_inode()))
 
     def _hardlink(self, e: Entry, layer: LayerId, out: LayerChanges) -> Node | None:

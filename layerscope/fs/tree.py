@@ -43,6 +43,7 @@ class Tree:
         self.nodes: dict[str, Node] = {"": Node(root, -1, 0)}
         self.children: dict[str, set[str]] = {"": set()}
         self.refs: dict[int, int] = {}  # inode -> number of paths naming it
+        self.gone: dict[int, tuple[str, LayerId]] = {}  # content inode -> (why, which layer) it left view
 
     def new_inode(self) -> int:
         return next(self._inodes)
@@ -78,11 +79,14 @@ class Tree:
         self.refs[node.inode] = n
         return False
 
-    def remove(self, path: str, *, unseen: LayerId | None = None) -> int:
+    def remove(self, path: str, *, unseen: LayerId | None = None, reason: str = "deleted",
+               subtree_reason: str | None = None, by: LayerId | None = None) -> int:
         """Remove ``path`` and its subtree; return the regular-file bytes that left view.
 
         Nodes from layer ``unseen`` (the layer being applied, replacing its own
         earlier entries) were never in the view below, so they do not count.
+        Content whose last name goes records why (``reason`` for ``path``,
+        ``subtree_reason`` for what was below it) and by which layer.
         """
         if path not in self.nodes or path == "":
             return 0
@@ -91,8 +95,10 @@ class Tree:
         while stack:
             p = stack.pop()
             node = self.nodes.pop(p)
-            if self._unref(node) and node.is_content and node.layer != unseen:
-                removed += node.entry.size
+            if self._unref(node) and node.is_content:
+                self.gone[node.inode] = (reason if p == path else (subtree_reason or reason), by)
+                if node.layer != unseen:
+                    removed += node.entry.size
             kids = self.children.pop(p, None)
             if kids:
                 stack.extend(f"{p}/{k}" for k in kids)
@@ -100,9 +106,10 @@ class Tree:
         self.children.get(parent, set()).discard(name)
         return removed
 
-    def clear_children(self, path: str) -> int:
+    def clear_children(self, path: str, *, by: LayerId | None = None) -> int:
         """Hide every child of ``path`` (an opaque directory); return bytes hidden."""
-        return sum(self.remove(f"{path}/{k}" if path else k) for k in list(self.children.get(path, ())))
+        return sum(self.remove(f"{path}/{k}" if path else k, reason="opaque-hidden", by=by)
+                   for k in list(self.children.get(path, ())))
 
     def walk(self, path: str = "") -> Iterator[str]:
         """Paths below ``path`` (not itself), sorted, depth-first."""

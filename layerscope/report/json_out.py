@@ -42,6 +42,30 @@ def inspect_doc(report: InspectReport) -> dict[str, Any]:
             for layer in report.layers
         ],
         "warnings": report.warnings,
+        **(_waste_docs(report.waste) if report.waste is not None else {}),
+    }
+
+
+def _waste_docs(w) -> dict[str, Any]:
+    return {
+        "efficiency": {
+            "efficiency": w.efficiency,
+            "wasted_bytes": w.wasted_bytes,
+            "user_wasted_ratio": w.user_wasted_ratio,
+            "base_layers": w.base_layers,
+            "stored_file_bytes": w.total_bytes,
+            "final_file_bytes": w.final_bytes,
+            "dive_efficiency": w.dive_efficiency,
+            "dive_wasted_bytes": w.dive_wasted_bytes,
+            "dive_user_wasted_ratio": w.dive_user_wasted_ratio,
+            "by_reason": dict(w.by_reason),
+            "top": [{"path": t.path, "bytes": t.bytes, "reason": t.reason, "layers": t.layers} for t in w.top],
+        },
+        "duplicate_content": {
+            "savable_bytes": w.duplicate_bytes,
+            "groups": [{"digest": d.digest, "size": d.size, "paths": d.paths, "savable_bytes": d.savable_bytes}
+                       for d in w.duplicates],
+        },
     }
 
 

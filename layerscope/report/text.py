@@ -24,6 +24,30 @@ def short_digest(d: str | None) -> str:
     return hexpart[:12] if hexpart else d[:12]
 
 
+def _waste_text(w) -> list[str]:
+    out = [
+        "",
+        f"Efficiency: {w.efficiency:.2%}   wasted: {human_size(w.wasted_bytes)} ({w.wasted_bytes:,} bytes) of "
+        f"{human_size(w.total_bytes)} stored in files   user layers wasted: {w.user_wasted_ratio:.2%}",
+        f"            dive's figures: efficiency {w.dive_efficiency:.2%}, wasted {human_size(w.dive_wasted_bytes)}",
+    ]
+    reasons = ", ".join(f"{r} {human_size(b)}" for r, b in w.by_reason.items() if b)
+    if reasons:
+        out.append(f"            by reason: {reasons}")
+        out.append("")
+        out.append(f"  {'wasted':>9}  {'reason':<14} {'layers':<10} path")
+        for t in w.top[:10]:
+            out.append(f"  {human_size(t.bytes):>9}  {t.reason:<14} {','.join(map(str, t.layers)):<10} /{t.path}")
+    if w.duplicates:
+        out.append("")
+        out.append(f"Duplicate content: {human_size(w.duplicate_bytes)} savable by hardlinking or dedup "
+                   f"({len(w.duplicates)} groups)")
+        for d in w.duplicates[:5]:
+            out.append(f"  {human_size(d.savable_bytes):>9}  {len(d.paths)} copies: " + ", ".join("/" + p for p in d.paths[:3])
+                       + (" …" if len(d.paths) > 3 else ""))
+    return out
+
+
 def _one_line(s: str | None, width: int) -> str:
     if not s:
         return ""
@@ -59,6 +83,8 @@ def inspect_text(report: InspectReport, *, width: int = 120) -> str:
         )
     if any(layer.foreign for layer in report.layers):
         out.append("  * foreign layer: blob not in the image, not fetched")
+    if report.waste is not None:
+        out.extend(_waste_text(report.waste))
     for w in report.warnings:
         out.append(f"warning: {w}")
     return "\n".join(out) + "\n"
