@@ -188,3 +188,5 @@ def overlay(image: str, rw: str, as_json: bool, image_name: str | None, platform
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+from .cli_ci import ci as _ci  # noqa: E402
+main.add_command(_ci)

@@ -1,0 +1,79 @@
+"""`layerscope ci`: hold an image to CI rules (dive's CI mode, plus size, layer, path and growth gates).
+
+Exit codes: 0 every rule passed or was skipped, 1 a rule failed, 2 bad
+input (image, config, or an output file that cannot be written).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from .cli import handle_errors, image_options
+from .errors import LayerscopeError
+
+
+def _inspect(spec: str, *, base_layers: int | None = None, **kw):
+    from .analysis.inspect import inspect as run_inspect
+
+    if base_layers is not None:  # else inspect's default (1, like dive)
+        kw["base_layers"] = base_layers
+    return run_inspect(spec, **kw)
+
+
+def _write(path: str, text: str, what: str) -> None:
+    try:
+        with open(path, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+    except OSError as e:
+        raise LayerscopeError(f"cannot write the {what} file: {e.strerror or e}", where=path) from None
+
+
+@click.command()
+@click.argument("image")
+@click.option("--config", "config_path", metavar="FILE",
+              help="Rules file: .layerscope.toml-style TOML ([ci] or top-level keys), a pyproject.toml "
+                   "([tool.layerscope.ci]) or a dive .dive-ci YAML file. Default: the first of "
+                   ".layerscope.toml, pyproject.toml, .dive-ci in the current directory.")
+@click.option("--baseline", metavar="IMAGE", help="Image to compare with for the max_growth rule.")
+@click.option("--dive-defaults", is_flag=True,
+              help="With no rules file found, apply dive's defaults (lowestEfficiency 0.9, "
+                   "highestUserWastedPercent 0.1).")
+@click.option("--base-layers", type=click.IntRange(0, None), default=None, metavar="N",
+              help="Layers that belong to the base image (not counted as user layers; default 1, like dive).")
+@click.option("--json", "as_json", is_flag=True, help="Print a layerscope.ci/1 JSON document instead of text.")
+@click.option("--junit", "junit_path", metavar="FILE", help="Also write a JUnit XML report (one testcase per rule).")
+@click.option("--markdown", "markdown_path", metavar="FILE",
+              help="Also write a Markdown table (PR comment, $GITHUB_STEP_SUMMARY).")
+@image_options
+@handle_errors
+def ci(image: str, config_path: str | None, baseline: str | None, dive_defaults: bool, base_layers: int | None,
+       as_json: bool, junit_path: str | None, markdown_path: str | None, image_name: str | None,
+       platform: str | None, no_verify: bool, jobs: int | None, progress: bool | None) -> None:
+    """Check IMAGE against CI rules: efficiency, wasted bytes, size, layers, forbidden paths, growth.
+
+    Exit 0 when every rule passes (skipped rules do not fail), 1 when one fails, 2 on bad input.
+    """
+    from .analysis.ci import evaluate, load_rules, overall
+    from .report import ci_out
+
+    rules = load_rules(config_path, dive_defaults=dive_defaults)  # a bad config fails before any scan
+    scan = {"platform": platform, "verify": not no_verify, "jobs": jobs, "progress": progress}
+    # stack the layers only when a rule needs waste figures or the final paths; the baseline only gives its size
+    report = _inspect(image, image=image_name, base_layers=base_layers, analyze=rules.needs_analysis, **scan)
+    base = None
+    if baseline is not None and rules.max_growth is not None:
+        base = _inspect(baseline, analyze=False, **scan)
+    results = evaluate(report, rules, baseline=base)
+
+    if as_json:
+        click.echo(ci_out.dumps(ci_out.ci_doc(report, rules, results, baseline=base)), nl=False)
+    else:
+        click.echo(ci_out.ci_text(report, rules, results, baseline=base, baseline_spec=baseline), nl=False)
+    if junit_path is not None:
+        _write(junit_path, ci_out.ci_junit(report, rules, results, baseline=base), "--junit")
+    if markdown_path is not None:
+        _write(markdown_path, ci_out.ci_markdown(report, rules, results, baseline=base), "--markdown")
+    if overall(results) == "FAIL":
+        sys.exit(1)
