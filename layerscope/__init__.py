@@ -20,11 +20,13 @@ from .errors import (
     SelectionError,
 )
 from .source import Image, LayerRef, open_image
+from . import ci  # noqa: E402  (public: layerscope.ci.evaluate for CI gates)
 
 __version__ = "0.1.0"
 
 __all__ = [
     "inspect",
+    "ci",
     "inspect_image",
     "open_image",
     "Image",

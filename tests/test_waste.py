@@ -22,16 +22,12 @@ no ``userWastedPercent``.  dive's CI mode prints that one
 (``inefficientBytes / sum(layer sizeBytes[1:])``), so
 ``dive_user_wasted_ratio`` is checked against dive ``--ci``.
 
-Known divergences, recorded as strict xfails:
-
-* a whiteout dive cannot find in its stacked tree (of a path that never
-  existed, or under a symlinked directory) makes dive's visitor fail: the
-  path gets minDiscoveredSize -1 (added to the minimum sum) and the rest of
-  that layer is not visited; layerscope's model counts such a whiteout as 0
-  and goes on (its ``fs/dive.py`` docstring says so).
-* user layers that store no file bytes: dive's ratio is ``x / 0`` -- +Inf
-  when dive counts waste (its CI gate then fails), NaN when not (the gate
-  passes, as with 0) --; layerscope reports 0.0 either way.
+dive's quirks that layerscope reproduces (see ``fs/dive.py``): a whiteout dive
+cannot find in its stacked tree (of a path that never existed, or under a
+symlinked directory) puts the path in its table with minimum -1 and ends the
+visit of that layer; user layers that store no file bytes give dive a ratio
+of +Inf when it counts waste (its CI gate fails) and NaN when not (passes,
+as 0.0 does).
 """
 
 from __future__ import annotations
@@ -53,21 +49,7 @@ EDGE_TAGS = ["edge-base"] + [c.tag for c in O.edge_cases()]
 OPS_TAGS = ["ops1", "ops2", "ops3"]
 OVERLAY_TAGS = [("ops", t) for t in OPS_TAGS] + [("edge", t) for t in EDGE_TAGS]
 
-DIVE_UNRESOLVED_WHITEOUT = pytest.mark.xfail(strict=True, reason=(
-    "a whiteout dive cannot resolve (noop, or under a symlinked dir): dive adds -1 to its minimum sum and "
-    "stops visiting the layer; layerscope's dive model counts it 0 and goes on"))
-DIVE_DIVERGES = {"e-noop-whiteout", "e-noop-whiteout-no-parent", "e-whiteout-through-symlink"}
-DIVE_USER_RATIO_INF = pytest.mark.xfail(strict=True, reason=(
-    "user layers store 0 file bytes while dive counts waste: dive's userWastedPercent is +Inf "
-    "(its CI gate fails), layerscope's dive_user_wasted_ratio is 0.0"))
-
-
-def _overlay_params(mark_dive: bool) -> list:
-    out = []
-    for kind, tag in OVERLAY_TAGS:
-        marks = [DIVE_UNRESOLVED_WHITEOUT] if mark_dive and tag in DIVE_DIVERGES else []
-        out.append(pytest.param(kind, tag, id=tag, marks=marks))
-    return out
+OVERLAY_PARAMS = [pytest.param(kind, tag, id=tag) for kind, tag in OVERLAY_TAGS]
 
 
 # --------------------------------------------------------------------------
@@ -214,7 +196,8 @@ def test_python_api_agrees_with_json(waste_image, docs, api, case):
     eff, dup, r = doc["efficiency"], doc["duplicate_content"], api(waste_image, waste_image.cases[case].tag)
     assert (r.efficiency, r.wasted_bytes, r.user_wasted_ratio) == \
         (eff["efficiency"], eff["wasted_bytes"], eff["user_wasted_ratio"])
-    assert (r.dive_efficiency, r.dive_wasted_bytes, r.waste.dive_user_wasted_ratio) == \
+    ratio = r.waste.dive_user_wasted_ratio  # JSON has no infinity: null stands for it
+    assert (r.dive_efficiency, r.dive_wasted_bytes, ratio if math.isfinite(ratio) else None) == \
         (eff["dive_efficiency"], eff["dive_wasted_bytes"], eff["dive_user_wasted_ratio"])
     assert dict(r.waste.by_reason) == eff["by_reason"]
     assert [(t.path, t.bytes, t.reason, list(t.layers)) for t in r.waste.top] == \
@@ -223,7 +206,7 @@ def test_python_api_agrees_with_json(waste_image, docs, api, case):
         [(g["digest"], g["size"], g["paths"], g["savable_bytes"]) for g in dup["groups"]]
 
 
-@pytest.mark.parametrize("kind, tag", _overlay_params(mark_dive=False))
+@pytest.mark.parametrize("kind, tag", OVERLAY_PARAMS)
 def test_overlay_images_wasted_bytes_equal_umoci(overlay_imgs, oracles, api, kind, tag):
     """The same oracle over the merged-filesystem interop images (opaque
     markers before/after entries, whiteout+recreate, writes through symlinks,
@@ -276,6 +259,9 @@ def _check_dive_user_ratio(dive, api, img, tag: str) -> None:
     if math.isnan(percent):  # 0 / 0: passes dive's gate whatever the threshold, as 0 does
         assert ours == 0.0, (ours, percent)
         return
+    if math.isinf(percent):  # waste over 0 user bytes: dive's gate fails, and so must a migrated one
+        assert ours == math.inf, (ours, percent)
+        return
     assert math.isclose(ours * 100, percent, rel_tol=0, abs_tol=5e-5), \
         f"{tag}: layerscope dive_user_wasted_ratio={ours!r}, dive userWastedPercent={percent!r} %"
     if ratio is not None:  # printed at full precision when it fails the 0 threshold
@@ -298,19 +284,18 @@ def test_dive_figures_equal_dive_beyond_its_model(waste_image, dive, api, case):
     _check_dive(dive, api, waste_image, waste_image.cases[case].tag)
 
 
-@pytest.mark.parametrize("kind, tag", _overlay_params(mark_dive=True))
+@pytest.mark.parametrize("kind, tag", OVERLAY_PARAMS)
 def test_dive_figures_equal_dive_on_overlay_images(overlay_imgs, dive, api, kind, tag):
     _check_dive(dive, api, overlay_imgs[kind], tag)
 
 
-@pytest.mark.parametrize("case", [pytest.param(c, marks=[DIVE_USER_RATIO_INF] if c == "deleted" else [])
-                                  for c in CASES])
+@pytest.mark.parametrize("case", CASES)
 def test_dive_user_wasted_ratio(waste_image, dive, api, case):
     """dive's ``userWastedPercent`` (CI mode only): inefficientBytes over the
     summed layer sizes above the first, both of which ``--json`` exports."""
     _check_dive_user_ratio(dive, api, waste_image, waste_image.cases[case].tag)
 
 
-@pytest.mark.parametrize("kind, tag", _overlay_params(mark_dive=False))
+@pytest.mark.parametrize("kind, tag", OVERLAY_PARAMS)
 def test_dive_user_wasted_ratio_on_overlay_images(overlay_imgs, dive, api, kind, tag):
     _check_dive_user_ratio(dive, api, overlay_imgs[kind], tag)

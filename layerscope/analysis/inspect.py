@@ -79,6 +79,10 @@ class InspectReport:
     def dive_wasted_bytes(self) -> int:
         return self._need_waste().dive_wasted_bytes
 
+    @property
+    def dive_user_wasted_ratio(self) -> float:
+        return self._need_waste().dive_user_wasted_ratio
+
     def paths(self) -> Iterator[str]:
         """Every path of the final merged filesystem (relative, sorted)."""
         if self.overlay is None:

@@ -103,7 +103,7 @@ def measure(overlay: Overlay, dive: DiveModel, *, base_layers: int = 1, top_n: i
         final_bytes=final,
         wasted_bytes=total - final,
         by_reason=by_reason,
-        top=[WastedPath(p, b, max(reasons, key=reasons.get), sorted(layers, key=str)) for p, (b, reasons, layers) in top],
+        top=[WastedPath(p, b, max(reasons, key=reasons.get), sorted(layers, key=_layer_order)) for p, (b, reasons, layers) in top],
         user_wasted_ratio=user_wasted / user_total if user_total else 0.0,
         base_layers=base_layers,
         dive_efficiency=dive.efficiency,
@@ -111,6 +111,10 @@ def measure(overlay: Overlay, dive: DiveModel, *, base_layers: int = 1, top_n: i
         dive_user_wasted_ratio=dive.user_wasted_ratio(base_layers),
         duplicates=_duplicates(overlay),
     )
+
+
+def _layer_order(layer) -> tuple[int, int | str]:
+    return (1, layer) if isinstance(layer, str) else (0, layer)
 
 
 def _duplicates(overlay: Overlay) -> list[Duplicate]:

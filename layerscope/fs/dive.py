@@ -12,8 +12,10 @@ and, per path, sums the tar header sizes it sees across layers:
 
 So dive counts the copy it keeps as waste, never counts a deleted file's
 bytes, and ignores opaque directories; layerscope's own ``wasted_bytes``
-does none of that. Where dive itself fails (a whiteout of a path that is not
-below) it stops visiting that layer; here such a whiteout counts 0.
+does none of that. dive's quirks are kept, so the numbers match: a whiteout
+of a path that is not below puts that path in the table with minimum -1 and
+ends the visit of the layer's remaining leaves (dive returns an error from
+its visitor), and a user ratio with no user bytes is infinite.
 """
 
 from __future__ import annotations
@@ -50,11 +52,20 @@ class DiveModel:
                 parent = parent.rpartition("/")[0]
             parents.add(parent)
         self.layer_sizes.append(layer_size)
-        for raw, (is_whiteout, header, deleted) in nodes.items():
-            if raw in parents:
-                continue  # not a leaf of this layer's tree
+        # dive visits leaves depth-first in name order (whiteouts under their ".wh." names)
+        for raw in sorted((p for p in nodes if p not in parents), key=lambda p: p.split("/")):
+            is_whiteout, header, deleted = nodes[raw]
             if is_whiteout:
-                key, size = deleted, self._deleted_size(below, deleted)
+                key = deleted
+                below_node = below.get(deleted)
+                if below_node is None:
+                    # dive: the path enters its table with minimum -1, then the
+                    # error ends the visit of this layer's remaining leaves
+                    self.cumulative.setdefault(key, 0)
+                    self.minimum.setdefault(key, -1)
+                    self.seen.setdefault(key, 0)
+                    return
+                size = self._deleted_size(below, deleted)
             else:
                 key, size = raw, header
             self.cumulative[key] = self.cumulative.get(key, 0) + size
@@ -79,5 +90,8 @@ class DiveModel:
         return sum(size for path, size in self.cumulative.items() if self.seen[path] >= 2)
 
     def user_wasted_ratio(self, base_layers: int = 1) -> float:
+        """dive's ratio; +inf when the user layers store no bytes but waste exists (dive divides by 0)."""
         user = sum(self.layer_sizes[base_layers:])
-        return self.wasted_bytes / user if user else 0.0
+        if user:
+            return self.wasted_bytes / user
+        return float("inf") if self.wasted_bytes else 0.0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from typing import Any
 
@@ -46,6 +47,11 @@ def inspect_doc(report: InspectReport) -> dict[str, Any]:
     }
 
 
+def _finite(x: float) -> float | None:
+    """JSON has no infinity: dive's ratio over zero user bytes is reported as null."""
+    return x if math.isfinite(x) else None
+
+
 def _waste_docs(w) -> dict[str, Any]:
     return {
         "efficiency": {
@@ -57,7 +63,7 @@ def _waste_docs(w) -> dict[str, Any]:
             "final_file_bytes": w.final_bytes,
             "dive_efficiency": w.dive_efficiency,
             "dive_wasted_bytes": w.dive_wasted_bytes,
-            "dive_user_wasted_ratio": w.dive_user_wasted_ratio,
+            "dive_user_wasted_ratio": _finite(w.dive_user_wasted_ratio),
             "by_reason": dict(w.by_reason),
             "top": [{"path": t.path, "bytes": t.bytes, "reason": t.reason, "layers": t.layers} for t in w.top],
         },
