@@ -7,6 +7,8 @@ the per-rule results, and the baseline report when there was one.
 
 from __future__ import annotations
 
+from .json_out import dumps  # noqa: F401  (one JSON writer for every document)
+
 import json
 import math
 import re
@@ -136,15 +138,6 @@ def ci_doc(report: Any, rules: Rules, results: Sequence[RuleResult], *, baseline
             for r in results
         ],
     }
-
-
-def dumps(doc: dict[str, Any], *, pretty: bool | None = None) -> str:
-    """Indented for a terminal, compact for pipes and files (like every layerscope JSON document)."""
-    if pretty is None:
-        pretty = sys.stdout.isatty()
-    if pretty:
-        return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
-    return json.dumps(doc, ensure_ascii=False, separators=(",", ":")) + "\n"
 
 
 # --------------------------------------------------------------------------
