@@ -36,6 +36,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..errors import BadInputError, LayerscopeError
+from ..units import human_size
 
 __all__ = [
     "RULE_NAMES",
@@ -185,7 +186,7 @@ class Growth:
 
     def __str__(self) -> str:
         if self.bytes is not None:
-            return _human(self.bytes)
+            return human_size(self.bytes)
         return f"{self.ratio * 100:g}%"
 
 
@@ -550,21 +551,8 @@ class RuleResult:
     message: str
 
 
-def _human(n: float) -> str:
-    n = int(n)
-    sign = "-" if n < 0 else ""
-    value = float(abs(n))
-    if value < 1000:
-        return f"{sign}{int(value)} B"
-    for unit in ("kB", "MB", "GB", "TB", "PB"):
-        value /= 1000.0
-        if value < 1000 or unit == "PB":
-            return f"{sign}{value:.1f} {unit}"
-    return f"{n} B"  # pragma: no cover
-
-
 def _sizes(v: int, op: str, t: float) -> str:
-    hv, ht = _human(v), _human(t)
+    hv, ht = human_size(v), human_size(t)
     if hv == ht:  # rounding hid the difference: show bytes
         return f"{v:,} B {op} {int(t):,} B"
     return f"{hv} {op} {ht}"
@@ -725,13 +713,13 @@ def _max_growth(report: Any, growth: Growth, baseline: Any) -> RuleResult:
     delta = size - base
     allowed = growth.allowed(base)
     status = FAIL if delta > allowed else PASS
-    shown, limit = ("+" if delta >= 0 else "") + _human(delta), "+" + _human(allowed)
+    shown, limit = human_size(delta, signed=True), human_size(allowed, signed=True)
     if shown == limit and delta != int(allowed):  # rounding hid the difference: show bytes
         shown, limit = f"{delta:+,} B", f"+{int(allowed):,} B"
     pct = f" ({delta / base * 100:+.1f}%)" if base else ""
     of = f"{growth} of baseline" if growth.ratio is not None else "baseline"
     return RuleResult(name, status, delta, int(allowed),
-                      f"{shown}{pct} {'>' if status == FAIL else '<='} {limit} ({of} {_human(base)})")
+                      f"{shown}{pct} {'>' if status == FAIL else '<='} {limit} ({of} {human_size(base)})")
 
 
 def overall(results: Iterable[RuleResult]) -> str:

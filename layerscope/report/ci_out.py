@@ -7,8 +7,6 @@ the per-rule results, and the baseline report when there was one.
 
 from __future__ import annotations
 
-from .json_out import dumps  # noqa: F401  (one JSON writer for every document)
-
 import json
 import math
 import re
@@ -18,6 +16,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..analysis.ci import FAIL, PASS, SKIP, RuleResult, Rules, overall
+from ..units import human_size
+from .json_out import dumps  # noqa: F401  (one JSON writer for every document)
 
 CI_SCHEMA = "layerscope.ci/1"
 
@@ -49,21 +49,6 @@ def _config_line(rules: Rules) -> str:
     return src + ("; measured with dive's figures" if rules.metrics == "dive" else "")
 
 
-def _human(n: float | None, signed: bool = False) -> str:
-    if n is None:
-        return "-"
-    n = int(n)
-    sign = ("+" if n >= 0 else "-") if signed else ("-" if n < 0 else "")
-    value = float(abs(n))
-    if value < 1000:
-        return f"{sign}{int(value)} B"
-    for unit in ("kB", "MB", "GB", "TB", "PB"):
-        value /= 1000.0
-        if value < 1000 or unit == "PB":
-            break
-    return f"{sign}{value:.1f} {unit}"
-
-
 def format_value(name: str, value: Any) -> str:
     """A rule's value or threshold for a table cell."""
     if value is None:
@@ -73,9 +58,9 @@ def format_value(name: str, value: Any) -> str:
     if name == "highest_user_wasted_percent":
         return f"{value * 100:.2f}%"
     if name in ("highest_wasted_bytes", "max_image_size"):
-        return _human(value)
+        return human_size(value)
     if name == "max_growth":
-        return _human(value, signed=True)
+        return human_size(value, signed=True)
     if isinstance(value, (list, tuple)):
         return ", ".join(map(str, value))
     return str(value)

@@ -3,18 +3,7 @@
 from __future__ import annotations
 
 from ..analysis.inspect import InspectReport
-
-
-def human_size(n: int | None) -> str:
-    if n is None:
-        return "-"
-    step = 1000.0
-    value = float(n)
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if value < step or unit == "TB":
-            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= step
-    return f"{n} B"  # pragma: no cover
+from ..units import human_size
 
 
 def short_digest(d: str | None) -> str:
