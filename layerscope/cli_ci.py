@@ -57,6 +57,7 @@ def ci(image: str, config_path: str | None, baseline: str | None, dive_defaults:
     """
     from .analysis.ci import evaluate, load_rules, overall
     from .report import ci_out
+    from .report.json_out import dumps
 
     rules = load_rules(config_path, dive_defaults=dive_defaults)  # a bad config fails before any scan
     scan = {"platform": platform, "verify": not no_verify, "jobs": jobs, "progress": progress}
@@ -68,7 +69,7 @@ def ci(image: str, config_path: str | None, baseline: str | None, dive_defaults:
     results = evaluate(report, rules, baseline=base)
 
     if as_json:
-        click.echo(ci_out.dumps(ci_out.ci_doc(report, rules, results, baseline=base)), nl=False)
+        click.echo(dumps(ci_out.ci_doc(report, rules, results, baseline=base)), nl=False)
     else:
         click.echo(ci_out.ci_text(report, rules, results, baseline=base, baseline_spec=baseline), nl=False)
     if junit_path is not None:

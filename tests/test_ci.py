@@ -16,6 +16,7 @@ from layerscope import ci
 from layerscope.analysis.ci import Growth
 from layerscope.errors import BadInputError, LayerscopeError
 from layerscope.report import ci_out
+from layerscope.report.json_out import dumps
 
 SAMPLE = Path(__file__).resolve().parent.parent / "examples" / "sample.tar"
 
@@ -514,7 +515,7 @@ def test_text_lines_and_summary():
 
 def test_json_document():
     report, rules, results = rendered()
-    doc = json.loads(ci_out.dumps(ci_out.ci_doc(report, rules, results), pretty=False))
+    doc = json.loads(dumps(ci_out.ci_doc(report, rules, results), pretty=False))
     assert doc["schema"] == "layerscope.ci/1" and doc["result"] == "FAIL"
     assert doc["image"]["ref"] == "example/app:1" and doc["image"]["layers"] == 5
     assert [r["name"] for r in doc["rules"]] == list(ci.RULE_NAMES)

@@ -7,17 +7,14 @@ the per-rule results, and the baseline report when there was one.
 
 from __future__ import annotations
 
-import json
 import math
 import re
-import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from typing import Any
 
 from ..analysis.ci import FAIL, PASS, SKIP, RuleResult, Rules, overall
 from ..units import human_size
-from .json_out import dumps  # noqa: F401  (one JSON writer for every document)
 
 CI_SCHEMA = "layerscope.ci/1"
 
