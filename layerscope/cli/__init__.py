@@ -6,62 +6,11 @@ line on stderr; a traceback only with LAYERSCOPE_DEBUG=1.
 
 from __future__ import annotations
 
-import functools
-import os
-import sys
-
 import click
 
-from .errors import LayerscopeError, UsageError
-
-
-def _fail(message: str, code: int = 2) -> None:
-    click.echo(f"layerscope: error: {message}", err=True)
-    sys.exit(code)
-
-
-def handle_errors(fn):
-    """Turn every failure into one stderr line and an exit code."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except LayerscopeError as e:
-            if os.environ.get("LAYERSCOPE_DEBUG"):
-                raise
-            _fail(" ".join(str(e).split()), e.exit_code)
-        except BrokenPipeError:
-            sys.stderr.close()  # `layerscope ... | head`: not an error worth a word
-            sys.exit(0)
-        except KeyboardInterrupt:
-            _fail("interrupted", 130)
-        except MemoryError:
-            _fail("out of memory", 2)
-        except OSError as e:
-            if os.environ.get("LAYERSCOPE_DEBUG"):
-                raise
-            _fail(f"{e.filename + ': ' if getattr(e, 'filename', None) else ''}{e.strerror or e}")
-        except Exception as e:  # noqa: BLE001 - a bug must still not spill a traceback on users
-            if os.environ.get("LAYERSCOPE_DEBUG"):
-                raise
-            _fail(f"internal error: {type(e).__name__}: {e} (LAYERSCOPE_DEBUG=1 shows a traceback)")
-
-    return wrapper
-
-
-def image_options(fn):
-    """Options every command that reads one image takes."""
-    fn = click.option("--image", "image_name", metavar="NAME|N",
-                      help="Which image of a multi-image archive/layout: tag, ref name or index.")(fn)
-    fn = click.option("--platform", metavar="OS/ARCH[/VARIANT]",
-                      help="Platform to pick from a multi-platform index (default: the host's).")(fn)
-    fn = click.option("--no-verify", is_flag=True, help="Skip blob digest and diff_id checks (faster).")(fn)
-    fn = click.option("--jobs", "-j", type=click.IntRange(1, 256), default=None,
-                      help="Layers read in parallel (default: CPUs available).")(fn)
-    fn = click.option("--progress/--no-progress", default=None,
-                      help="Progress bar on stderr (default: only on a terminal).")(fn)
-    return fn
+from ..errors import UsageError
+from .ci import ci
+from .options import handle_errors, image_options
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -84,16 +33,16 @@ def main() -> None:
 def inspect(image: str, as_json: bool, base_layers: int, image_name: str | None, platform: str | None,
             no_verify: bool, jobs: int | None, progress: bool | None) -> None:
     """Layers, sizes, digests, history, and wasted bytes of IMAGE."""
-    from .analysis.inspect import inspect as run_inspect
+    from ..analysis.inspect import inspect as run_inspect
 
     report = run_inspect(image, image=image_name, platform=platform, verify=not no_verify,
                          jobs=jobs, progress=progress, base_layers=base_layers)
     if as_json:
-        from .report.json_out import dumps, inspect_doc
+        from ..report.json_out import dumps, inspect_doc
 
         click.echo(dumps(inspect_doc(report)), nl=False)
     else:
-        from .report.text import inspect_text
+        from ..report.text import inspect_text
 
         click.echo(inspect_text(report), nl=False)
 
@@ -111,17 +60,17 @@ def _scan_kw(platform, image_name, no_verify, jobs, progress) -> dict:
 def changes(image: str, layer: int | None, as_json: bool, image_name: str | None, platform: str | None,
             no_verify: bool, jobs: int | None, progress: bool | None) -> None:
     """What each layer added, modified, re-wrote for metadata, deleted or made opaque."""
-    from .analysis.view import changes as run_changes
+    from ..analysis.view import changes as run_changes
 
     report = run_changes(image, **_scan_kw(platform, image_name, no_verify, jobs, progress))
     if layer is not None and not any(d.index == layer for d in report.layers):
         raise UsageError(f"no layer {layer}: the image has layers 0..{len(report.layers) - 1}")
     if as_json:
-        from .report.json_out import changes_doc, dumps
+        from ..report.json_out import changes_doc, dumps
 
         click.echo(dumps(changes_doc(report, layer)), nl=False)
     else:
-        from .report.text import changes_text
+        from ..report.text import changes_text
 
         click.echo(changes_text(report, layer), nl=False)
 
@@ -138,7 +87,7 @@ def changes(image: str, layer: int | None, as_json: bool, image_name: str | None
 def ls_cmd(image: str, path: str, layer: int | None, recursive: bool, rw: str | None, as_json: bool,
            image_name: str | None, platform: str | None, no_verify: bool, jobs: int | None, progress: bool | None) -> None:
     """The merged filesystem, like `ls -l`, with the layer that provides each entry."""
-    from .analysis.view import merged_view
+    from ..analysis.view import merged_view
 
     view = merged_view(image, upto=layer, rw=rw, **_scan_kw(platform, image_name, no_verify, jobs, progress))
     tree = view.tree
@@ -154,11 +103,11 @@ def ls_cmd(image: str, path: str, layer: int | None, recursive: bool, rw: str | 
     else:
         rows = [(target, node)]
     if as_json:
-        from .report.json_out import dumps, ls_doc
+        from ..report.json_out import dumps, ls_doc
 
         click.echo(dumps(ls_doc(view, rows)), nl=False)
     else:
-        from .report.text import ls_text
+        from ..report.text import ls_text
 
         click.echo(ls_text(rows), nl=False)
 
@@ -173,20 +122,20 @@ def ls_cmd(image: str, path: str, layer: int | None, recursive: bool, rw: str | 
 def overlay(image: str, rw: str, as_json: bool, image_name: str | None, platform: str | None,
             no_verify: bool, jobs: int | None, progress: bool | None) -> None:
     """What a container changed (docker diff style: A, C, D) and what copy-up cost."""
-    from .analysis.view import container_diff
+    from ..analysis.view import container_diff
 
     diff = container_diff(image, rw, **_scan_kw(platform, image_name, no_verify, jobs, progress))
     if as_json:
-        from .report.json_out import dumps, overlay_doc
+        from ..report.json_out import dumps, overlay_doc
 
         click.echo(dumps(overlay_doc(diff)), nl=False)
     else:
-        from .report.text import overlay_text
+        from ..report.text import overlay_text
 
         click.echo(overlay_text(diff), nl=False)
 
 
+main.add_command(ci)
+
 if __name__ == "__main__":  # pragma: no cover
     main()
-from .cli_ci import ci as _ci  # noqa: E402
-main.add_command(_ci)

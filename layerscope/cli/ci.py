@@ -10,12 +10,12 @@ import sys
 
 import click
 
-from .cli import handle_errors, image_options
-from .errors import LayerscopeError
+from ..errors import LayerscopeError
+from .options import handle_errors, image_options
 
 
 def _inspect(spec: str, *, base_layers: int | None = None, **kw):
-    from .analysis.inspect import inspect as run_inspect
+    from ..analysis.inspect import inspect as run_inspect
 
     if base_layers is not None:  # else inspect's default (1, like dive)
         kw["base_layers"] = base_layers
@@ -55,9 +55,9 @@ def ci(image: str, config_path: str | None, baseline: str | None, dive_defaults:
 
     Exit 0 when every rule passes (skipped rules do not fail), 1 when one fails, 2 on bad input.
     """
-    from .analysis.ci import evaluate, load_rules, overall
-    from .report import ci_out
-    from .report.json_out import dumps
+    from ..analysis.ci import evaluate, load_rules, overall
+    from ..report import ci_out
+    from ..report.json_out import dumps
 
     rules = load_rules(config_path, dive_defaults=dive_defaults)  # a bad config fails before any scan
     scan = {"platform": platform, "verify": not no_verify, "jobs": jobs, "progress": progress}

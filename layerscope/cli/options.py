@@ -1,0 +1,61 @@
+"""What every command shares: one-line errors with exit codes, and the
+options for choosing and reading an image."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+
+import click
+
+from ..errors import LayerscopeError
+
+
+def _fail(message: str, code: int = 2) -> None:
+    click.echo(f"layerscope: error: {message}", err=True)
+    sys.exit(code)
+
+
+def handle_errors(fn):
+    """Turn every failure into one stderr line and an exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except LayerscopeError as e:
+            if os.environ.get("LAYERSCOPE_DEBUG"):
+                raise
+            _fail(" ".join(str(e).split()), e.exit_code)
+        except BrokenPipeError:
+            sys.stderr.close()  # `layerscope ... | head`: not an error worth a word
+            sys.exit(0)
+        except KeyboardInterrupt:
+            _fail("interrupted", 130)
+        except MemoryError:
+            _fail("out of memory", 2)
+        except OSError as e:
+            if os.environ.get("LAYERSCOPE_DEBUG"):
+                raise
+            _fail(f"{e.filename + ': ' if getattr(e, 'filename', None) else ''}{e.strerror or e}")
+        except Exception as e:  # noqa: BLE001 - a bug must still not spill a traceback on users
+            if os.environ.get("LAYERSCOPE_DEBUG"):
+                raise
+            _fail(f"internal error: {type(e).__name__}: {e} (LAYERSCOPE_DEBUG=1 shows a traceback)")
+
+    return wrapper
+
+
+def image_options(fn):
+    """Options every command that reads one image takes."""
+    fn = click.option("--image", "image_name", metavar="NAME|N",
+                      help="Which image of a multi-image archive/layout: tag, ref name or index.")(fn)
+    fn = click.option("--platform", metavar="OS/ARCH[/VARIANT]",
+                      help="Platform to pick from a multi-platform index (default: the host's).")(fn)
+    fn = click.option("--no-verify", is_flag=True, help="Skip blob digest and diff_id checks (faster).")(fn)
+    fn = click.option("--jobs", "-j", type=click.IntRange(1, 256), default=None,
+                      help="Layers read in parallel (default: CPUs available).")(fn)
+    fn = click.option("--progress/--no-progress", default=None,
+                      help="Progress bar on stderr (default: only on a terminal).")(fn)
+    return fn

@@ -1,0 +1,66 @@
+"""Imports go one way along the data flow (docs/architecture.md): a stage
+never imports a stage to its right, so each can be used and tested alone."""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PKG = Path(__file__).resolve().parent.parent / "layerscope"
+
+# stage -> position along the data flow; equal positions may not import each other either
+STAGES = {
+    "errors": 0, "units": 0,
+    "source": 1,
+    "layer": 2, "chunk": 2,
+    "fs": 3,
+    "analysis": 4, "store": 4,
+    "report": 5,
+    "cli": 6, "ci": 6,
+    "__init__": 7, "__main__": 8,
+}
+
+
+def _stage(parts: tuple[str, ...]) -> str:
+    return parts[0].removesuffix(".py")
+
+
+def _imports(path: Path):
+    """(stage imported, line) for every layerscope-internal import in ``path``."""
+    rel = path.relative_to(PKG).parts
+    pkg = list(rel[:-1])  # the package the module lives in
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = pkg[: len(pkg) - (node.level - 1)] if node.level > 1 else pkg
+                target = base + (node.module.split(".") if node.module else [])
+                if not target:  # "from . import x" at the top level
+                    target = [node.names[0].name]
+            elif node.module and node.module.split(".")[0] == "layerscope":
+                target = node.module.split(".")[1:] or [node.names[0].name]
+            else:
+                continue
+            yield target[0], node.lineno
+        elif isinstance(node, ast.Import):
+            for a in node.names:
+                parts = a.name.split(".")
+                if parts[0] == "layerscope" and len(parts) > 1:
+                    yield parts[1], node.lineno
+
+
+MODULES = sorted(p for p in PKG.rglob("*.py"))
+
+
+def test_every_stage_is_placed():
+    assert {_stage(p.relative_to(PKG).parts) for p in MODULES} <= set(STAGES)
+
+
+@pytest.mark.parametrize("path", MODULES, ids=[str(p.relative_to(PKG)) for p in MODULES])
+def test_imports_follow_the_data_flow(path):
+    me = _stage(path.relative_to(PKG).parts)
+    for target, line in _imports(path):
+        target = target.removesuffix(".py")
+        if target == me or target not in STAGES:
+            continue
+        assert STAGES[target] < STAGES[me], f"{path.relative_to(PKG)}:{line} imports {target} (right of {me})"
