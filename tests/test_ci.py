@@ -656,6 +656,17 @@ def test_cli_exit_2_bad_input_one_line(ls, tmp_path, config, args, message):
     assert len(res.err_lines) == 1 and message in res.err, res.err
 
 
+@pytest.mark.parametrize("config", ["[ci]\nmax_layers = 3\n", "[ci]\nmax_growth = '10%'\n"])
+@pytest.mark.parametrize("baseline", ["missing.tar", "garbage.tar"])
+def test_cli_bad_baseline_exit_2(ls, tmp_path, config, baseline):
+    """A baseline that was given is read even when no rule uses it: a typo must not pass a gate."""
+    write(tmp_path, ".layerscope.toml", config)
+    write(tmp_path, "garbage.tar", "not an image at all\n" * 100)
+    res = ls("ci", SAMPLE, "--baseline", baseline, cwd=tmp_path)
+    assert res.rc == 2, res.out + res.err
+    assert len(res.err_lines) == 1 and baseline in res.err, res.err
+
+
 def test_cli_bad_image_exit_2(ls, tmp_path):
     write(tmp_path, ".layerscope.toml", "[ci]\nmax_layers = 3\n")
     res = ls("ci", tmp_path / "nope.tar", cwd=tmp_path)

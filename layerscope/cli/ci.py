@@ -63,9 +63,8 @@ def ci(image: str, config_path: str | None, baseline: str | None, dive_defaults:
     scan = {"platform": platform, "verify": not no_verify, "jobs": jobs, "progress": progress}
     # stack the layers only when a rule needs waste figures or the final paths; the baseline only gives its size
     report = _inspect(image, image=image_name, base_layers=base_layers, analyze=rules.needs_analysis, **scan)
-    base = None
-    if baseline is not None and rules.max_growth is not None:
-        base = _inspect(baseline, analyze=False, **scan)
+    # a baseline that was asked for is read (and verified) even if no rule uses it: a wrong path must not pass
+    base = _inspect(baseline, analyze=False, **scan) if baseline is not None else None
     results = evaluate(report, rules, baseline=base)
 
     if as_json:
