@@ -114,6 +114,35 @@ def test_hardlink_keeps_old_content_when_target_path_is_replaced_later():
     assert tree.get("h").entry.size == 3 and tree.get("t").entry.size == 5
 
 
+def _links(tree, *paths):
+    return {p: (tree.get(p).kind, tree.get(p).entry.link) for p in paths}
+
+
+def test_hardlinks_always_name_a_path_that_shares_their_content():
+    """When the path a hardlink names goes (whiteout, replacement, in its own
+    layer or above), the link names a surviving path of the same inode, and
+    the last survivor is a plain file: every listed link can be followed."""
+    # replaced in the hardlink's own layer: the link is the content's only name
+    tree, _ = view([E("t", b"old"), E("h", kind="hardlink", link="t"), E("t", b"newer")])
+    assert _links(tree, "h", "t") == {"h": ("file", None), "t": ("file", None)}
+    assert tree.get("h").entry.size == 3
+    # whited out above
+    tree, _ = view([E("t", b"old"), E("h", kind="hardlink", link="t")], [E(".wh.t")])
+    assert _links(tree, "h") == {"h": ("file", None)}
+    # three names, the file's name goes: the oldest survivor becomes the file
+    tree, _ = view([E("t", b"xyz"), E("h1", kind="hardlink", link="t"), E("h2", kind="hardlink", link="t")],
+                   [E(".wh.t")])
+    assert _links(tree, "h1", "h2") == {"h1": ("file", None), "h2": ("hardlink", "h1")}
+    assert tree.get("h1").inode == tree.get("h2").inode
+    # a chain (h2 -> h1 -> t) whose middle goes: h2 is re-pointed at t
+    tree, _ = view([E("t", b"xyz"), E("h1", kind="hardlink", link="t"), E("h2", kind="hardlink", link="h1")],
+                   [E("h1", b"other")])
+    assert _links(tree, "t", "h2") == {"t": ("file", None), "h2": ("hardlink", "t")}
+    # a directory holding the file goes with its subtree
+    tree, _ = view([D("d"), E("d/t", b"xyz"), E("h", kind="hardlink", link="d/t")], [E(".wh.d")])
+    assert _links(tree, "h") == {"h": ("file", None)}
+
+
 def test_dangling_hardlink_is_a_defect():
     tree, (d0,) = view([E("h", kind="hardlink", link="nope")])
     assert "h" not in tree and codes(d0) == ["dangling-hardlink"]

@@ -3,11 +3,15 @@
 A node keeps the tar :class:`Entry` that produced it. Hardlinks share an
 ``inode`` with their target, so content is counted once and a later layer
 that replaces the target's path (a new inode, as on a real unpack) leaves
-the hardlink's content as it was.
+the hardlink's content as it was. Every hardlink entry names a path that
+still shares its inode: when the name a hardlink points at goes, the link
+is re-pointed at a surviving name, and the last survivor becomes a plain file
+(what a tar of the unpacked tree would say).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -43,6 +47,7 @@ class Tree:
         self.nodes: dict[str, Node] = {"": Node(root, -1, 0)}
         self.children: dict[str, set[str]] = {"": set()}
         self.refs: dict[int, int] = {}  # inode -> number of paths naming it
+        self.names: dict[int, dict[str, None]] = {}  # hardlinked content inode -> its paths, oldest first
         self.gone: dict[int, tuple[str, LayerId]] = {}  # content inode -> (why, which layer) it left view
 
     def new_inode(self) -> int:
@@ -61,23 +66,58 @@ class Tree:
         """Insert or replace ``path`` (its parent must exist; children kept for dirs)."""
         old = self.nodes.get(path)
         if old is not None:
-            self._unref(old)
+            self._unref(path, old)
         self.nodes[path] = node
-        self.refs[node.inode] = self.refs.get(node.inode, 0) + 1
+        n = self.refs[node.inode] = self.refs.get(node.inode, 0) + 1
+        if node.entry.kind == HARDLINK:
+            if n == 1:  # what it named is gone (it replaced its own target): the content's only name
+                node.entry = dataclasses.replace(node.entry, kind=FILE, link=None)
+            else:
+                names = self.names.setdefault(node.inode, {})
+                names.setdefault(node.entry.link, None)  # the target: a name of this inode until now
+                names[path] = None
         if node.kind == DIR:
             self.children.setdefault(path, set())
         if path:
             parent, _, name = path.rpartition("/")
             self.children[parent].add(name)
 
-    def _unref(self, node: Node) -> bool:
-        """Drop one reference; True when that was the last (content leaves view)."""
+    def _unref(self, path: str, node: Node) -> bool:
+        """Drop ``path``'s reference; True when that was the last (content leaves view)."""
         n = self.refs.get(node.inode, 0) - 1
         if n <= 0:
             self.refs.pop(node.inode, None)
+            self.names.pop(node.inode, None)
             return True
         self.refs[node.inode] = n
+        names = self.names.get(node.inode)
+        if names is not None and path in names:
+            del names[path]
+            self._relink(node.inode, names)
         return False
+
+    def _relink(self, inode: int, names: dict[str, None]) -> None:
+        """After a name of a hardlinked inode went: one surviving name is the
+        file, the others hardlinks naming surviving paths."""
+        nodes = self.nodes
+        alive = [p for p in names if p in nodes and nodes[p].inode == inode]
+        for p in list(names):
+            if p not in alive:
+                del names[p]
+        if not alive:
+            return
+        primary = next((p for p in alive if nodes[p].entry.kind == FILE), None)
+        if primary is None:
+            primary = alive[0]
+            node = nodes[primary]
+            node.entry = dataclasses.replace(node.entry, kind=FILE, link=None)
+        if len(alive) == 1:
+            del self.names[inode]
+            return
+        for p in alive:
+            node = nodes[p]
+            if node.entry.kind == HARDLINK and node.entry.link not in names:
+                node.entry = dataclasses.replace(node.entry, link=primary)
 
     def remove(self, path: str, *, unseen: LayerId | None = None, reason: str = "deleted",
                subtree_reason: str | None = None, by: LayerId | None = None) -> int:
@@ -95,7 +135,7 @@ class Tree:
         while stack:
             p = stack.pop()
             node = self.nodes.pop(p)
-            if self._unref(node) and node.is_content:
+            if self._unref(p, node) and node.is_content:
                 self.gone[node.inode] = (reason if p == path else (subtree_reason or reason), by)
                 if node.layer != unseen:
                     removed += node.entry.size
