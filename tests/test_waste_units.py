@@ -13,7 +13,7 @@ from tests.test_overlay import D, E
 def waste(*layers, base_layers=1):
     ov, dive = Overlay(), DiveModel()
     for i, entries in enumerate(layers):
-        dive.add_layer(entries, ov.tree)
+        dive.add_layer(entries)
         ov.apply(i, entries)
     return measure(ov, dive, base_layers=base_layers)
 
@@ -77,8 +77,35 @@ def test_dive_formulas_count_the_kept_copy_and_not_deleted_files():
 def test_dive_whiteout_of_a_directory_counts_its_files():
     dive, ov = DiveModel(), Overlay()
     for i, entries in enumerate(([D("d"), E("d/x", b"x" * 10), E("d/y", b"y" * 5)], [E(".wh.d")])):
-        dive.add_layer(entries, ov.tree)
+        dive.add_layer(entries)
         ov.apply(i, entries)
     # "d" is no leaf in layer 0 (it has children); in layer 1 its whiteout is, sized by the subtree it deletes
     assert dive.cumulative == {"d/x": 10, "d/y": 5, "d": 15}
     assert dive.wasted_bytes == 0 and dive.efficiency == 1.0
+
+
+def _dive(*layers) -> DiveModel:
+    dive = DiveModel()
+    for entries in layers:
+        dive.add_layer(entries)
+    return dive
+
+
+def test_dive_counts_a_whiteout_as_zero_when_dive_never_saw_the_directory_entry():
+    """dive's tree makes the parents a layer only implies as nodes with no
+    file info -- not directories -- so their whiteout is sized 0 (checked
+    against dive itself in test_interop_random.py)."""
+    implied = _dive([E("d/x", b"x" * 10)], [E(".wh.d")])
+    assert implied.cumulative["d"] == 0 and implied.efficiency == 1.0
+    listed = _dive([D("d"), E("d/x", b"x" * 10)], [E(".wh.d")])
+    assert listed.cumulative["d"] == 10 and listed.minimum["d"] == 10
+    # a later layer that only implies "d" takes its directory info away in dive's stack
+    relisted = _dive([D("d"), E("d/x", b"x" * 10)], [E("d/y", b"y")], [E(".wh.d")])
+    assert relisted.cumulative["d"] == 0
+
+
+def test_dive_stack_ignores_our_overlay_rules():
+    """dive stacks trees naively: an opaque marker removes nothing, so a later
+    whiteout of the opaque directory still counts the lower files."""
+    dive = _dive([D("d"), E("d/old", b"o" * 50)], [D("d"), E("d/.wh..wh..opq"), E("d/new", b"n")], [E(".wh.d")])
+    assert dive.cumulative["d"] == 51

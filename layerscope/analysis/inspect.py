@@ -128,7 +128,7 @@ def inspect_image(
         entries = scan.entries if scan is not None and scan.entries else []
         if upto is None or index <= upto:
             if dive is not None:
-                dive.add_layer(entries, overlay.tree)
+                dive.add_layer(entries)
             diffs.append(overlay.apply(index, entries))
         if scan is not None and not keep_entries:
             scan.entries = None  # stacked: the per-layer records are no longer needed
