@@ -39,68 +39,87 @@ from dataclasses import dataclass, field
 from ..layer.entry import DIR, FILE, Entry
 from .whiteout import META_PREFIX, PREFIX
 
-# A dive tree node: [info, children]; info is None for a parent dive created
-# on the way ("no file info": not a directory, size 0) or (is_dir, size).
-_Node = list
+Info = tuple[bool, int] | None  # (is a directory, header size); None: a parent dive made on the way
 
 
-def _new() -> _Node:
-    return [None, {}]
+class _Tree:
+    """A dive file tree, flat: path -> info, and path -> child names ("" is the root)."""
+
+    __slots__ = ("info", "kids")
+
+    def __init__(self) -> None:
+        self.info: dict[str, Info] = {"": None}
+        self.kids: dict[str, list[str]] = {}
+
+    def add(self, path: str, info: Info) -> None:
+        """dive's ``AddPath``: create missing parents (no info), set the path's info."""
+        if path not in self.info:
+            parent, _, name = path.rpartition("/")
+            if name.startswith(META_PREFIX):
+                if parent and parent not in self.info:
+                    self.add(parent, None)  # dive refuses the node; the parents made on the way stay
+                return
+            if parent not in self.info:
+                if META_PREFIX in parent and any(p.startswith(META_PREFIX) for p in parent.split("/")):
+                    head = parent.split("/")
+                    cut = next(i for i, p in enumerate(head) if p.startswith(META_PREFIX))
+                    if cut:
+                        self.add("/".join(head[:cut]), None)
+                    return
+                self.add(parent, None)
+            self.kids.setdefault(parent, []).append(name)
+        self.info[path] = info
+
+    def remove(self, path: str) -> None:
+        """dive's ``RemovePath``: the node and its subtree (a missing path is no error here)."""
+        if path not in self.info or not path:
+            return
+        parent, _, name = path.rpartition("/")
+        self.kids[parent].remove(name)
+        stack = [path]
+        while stack:
+            p = stack.pop()
+            del self.info[p]
+            stack.extend(f"{p}/{k}" for k in self.kids.pop(p, ()))
+
+    def subtree_size(self, path: str) -> int:
+        total, stack = 0, [path]
+        while stack:
+            p = stack.pop()
+            info = self.info[p]
+            total += info[1] if info else 0
+            stack.extend(f"{p}/{k}" for k in self.kids.get(p, ()))
+        return total
+
+    def post_order(self) -> list[str]:
+        """dive's ``VisitDepthChildFirst`` order: children first, names sorted, the root left out."""
+        out: list[str] = []
+        stack: list[tuple[str, bool]] = [("", False)]
+        kids = self.kids
+        while stack:
+            path, expanded = stack.pop()
+            if expanded:
+                out.append(path)
+                continue
+            names = kids.get(path)
+            if path:
+                if not names:
+                    out.append(path)
+                    continue
+                stack.append((path, True))
+            if names:
+                prefix = f"{path}/" if path else ""
+                stack.extend((prefix + n, False) for n in sorted(names, reverse=True))
+        return out
 
 
-def _add(root: _Node, parts: list[str], info: tuple[bool, int] | None) -> None:
-    """dive's ``AddPath``: create missing parents, set the last node's info."""
-    node = root
-    last = len(parts) - 1
-    for i, name in enumerate(parts):
-        if name.startswith(META_PREFIX):
-            return  # dive refuses the node; the parents made so far stay
-        child = node[1].get(name)
-        if child is None:
-            child = node[1][name] = _new()
-        node = child
-        if i == last:
-            node[0] = info
-
-
-def _get(root: _Node, parts: list[str]) -> _Node | None:
-    node = root
-    for name in parts:
-        node = node[1].get(name)
-        if node is None:
-            return None
-    return node
-
-
-def _visit(root: _Node):
-    """dive's ``VisitDepthChildFirst``: (path parts, node), children first,
-    names sorted, the root left out. Iterative: a hostile tar may nest deep."""
-    stack: list[tuple[tuple[str, ...], _Node, bool]] = [((), root, False)]
-    while stack:
-        parts, node, expanded = stack.pop()
-        if expanded:
-            if parts:
-                yield parts, node
-            continue
-        stack.append((parts, node, True))
-        stack.extend(((*parts, name), node[1][name], False) for name in sorted(node[1], reverse=True))
-
-
-def _subtree_size(node: _Node) -> int:
-    total, stack = 0, [node]
-    while stack:
-        n = stack.pop()
-        total += n[0][1] if n[0] else 0
-        stack.extend(n[1].values())
-    return total
-
-
-def _target(parts: tuple[str, ...]) -> tuple[bool, list[str]]:
+def _target(path: str) -> tuple[bool, str]:
     """(is a whiteout, the path it names): dive strips ``.wh.`` from the leaf name."""
-    name = parts[-1]
+    parent, _, name = path.rpartition("/")
     if name.startswith(PREFIX):
-        return True, [*parts[:-1], name[len(PREFIX):]]
-    return False, list(parts)
+        name = name[len(PREFIX):]
+        return True, f"{parent}/{name}" if parent else name
+    return False, path
 
 
 @dataclass(slots=True)
@@ -109,48 +128,50 @@ class DiveModel:
     minimum: dict[str, int] = field(default_factory=dict)
     seen: dict[str, int] = field(default_factory=dict)
     layer_sizes: list[int] = field(default_factory=list)  # dive's layer size: summed header sizes
-    stacked: _Node = field(default_factory=_new)  # dive's stack of the layers added so far
+    stacked: _Tree = field(default_factory=_Tree)  # dive's stack of the layers added so far
 
     def add_layer(self, entries: list[Entry]) -> None:
         """Account one layer (its tar entries, in order), then stack it."""
-        tree = _new()
+        tree = _Tree()
         layer_size = 0
         for e in entries:
             if not e.path:
                 continue  # "." : dive skips the root
             size = e.size if e.kind == FILE else 0
             layer_size += size
-            _add(tree, e.path.split("/"), (e.kind == DIR, size))
+            tree.add(e.path, (e.kind == DIR, size))
         self.layer_sizes.append(layer_size)
-        self._account(tree)
-        for parts, node in _visit(tree):
-            whiteout, target = _target(parts)
+        order = tree.post_order()
+        self._account(tree, order)
+        stacked = self.stacked
+        for path in order:
+            whiteout, target = _target(path)
             if whiteout:
-                parent = _get(self.stacked, target[:-1])
-                if parent is not None:
-                    parent[1].pop(target[-1], None)
+                stacked.remove(target)
             else:
-                _add(self.stacked, list(parts), node[0])
+                stacked.add(path, tree.info[path])
 
-    def _account(self, tree: _Node) -> None:
-        for parts, node in _visit(tree):
-            if node[1]:
+    def _account(self, tree: _Tree, order: list[str]) -> None:
+        kids, info, stacked = tree.kids, tree.info, self.stacked
+        cumulative, minimum, seen = self.cumulative, self.minimum, self.seen
+        for path in order:
+            if path in kids:
                 continue  # only leaves
-            whiteout, target = _target(parts)
-            key = "/".join(target)
-            if key not in self.cumulative:
-                self.cumulative[key], self.minimum[key], self.seen[key] = 0, -1, 0
+            whiteout, key = _target(path)
+            if key not in cumulative:
+                cumulative[key], minimum[key], seen[key] = 0, -1, 0
             if whiteout:
-                lower = _get(self.stacked, target)
-                if lower is None:
+                lower = stacked.info.get(key, False)
+                if lower is False:
                     return  # dive's visitor errors out: the rest of this layer is not visited
-                size = _subtree_size(lower) if lower[0] and lower[0][0] else 0
+                size = stacked.subtree_size(key) if lower and lower[0] else 0
             else:
-                size = node[0][1] if node[0] else 0
-            self.cumulative[key] += size
-            old = self.minimum[key]
-            self.minimum[key] = size if old < 0 or size < old else old
-            self.seen[key] += 1
+                node = info[path]
+                size = node[1] if node else 0
+            cumulative[key] += size
+            old = minimum[key]
+            minimum[key] = size if old < 0 or size < old else old
+            seen[key] += 1
 
     @property
     def efficiency(self) -> float:
