@@ -27,7 +27,10 @@ cannot find in its stacked tree (of a path that never existed, or under a
 symlinked directory) puts the path in its table with minimum -1 and ends the
 visit of that layer; user layers that store no file bytes give dive a ratio
 of +Inf when it counts waste (its CI gate fails) and NaN when not (passes,
-as 0.0 does).
+as 0.0 does); a directory dive only saw implied (no tar entry of its own, in
+the topmost layer that mentions it) is no directory to dive, so its whiteout
+counts 0 bytes.  ``test_interop_random.py`` runs the umoci and dive oracles
+over 40 seeded random layer stacks as well.
 """
 
 from __future__ import annotations
