@@ -165,10 +165,12 @@ def test_random_stack_matches_umoci(seed, random_image, unpacked, lsj, outcomes)
 def test_random_stack_waste_matches_umoci(seed, random_image, unpacked, ls):
     """wasted_bytes = regular-file bytes of the layer tars - umoci's rootfs
     (each inode once), and the reasons add up to it."""
-    final = f"r{seed}-{LAYERS}"
-    u_nodes, u_inodes, err = unpacked(random_image, final)
-    if err:
-        pytest.skip(f"umoci refuses stack {seed}: {err.splitlines()[-1][-120:]}")
+    for final in [f"r{seed}-{n}" for n in range(LAYERS, 0, -1)]:  # the largest prefix umoci accepts
+        u_nodes, u_inodes, err = unpacked(random_image, final)
+        if not err:
+            break
+    else:
+        pytest.skip(f"umoci refuses even the first layer of stack {seed}: {err.splitlines()[-1][-120:]}")
     stored = sum(W.tar_file_bytes(raw) for raw in O.layer_tars(random_image.layout, final))
     visible = sum({u_inodes[p]: n.size for p, n in u_nodes.items() if n.type == "file"}.values())
     eff = ls.inspect(random_image.arg(final))["efficiency"]

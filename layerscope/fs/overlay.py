@@ -21,6 +21,7 @@ from typing import Any
 
 from ..layer.entry import DIR, FILE, HARDLINK, SYMLINK, Entry
 from . import whiteout as wh
+from .rw import METACOPY
 from .tree import LayerId, Node, Tree
 
 ADDED, MODIFIED, METADATA, DELETED, OPAQUE = "added", "modified", "metadata", "deleted", "opaque"
@@ -98,9 +99,12 @@ class Overlay:
         hidden: set[str] = set()  # lower children of opaque dirs: reported by the opaque change
         markers: list[tuple[str, str, str, Entry]] = []
         regular: list[Entry] = []
+        metacopies: list[Entry] = []
         for e in entries:
             for d in e.defects:
                 out.warnings.append(Warning(d, e.path, f"{d} in tar member {e.raw_name!r}"))
+                if d == METACOPY:
+                    metacopies.append(e)
             kind, parent, name = wh.classify(e.path)
             if kind == wh.NOT_MARKER:
                 regular.append(e)
@@ -108,6 +112,9 @@ class Overlay:
                 out.warnings.append(Warning("bad-whiteout", e.path, "whiteout without a valid target name; not applied"))
             elif kind != wh.AUFS_META:
                 markers.append((kind, parent, name, e))
+
+        # the lower content of metadata-only copy-ups, looked up before this layer's whiteouts
+        meta_data = self._metacopy_sources(metacopies, entries) if metacopies else {}
 
         # 1. markers act on the lower layers only
         for kind, parent, name, e in markers:
@@ -153,11 +160,13 @@ class Overlay:
                 if node is None:
                     continue
             else:
-                if "metacopy" in e.defects and old is not None and old.is_content:
-                    # overlayfs metadata-only copy-up: the bytes are still the lower file's
-                    e = dataclasses.replace(e, size=old.entry.size, digest=old.entry.digest)
+                if METACOPY in e.defects:
+                    # overlayfs metadata-only copy-up: the bytes are still a lower file's
+                    src = meta_data.get(e.path)
+                    e = dataclasses.replace(e, size=src.size if src else e.size, digest=src.digest if src else None,
+                                            link=None)
                 node = Node(e, layer, tree.new_inode())
-                if e.kind == FILE and "metacopy" not in e.defects:
+                if e.kind == FILE and METACOPY not in e.defects:
                     self.stored.append((layer, path, e.size, node.inode))
             if old is not None and not (old.kind == DIR and e.kind == DIR):
                 removed[path] = removed.get(path, 0) + tree.remove(
@@ -172,6 +181,27 @@ class Overlay:
             node = tree.get(path)
             out.changes.append(Change(path, OPAQUE, node.kind if node else DIR, 0, hidden, None))
         out.changes.sort(key=lambda c: (c.path, c.change))
+        return out
+
+    def _metacopy_sources(self, metacopies: list[Entry], entries: list[Entry]) -> dict[str, Entry]:
+        """Where each metadata-only copy-up's bytes are: the lower file at the
+        path overlay's redirect names (``entry.link``, a renamed file), at its
+        own path, or at the path of another name of the same inode in this
+        layer (a lower file hardlinked from the container). A candidate of
+        the copy-up's size is preferred (overlay keeps the size)."""
+        names: dict[str, list[str]] = {}
+        for e in entries:
+            if e.kind == HARDLINK and e.link:
+                names.setdefault(e.link, []).append(e.path)
+        out: dict[str, Entry] = {}
+        for e in metacopies:
+            found = []
+            for cand in ([e.link] if e.link else []) + [e.path] + names.get(e.path, []):
+                node = self.tree.get(cand)
+                if node is not None and node.is_content:
+                    found.append(node.entry)
+            if found:
+                out[e.path] = next((f for f in found if f.size == e.size), found[0])
         return out
 
     def _ensure_parents(self, path: str, layer: LayerId, before: dict[str, Node | None]) -> None:

@@ -40,10 +40,13 @@ Translating an upper directory (what overlayfs writes -> what we emit):
 * ``metacopy`` (mount option ``metacopy=on``): a metadata-only copy-up. The
   upper file has the right size and metadata but *no data* (reading it gives
   zeros); its content is the lower file's. Such a file is emitted as a
-  regular file with ``size`` = ``st_size``, ``digest`` None, ``data_size`` 0
-  and the defect ``"metacopy"``: the caller must take the content (and its
-  digest) from the same path in the lower layers.
-* ``redirect`` (``redirect_dir=on``; also metacopy files that were renamed):
+  regular file with ``size`` = ``st_size``, ``digest`` None, ``data_size`` 0,
+  the defect ``"metacopy"`` and ``link`` = the lower path its redirect xattr
+  names (a renamed file; None otherwise): the caller takes the content from
+  that path, or the file's own path, or another name of the same inode, in
+  the lower layers (``fs/overlay.py``).
+* ``redirect`` (``redirect_dir=on`` directories, and renamed files that are
+  not metacopy):
   the entry was renamed from the lower path named in the xattr, and the merged
   view still shows that lower path's contents under the new name. A layer tar
   cannot say so (docker falls back to a naive diff when redirect_dir is on),
@@ -184,6 +187,18 @@ def _split(xattrs: dict[str, bytes]) -> tuple[dict[str, bytes], dict[str, bytes]
 
 def _has(ovl: dict[str, bytes], names: tuple[str, ...]) -> bool:
     return any(n in ovl for n in names)
+
+
+def _redirect_path(ovl: dict[str, bytes], rel_dir: str) -> str | None:
+    """The image path overlay's redirect xattr names: absolute from the
+    overlay root, or a name in the same directory."""
+    value = next((ovl[n] for n in _REDIRECT if n in ovl), None)
+    if not value:
+        return None
+    target = os.fsdecode(value)
+    if target.startswith("/"):
+        return "/".join(p for p in target.split("/") if p) or None
+    return _child(rel_dir, target)
 
 
 def _is_opaque(ovl: dict[str, bytes]) -> bool:
@@ -332,14 +347,17 @@ class _Walk:
             if st.st_size == 0 and _has(ovl, _WHITEOUT):
                 self.whiteout(rel_dir, name, st)  # an xattr whiteout
                 return
-            defects: tuple[str, ...] = (REDIRECT,) if _has(ovl, _REDIRECT) else ()
+            metacopy = _has(ovl, _METACOPY)
+            # a renamed metacopy file's redirect names where its bytes are: resolved below, no defect
+            defects: tuple[str, ...] = (REDIRECT,) if _has(ovl, _REDIRECT) and not metacopy else ()
             if self.hardlinked(rel, st, own, defects):
                 return
             mode = stat.S_IMODE(st.st_mode)
-            if _has(ovl, _METACOPY):
-                # metadata-only copy-up: no data here, the content is the lower file's
-                self.emit(Entry(rel, FILE, st.st_size, mode, st.st_uid, st.st_gid, st.st_mtime, None, own,
-                                raw_name=rel, defects=defects + (METACOPY,), data_size=0))
+            if metacopy:
+                # metadata-only copy-up: no data here, the content is a lower file's
+                self.emit(Entry(rel, FILE, st.st_size, mode, st.st_uid, st.st_gid, st.st_mtime,
+                                _redirect_path(ovl, rel_dir), own, raw_name=rel, defects=(METACOPY,),
+                                data_size=0))
                 return
             digest, size = self.hash(fd, rel)
             after = os.fstat(fd)
