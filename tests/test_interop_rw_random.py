@@ -84,7 +84,7 @@ def random_changes(merged: Path, rnd: random.Random) -> list[str]:
     done = []
     for _ in range(CHANGES):
         op = rnd.choice(["write", "append", "chmod", "chown", "unlink", "rmtree", "opaque", "mkdir",
-                         "symlink", "hardlink", "rename"])
+                         "symlink", "hardlink", "rename", "rename-dir"])
         rel = f"{rnd.choice([''] + DIRS)}/{rnd.choice(LEAVES + ['n1', 'n2'])}".lstrip("/")
         parent = _safe_parent(merged, rel)
         if parent is None:
@@ -115,6 +115,14 @@ def random_changes(merged: Path, rnd: random.Random) -> list[str]:
                     os.mkdir(merged / d)
                     (merged / d / "fresh").write_bytes(b"fresh")
                 rel = d
+            elif op == "rename-dir":  # a lower directory: EXDEV unless redirect_dir=on
+                d = rnd.choice(_rel_dirs(merged) or [""])
+                dest = rnd.choice(["moved1", "moved2", "a/moved3"])
+                if not d or _lkind(merged / dest) is not None or dest.startswith(d + "/") or \
+                        not _is_real_dir(merged, dest.rpartition("/")[0] or "."):
+                    continue
+                os.rename(merged / d, merged / dest)
+                rel = f"{d} -> {dest}"
             elif op == "mkdir" and kind is None:
                 os.mkdir(path)
             elif op == "symlink" and kind is None:
@@ -179,7 +187,7 @@ def _umount(merged: Path) -> None:
         subprocess.run(["umount", "-l", str(merged)], capture_output=True, check=False)
 
 
-@pytest.mark.parametrize("options", ["", "userxattr", "metacopy=on"])
+@pytest.mark.parametrize("options", ["", "userxattr", "metacopy=on", "redirect_dir=on"])
 @pytest.mark.parametrize("seed", SEEDS)
 def test_rw_layer_from_a_real_overlay_mount_matches_the_mount(seed, options, random_images, lsj, tmp_path):
     # the whole stack, or its largest prefix umoci accepts (see test_interop_random), or the empty image

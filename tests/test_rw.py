@@ -367,10 +367,20 @@ def test_metacopy_and_redirect(xbase):
         fh.truncate(70000)  # sparse: a metacopy upper file has the size but no data
     os.setxattr(f, f"{ns}.overlay.metacopy", b"")
     os.setxattr(os.path.join(u, "renamed"), f"{ns}.overlay.redirect", b"old")
+    os.makedirs(os.path.join(u, "sub"))
+    moved = os.path.join(u, "sub", "moved")
+    with open(moved, "wb") as fh:
+        fh.truncate(5)
+    os.setxattr(moved, f"{ns}.overlay.metacopy", b"")
+    os.setxattr(moved, f"{ns}.overlay.redirect", b"/elsewhere/orig")
     e = by_path(read_upper_dir(u))
     m = e["meta"]
-    assert (m.kind, m.size, m.digest, m.data_size, m.defects, m.xattrs) == ("file", 70000, None, 0, ("metacopy",), {})
-    assert (e["renamed"].defects, e["renamed"].xattrs) == (("redirect",), {})
+    assert (m.kind, m.size, m.digest, m.data_size, m.defects, m.xattrs, m.link) == \
+        ("file", 70000, None, 0, ("metacopy",), {}, None)
+    # a renamed directory / metacopy file names where its lower content is: relative (same
+    # directory, upper coordinates) or absolute ("/" + a lower path)
+    assert (e["renamed"].link, e["renamed"].defects, e["renamed"].xattrs) == ("old", (), {})
+    assert (e["sub/moved"].link, e["sub/moved"].defects) == ("/elsewhere/orig", ("metacopy",))
     assert e["renamed/x"].defects == ()
 
 
@@ -614,4 +624,4 @@ def test_real_overlay_metacopy_and_redirect(tmp_path):
     assert set(e) == {"m", "m/big", ".wh.olddir", "newdir"}
     b = e["m/big"]
     assert (b.size, b.digest, b.mode, b.xattrs, b.defects) == (100_000, None, 0o600, {}, ("metacopy",))
-    assert (e["newdir"].kind, e["newdir"].defects, e["newdir"].xattrs) == ("dir", ("redirect",), {})
+    assert (e["newdir"].kind, e["newdir"].link, e["newdir"].defects, e["newdir"].xattrs) == ("dir", "olddir", (), {})

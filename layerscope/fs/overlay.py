@@ -82,6 +82,39 @@ def _same_meta(a: Entry, b: Entry) -> bool:
     return (a.mode, a.uid, a.gid, a.xattrs) == (b.mode, b.uid, b.gid, b.xattrs)
 
 
+class _Renames:
+    """A layer's renamed lower directories (overlayfs ``redirect_dir``): new
+    path -> the lower path whose content it shows. ``entry.link`` is either
+    ``"/lower/path"`` or a path in the layer's own coordinates (a rename
+    within one directory), mapped through renamed parents."""
+
+    def __init__(self, redirects: list[Entry]) -> None:
+        self.sources: dict[str, str] = {}
+        for e in sorted(redirects, key=lambda x: x.path.count("/")):
+            self.sources[e.path] = self.lower(e.link or e.path)
+
+    def lower(self, path: str) -> str:
+        """The lower-layer path behind ``path`` (``"/..."``: already a lower path)."""
+        if path.startswith("/"):
+            return path.lstrip("/")
+        probe = path
+        while probe:
+            source = self.sources.get(probe)
+            if source is not None:
+                return source + path[len(probe):]
+            probe = probe.rpartition("/")[0]
+        return path
+
+    def covers(self, path: str) -> bool:
+        """Is ``path`` a renamed directory or below one?"""
+        probe = path
+        while probe:
+            if probe in self.sources:
+                return True
+            probe = probe.rpartition("/")[0]
+        return False
+
+
 class Overlay:
     """Applies layers one by one to a :class:`Tree`."""
 
@@ -100,6 +133,7 @@ class Overlay:
         markers: list[tuple[str, str, str, Entry]] = []
         regular: list[Entry] = []
         metacopies: list[Entry] = []
+        redirects: list[Entry] = []  # renamed lower directories (overlayfs redirect_dir): entry.link = old path
         for e in entries:
             for d in e.defects:
                 out.warnings.append(Warning(d, e.path, f"{d} in tar member {e.raw_name!r}"))
@@ -108,35 +142,35 @@ class Overlay:
             kind, parent, name = wh.classify(e.path)
             if kind == wh.NOT_MARKER:
                 regular.append(e)
+                if e.link and e.kind == DIR:
+                    redirects.append(e)
             elif kind == wh.BAD_WHITEOUT:
                 out.warnings.append(Warning("bad-whiteout", e.path, "whiteout without a valid target name; not applied"))
             elif kind != wh.AUFS_META:
                 markers.append((kind, parent, name, e))
 
-        # the lower content of metadata-only copy-ups, looked up before this layer's whiteouts
-        meta_data = self._metacopy_sources(metacopies, entries) if metacopies else {}
+        # lower content this layer's renamed directories and metadata-only copy-ups show,
+        # taken before the layer changes anything (a rename leaves a whiteout at the old path)
+        moved = _Renames(redirects) if redirects else None
+        grafts = self._capture_renamed(moved) if moved is not None else {}
+        meta_data = self._metacopy_sources(metacopies, entries, moved) if metacopies else {}
 
-        # 1. markers act on the lower layers only
-        for kind, parent, name, e in markers:
-            dir_path, ok = tree.resolve(parent, follow_last=True)
-            if kind == wh.OPAQUE_MARKER:
-                node = tree.get(dir_path)
-                if node is None or node.kind != DIR:
-                    out.warnings.append(Warning("noop-whiteout", e.path, f"opaque marker for {dir_path or '/'!r}, which is not a directory below"))
-                    continue
-                for k in tree.children.get(dir_path, ()):
-                    child = f"{dir_path}/{k}" if dir_path else k
-                    before.setdefault(child, tree.get(child))
-                    hidden.add(child)
-                opaque[dir_path] = opaque.get(dir_path, 0) + tree.clear_children(dir_path, by=layer)
-                continue
-            target = f"{dir_path}/{name}" if dir_path else name
-            node = tree.get(target)
-            if node is None:
-                out.warnings.append(Warning("noop-whiteout", e.path, f"whiteout of {target!r}, which does not exist below"))
-                continue
-            before.setdefault(target, node)
-            removed[target] = removed.get(target, 0) + tree.remove(target, reason="deleted", by=layer)
+        # 1. markers act on the lower layers only. With renamed directories: opaque markers
+        #    outside them, then the renamed directories get their lower content (so the whiteout
+        #    a rename leaves at the old path takes no content out of view), then the other markers
+        if moved is None:
+            for marker in markers:
+                self._marker(*marker, layer, out, before, removed, opaque, hidden)
+        else:
+            later = []
+            for marker in markers:
+                if marker[0] == wh.OPAQUE_MARKER and not moved.covers(marker[1]):
+                    self._marker(*marker, layer, out, before, removed, opaque, hidden)
+                else:
+                    later.append(marker)
+            self._graft(grafts, moved, redirects, layer, before)
+            for marker in later:
+                self._marker(*marker, layer, out, before, removed, opaque, hidden)
 
         # 2. the layer's own entries, in order
         nodes = tree.nodes
@@ -160,6 +194,8 @@ class Overlay:
                 if node is None:
                     continue
             else:
+                if e.link and e.kind == DIR:
+                    e = dataclasses.replace(e, link=None)  # the redirect was grafted in step 0
                 if METACOPY in e.defects:
                     # overlayfs metadata-only copy-up: the bytes are still a lower file's
                     src = meta_data.get(e.path)
@@ -183,12 +219,88 @@ class Overlay:
         out.changes.sort(key=lambda c: (c.path, c.change))
         return out
 
-    def _metacopy_sources(self, metacopies: list[Entry], entries: list[Entry]) -> dict[str, Entry]:
-        """Where each metadata-only copy-up's bytes are: the lower file at the
-        path overlay's redirect names (``entry.link``, a renamed file), at its
-        own path, or at the path of another name of the same inode in this
-        layer (a lower file hardlinked from the container). A candidate of
-        the copy-up's size is preferred (overlay keeps the size)."""
+    def _marker(self, kind: str, parent: str, name: str, e: Entry, layer: LayerId, out: LayerChanges,
+                before: dict[str, Node | None], removed: dict[str, int], opaque: dict[str, int],
+                hidden: set[str]) -> None:
+        """Apply one whiteout or opaque marker to what is below."""
+        tree = self.tree
+        dir_path, ok = tree.resolve(parent, follow_last=True)
+        if kind == wh.OPAQUE_MARKER:
+            node = tree.get(dir_path)
+            if node is None or node.kind != DIR:
+                out.warnings.append(Warning("noop-whiteout", e.path, f"opaque marker for {dir_path or '/'!r}, which is not a directory below"))
+                return
+            for k in tree.children.get(dir_path, ()):
+                child = f"{dir_path}/{k}" if dir_path else k
+                before.setdefault(child, tree.get(child))
+                hidden.add(child)
+            opaque[dir_path] = opaque.get(dir_path, 0) + tree.clear_children(dir_path, by=layer)
+            return
+        target = f"{dir_path}/{name}" if dir_path else name
+        node = tree.get(target)
+        if node is None:
+            out.warnings.append(Warning("noop-whiteout", e.path, f"whiteout of {target!r}, which does not exist below"))
+            return
+        before.setdefault(target, node)
+        removed[target] = removed.get(target, 0) + tree.remove(target, reason="deleted", by=layer)
+
+    def _capture_renamed(self, moved: _Renames) -> dict[str, list[tuple[str, Node]]]:
+        """Each renamed directory's lower subtree (relative path, node), from its old path."""
+        tree = self.tree
+        out = {}
+        for path, source in moved.sources.items():
+            node = tree.get(source)
+            if node is not None and node.kind == DIR:
+                out[path] = [(p[len(source):], tree.nodes[p]) for p in tree.walk(source)]
+        return out
+
+    def _graft(self, grafts: dict[str, list[tuple[str, Node]]], moved: _Renames, redirects: list[Entry],
+               layer: LayerId, before: dict[str, Node | None]) -> None:
+        """Put each renamed directory at its new path with the lower subtree of its old one."""
+        tree = self.tree
+        moved_sources = moved.sources
+        for e in sorted(redirects, key=lambda x: x.path.count("/")):
+            sub = grafts.get(e.path)
+            if sub is None:
+                continue  # nothing below to show: the entry is an ordinary directory
+            path, ok = tree.resolve(e.path)
+            if not ok or not path:
+                continue
+            self._ensure_parents(path, layer, before)
+            old = tree.get(path)
+            before.setdefault(path, old)
+            if old is not None:
+                tree.remove(path, unseen=layer, reason="replaced", subtree_reason="replaced", by=layer)
+            tree.put(path, Node(dataclasses.replace(e, link=None), layer, tree.new_inode()))
+            source = moved_sources[e.path]
+            first: dict[int, str] = {}  # inode -> its first name grafted here
+            for rel, node in sub:  # the same lower inodes under the new name, as overlayfs shows them
+                entry, same = node.entry, None
+                if node.is_content:
+                    # another live name of the inode: the old path, what a hardlink named, an earlier graft
+                    link = entry.link if entry.kind == HARDLINK else None
+                    for cand in (source + rel, link, first.get(node.inode)):
+                        live = tree.nodes.get(cand) if cand else None
+                        if live is not None and live.inode == node.inode:
+                            same = cand
+                            break
+                    else:
+                        same = tree.name_of(node.inode)
+                    if entry.kind == HARDLINK:
+                        entry = dataclasses.replace(entry, link=same) if same else \
+                            dataclasses.replace(entry, kind=FILE, link=None)
+                    first.setdefault(node.inode, path + rel)
+                tree.put(path + rel, Node(entry, node.layer, node.inode), same_as=same)
+
+    def _metacopy_sources(self, metacopies: list[Entry], entries: list[Entry],
+                          moved: _Renames | None) -> dict[str, Entry]:
+        """Where each metadata-only copy-up's bytes are, in the layers below:
+        at the path overlay's redirect names (``entry.link``: a renamed file),
+        at its own path, or at the path of another name of the same inode in
+        this layer (a lower file hardlinked in the container) -- each mapped
+        through renamed parent directories. A candidate of the copy-up's size
+        is preferred (overlay keeps the size)."""
+        lower = moved.lower if moved is not None else (lambda p: p.lstrip("/"))
         names: dict[str, list[str]] = {}
         for e in entries:
             if e.kind == HARDLINK and e.link:
@@ -197,7 +309,7 @@ class Overlay:
         for e in metacopies:
             found = []
             for cand in ([e.link] if e.link else []) + [e.path] + names.get(e.path, []):
-                node = self.tree.get(cand)
+                node = self.tree.get(lower(cand))
                 if node is not None and node.is_content:
                     found.append(node.entry)
             if found:

@@ -42,11 +42,14 @@ Translating an upper directory (what overlayfs writes -> what we emit):
   zeros); its content is the lower file's. Such a file is emitted as a
   regular file with ``size`` = ``st_size``, ``digest`` None, ``data_size`` 0,
   the defect ``"metacopy"`` and ``link`` = the lower path its redirect xattr
-  names (a renamed file; None otherwise): the caller takes the content from
+  names (a renamed file, see ``_redirect_path``; None otherwise): the caller takes the content from
   that path, or the file's own path, or another name of the same inode, in
   the lower layers (``fs/overlay.py``).
-* ``redirect`` (``redirect_dir=on`` directories, and renamed files that are
-  not metacopy):
+* a directory with a redirect (``redirect_dir=on``: a renamed lower
+  directory) is emitted with ``link`` = the lower path it was renamed from;
+  ``fs/overlay.py`` shows that path's lower content under the new name, as
+  the merged view does.
+* ``redirect`` on anything else (a renamed file that is not metacopy):
   the entry was renamed from the lower path named in the xattr, and the merged
   view still shows that lower path's contents under the new name. A layer tar
   cannot say so (docker falls back to a naive diff when redirect_dir is on),
@@ -190,14 +193,16 @@ def _has(ovl: dict[str, bytes], names: tuple[str, ...]) -> bool:
 
 
 def _redirect_path(ovl: dict[str, bytes], rel_dir: str) -> str | None:
-    """The image path overlay's redirect xattr names: absolute from the
-    overlay root, or a name in the same directory."""
+    """Where overlay's redirect xattr says the lower content is: ``"/b/g"``
+    (absolute: a path in the lower layers) or ``"a/moved/g"`` (relative: a
+    name in the same directory, given in upper coordinates -- the directory
+    itself may have been renamed, so ``fs/overlay.py`` maps it)."""
     value = next((ovl[n] for n in _REDIRECT if n in ovl), None)
     if not value:
         return None
     target = os.fsdecode(value)
     if target.startswith("/"):
-        return "/".join(p for p in target.split("/") if p) or None
+        return "/" + "/".join(p for p in target.split("/") if p)
     return _child(rel_dir, target)
 
 
@@ -320,9 +325,9 @@ class _Walk:
             os.close(fd)
             raise
         mode = stat.S_IMODE(st.st_mode)
-        defects = (REDIRECT,) if _has(ovl, _REDIRECT) else ()
-        self.emit(Entry(rel, DIR, 0, mode, st.st_uid, st.st_gid, st.st_mtime, None, own, raw_name=rel,
-                        defects=defects))
+        # a renamed lower directory (redirect_dir=on): ``link`` names where its lower content is
+        source = _redirect_path(ovl, rel_dir)
+        self.emit(Entry(rel, DIR, 0, mode, st.st_uid, st.st_gid, st.st_mtime, source, own, raw_name=rel))
         if _is_opaque(ovl):
             marker = _child(rel, OPAQUE_MARKER)
             self.emit(Entry(marker, FILE, 0, mode & 0o777, st.st_uid, st.st_gid, st.st_mtime, None, {},

@@ -62,25 +62,40 @@ class Tree:
     def __len__(self) -> int:
         return len(self.nodes) - 1
 
-    def put(self, path: str, node: Node) -> None:
-        """Insert or replace ``path`` (its parent must exist; children kept for dirs)."""
+    def put(self, path: str, node: Node, *, same_as: str | None = None) -> None:
+        """Insert or replace ``path`` (its parent must exist; children kept for dirs).
+
+        A node sharing an existing inode is another name of it: a hardlink
+        entry says which path it names; otherwise ``same_as`` does.
+        """
         old = self.nodes.get(path)
         if old is not None:
             self._unref(path, old)
         self.nodes[path] = node
         n = self.refs[node.inode] = self.refs.get(node.inode, 0) + 1
-        if node.entry.kind == HARDLINK:
-            if n == 1:  # what it named is gone (it replaced its own target): the content's only name
-                node.entry = dataclasses.replace(node.entry, kind=FILE, link=None)
-            else:
-                names = self.names.setdefault(node.inode, {})
-                names.setdefault(node.entry.link, None)  # the target: a name of this inode until now
-                names[path] = None
+        kind = node.entry.kind
+        if kind == HARDLINK and n == 1:  # what it named is gone (it replaced its own target)
+            node.entry = dataclasses.replace(node.entry, kind=FILE, link=None)
+        elif n > 1 and kind in (FILE, HARDLINK):
+            names = self.names.setdefault(node.inode, {})
+            other = node.entry.link if kind == HARDLINK else same_as
+            if other is not None:
+                names.setdefault(other, None)  # a name of this inode until now
+            names[path] = None
         if node.kind == DIR:
             self.children.setdefault(path, set())
         if path:
             parent, _, name = path.rpartition("/")
             self.children[parent].add(name)
+
+    def name_of(self, inode: int) -> str | None:
+        """Some path naming ``inode`` (a scan: only for the rare re-naming of lower content)."""
+        names = self.names.get(inode)
+        if names:
+            return next(iter(names))
+        if not self.refs.get(inode):
+            return None
+        return next((p for p, n in self.nodes.items() if n.inode == inode), None)
 
     def _unref(self, path: str, node: Node) -> bool:
         """Drop ``path``'s reference; True when that was the last (content leaves view)."""
