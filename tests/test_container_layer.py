@@ -73,6 +73,28 @@ def test_overlay_docker_diff_and_copy_up(upper):
     assert kinds["usr/lib/libfoo/libfoo.so.1"] == "metadata" and kinds["app/new.txt"] == "added"
 
 
+def test_renamed_directory_redirect_dir(tmp_path):
+    """`mv /usr/lib /usr/lib2` under redirect_dir=on: the upper dir names its old path; the
+    merged view and docker diff show the image's files under the new name, and no copy-up."""
+    u = tmp_path / "upper"
+    (u / "usr" / "lib2").mkdir(parents=True)
+    try:
+        os.mknod(u / "usr" / "lib", stat.S_IFCHR | 0o600, os.makedev(0, 0))
+        os.setxattr(u / "usr" / "lib2", "trusted.overlay.redirect", b"lib")
+    except (PermissionError, OSError):
+        pytest.skip("mknod / trusted xattrs not permitted here")
+    ls = json.loads(run("ls", SAMPLE, "/usr", "-R", "--rw", str(u), "--json").stdout)
+    paths = {e["path"]: e for e in ls["entries"]}
+    assert "usr/lib" not in paths and paths["usr/lib2/libfoo/libfoo.so.1"]["size"] == 40000
+    doc = json.loads(run("overlay", SAMPLE, "--rw", str(u), "--json").stdout)
+    diff = {d["path"]: d["kind"] for d in doc["diff"]}
+    assert diff == {"usr": "C", "usr/lib": "D", "usr/lib2": "A", "usr/lib2/libfoo": "A",
+                    "usr/lib2/libfoo/libfoo.so.1": "A"}
+    assert doc["copy_up_bytes"] == 0
+    deleted = {c["path"]: c for c in doc["changes"] if c["change"] == "deleted"}
+    assert deleted["usr/lib"]["removed_bytes"] == 0  # the bytes are still in view, under usr/lib2
+
+
 def test_ls_rw_shows_the_container_view(upper):
     res = run("ls", SAMPLE, "-R", "--rw", str(upper), "--json")
     assert res.returncode == 0, res.stderr

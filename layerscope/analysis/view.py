@@ -12,6 +12,7 @@ from ..errors import UsageError
 from ..fs import overlay as ov
 from ..fs import whiteout as wh
 from ..fs.tree import LayerId, Node, Tree
+from ..layer.entry import DIR
 from .inspect import InspectReport, inspect
 
 
@@ -122,6 +123,11 @@ def container_diff(spec: str, rw: str, **kw) -> ContainerDiff:
                     items[cpath] = "D"
         elif path:
             items[path] = "C" if path in lower else items.get(path, "A")
+    for e in rw_entries:  # a renamed directory (redirect_dir): what it shows from below is new here
+        if e.kind == DIR and e.link:
+            moved, _ = tree.resolve(e.path)
+            for p in tree.walk(moved):
+                items.setdefault(p, "C" if p in lower else "A")
     copied = []
     for kind, path, _raw in named:
         if kind != wh.NOT_MARKER:
