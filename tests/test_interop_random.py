@@ -201,6 +201,65 @@ def test_random_stack_dive_figures_equal_dive(seed, random_image, dive_exe, tmp_
     assert math.isclose(w.dive_efficiency, theirs["efficiencyScore"], rel_tol=0, abs_tol=1e-9), (seed, theirs)
 
 
+def _view(doc: dict) -> dict[str, tuple]:
+    """path -> what a container sees there (type as the content it names, content, link, attributes)."""
+    raw = {e["path"]: e for e in doc["entries"]}
+    out = {}
+    for p, e in raw.items():
+        t = "file" if e["type"] == "hardlink" else e["type"]
+        out[p] = (t, e.get("digest"), e.get("link") if t == "symlink" else None, e["mode"], e["uid"], e["gid"])
+    return out
+
+
+def _under(path: str, roots: set[str]) -> bool:
+    probe = path
+    while probe:
+        probe = probe.rpartition("/")[0]
+        if probe in roots or (probe == "" and "" in roots):
+            return True
+    return False
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_random_stack_changes_agree_with_the_views(seed, random_image, unpacked, lsj):
+    """``changes --layer i`` against the difference of the merged views at
+    layers i-1 and i (which the test above checks against umoci): every path
+    that appeared, vanished or changed is accounted for by a change at it or
+    above it, and every change is borne out by the views."""
+    final = f"r{seed}-{LAYERS}"
+    problems = []
+    for i in range(1, LAYERS):
+        if unpacked(random_image, f"r{seed}-{i + 1}")[2]:
+            break  # views umoci refuses are not checked
+        a = _view(ls_doc(lsj, random_image, final, i - 1))
+        b = _view(ls_doc(lsj, random_image, final, i))
+        doc = lsj("changes", random_image.arg(final), "--layer", str(i), "--json")
+        ch: dict[str, set[str]] = {}
+        for c in doc["layers"][0]["changes"]:
+            ch.setdefault(c["path"], set()).add(c["change"])
+        gone_roots = {p for p, k in ch.items() if k & {"deleted", "opaque", "modified"}}
+        for p in set(a) | set(b):
+            kinds = ch.get(p, set())
+            if p in b and p not in a and not kinds & {"added", "modified"}:
+                problems.append(f"layer {i}: {p} appeared ({b[p][0]}) but changes say {sorted(kinds) or 'nothing'}")
+            elif p in a and p not in b and not (kinds & {"deleted", "modified"} or _under(p, gone_roots)):
+                problems.append(f"layer {i}: {p} vanished but no change at it or above it")
+            elif p in a and p in b and a[p] != b[p]:
+                content = a[p][:3] != b[p][:3]
+                want = {"modified"} if content else {"metadata", "modified"}
+                if not kinds & want and not (kinds & {"added"} and _under(p, gone_roots)):
+                    problems.append(f"layer {i}: {p} changed {a[p]} -> {b[p]} but changes say {sorted(kinds) or 'nothing'}")
+        for p, kinds in ch.items():
+            if "added" in kinds and (p not in b or (p in a and "deleted" not in kinds and not _under(p, gone_roots))):
+                problems.append(f"layer {i}: {p} 'added' but the views disagree")
+            if "deleted" in kinds and "added" not in kinds and "modified" not in kinds and p in b:
+                problems.append(f"layer {i}: {p} 'deleted' but still in view")
+            if "opaque" in kinds and (a.get(p, ("",))[0] != "dir" or (
+                    b.get(p, ("",))[0] != "dir" and not kinds & {"modified", "deleted"} and not _under(p, gone_roots))):
+                problems.append(f"layer {i}: {p} 'opaque' but not a directory that was cleared")
+    assert not problems, f"seed {seed} (random_stack({seed})):\n  " + "\n  ".join(problems)
+
+
 def test_most_random_stacks_were_compared(outcomes):
     """Runs after the per-seed tests: the comparison must not be vacuous."""
     if not outcomes:

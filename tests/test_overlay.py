@@ -237,3 +237,25 @@ def test_metacopy_takes_bytes_from_a_renamed_file_or_another_name():
     # `ln b a2` with metacopy=on: the copy-up of b is listed first as a2 (sorted), b links to it
     tree, _ = view(lower, [E("a2", b"", defects=("metacopy",)), E("b", kind="hardlink", link="a2")])
     assert tree.get("a2").entry.digest == xxhash.xxh3_128_digest(b"bb")
+
+
+def test_directory_cleared_and_recreated_in_one_layer_is_opaque():
+    """A lower directory removed (whiteout, or replaced by a symlink) and made a
+    directory again in the same layer lost its lower children: `changes` says
+    so with an opaque change, rather than nothing at all."""
+    lower = [D("a"), E("a/f", b"x" * 10), D("a/sub"), E("a/sub/g", b"y" * 5)]
+    for layer in ([E(".wh.a"), D("a"), E("a/new", b"n")],
+                  [E("a", kind="symlink", link="/b"), D("a"), E("a/new", b"n")]):
+        tree, (_, d) = view(lower, layer)
+        assert sorted(tree.walk("a")) == ["a/new"]
+        c = changes(d)
+        assert c[("a", "opaque")].removed_bytes == 15, layer
+        assert ("a/new", "added") in c
+
+
+def test_whiteout_under_a_directory_another_marker_cleared_is_no_noop():
+    lower = [D("a"), D("a/c"), E("a/c/g", b"g")]
+    _, (_, d) = view(lower, [E("a/.wh..wh..opq"), E("a/c/.wh.g")])
+    assert codes(d) == []
+    _, (_, d) = view(lower, [E("a/.wh.nope")])
+    assert codes(d) == ["noop-whiteout"]

@@ -130,6 +130,7 @@ class Overlay:
         removed: dict[str, int] = {}
         opaque: dict[str, int] = {}
         hidden: set[str] = set()  # lower children of opaque dirs: reported by the opaque change
+        wiped: set[str] = set()  # directories (with children) replaced by this layer's entries
         markers: list[tuple[str, str, str, Entry]] = []
         regular: list[Entry] = []
         metacopies: list[Entry] = []
@@ -160,17 +161,17 @@ class Overlay:
         #    a rename leaves at the old path takes no content out of view), then the other markers
         if moved is None:
             for marker in markers:
-                self._marker(*marker, layer, out, before, removed, opaque, hidden)
+                self._marker(*marker, layer, out, before, removed, opaque, hidden, wiped)
         else:
             later = []
             for marker in markers:
                 if marker[0] == wh.OPAQUE_MARKER and not moved.covers(marker[1]):
-                    self._marker(*marker, layer, out, before, removed, opaque, hidden)
+                    self._marker(*marker, layer, out, before, removed, opaque, hidden, wiped)
                 else:
                     later.append(marker)
             self._graft(grafts, moved, redirects, layer, before)
             for marker in later:
-                self._marker(*marker, layer, out, before, removed, opaque, hidden)
+                self._marker(*marker, layer, out, before, removed, opaque, hidden, wiped)
 
         # 2. the layer's own entries, in order
         nodes = tree.nodes
@@ -205,10 +206,17 @@ class Overlay:
                 if e.kind == FILE and METACOPY not in e.defects:
                     self.stored.append((layer, path, e.size, node.inode))
             if old is not None and not (old.kind == DIR and e.kind == DIR):
+                if old.kind == DIR and tree.children.get(path):
+                    wiped.add(path)  # a directory's content went with it, whatever comes there later
                 removed[path] = removed.get(path, 0) + tree.remove(
                     path, unseen=layer, reason=_replace_reason(old, node), subtree_reason="replaced", by=layer)
             tree.put(path, node)
 
+        for path in wiped:
+            node, lower = tree.get(path), before.get(path)
+            if node is not None and node.kind == DIR and lower is not None and lower.kind == DIR:
+                # a directory replaced and made a directory again in one layer: it was cleared
+                opaque[path] = opaque.get(path, 0) + removed.pop(path, 0)
         for path, lower in before.items():
             if path in hidden and path not in tree:
                 continue
@@ -221,7 +229,7 @@ class Overlay:
 
     def _marker(self, kind: str, parent: str, name: str, e: Entry, layer: LayerId, out: LayerChanges,
                 before: dict[str, Node | None], removed: dict[str, int], opaque: dict[str, int],
-                hidden: set[str]) -> None:
+                hidden: set[str], wiped: set[str]) -> None:
         """Apply one whiteout or opaque marker to what is below."""
         tree = self.tree
         dir_path, ok = tree.resolve(parent, follow_last=True)
@@ -239,10 +247,24 @@ class Overlay:
         target = f"{dir_path}/{name}" if dir_path else name
         node = tree.get(target)
         if node is None:
-            out.warnings.append(Warning("noop-whiteout", e.path, f"whiteout of {target!r}, which does not exist below"))
+            if not self._cleared_above(target, before, opaque):
+                out.warnings.append(Warning("noop-whiteout", e.path, f"whiteout of {target!r}, which does not exist below"))
             return
         before.setdefault(target, node)
+        if node.kind == DIR and tree.children.get(target):
+            wiped.add(target)  # if the layer makes it a directory again, it was cleared
         removed[target] = removed.get(target, 0) + tree.remove(target, reason="deleted", by=layer)
+
+    @staticmethod
+    def _cleared_above(path: str, before: dict[str, Node | None], opaque: dict[str, int]) -> bool:
+        """Did another marker of this layer already take ``path`` out (an ancestor
+        whited out or made opaque)? Then its whiteout is no no-op."""
+        probe = path
+        while probe:
+            probe = probe.rpartition("/")[0]
+            if probe in opaque or before.get(probe) is not None:
+                return True
+        return False
 
     def _capture_renamed(self, moved: _Renames) -> dict[str, list[tuple[str, Node]]]:
         """Each renamed directory's lower subtree (relative path, node), from its old path."""
