@@ -19,7 +19,7 @@ from typing import Any
 from ..errors import BadInputError, DigestMismatchError, MissingBlobError, SelectionError
 from .container import Container
 from .image import Image, LayerRef, config_facts, is_foreign, load_json, require
-from .oci import INDEX_TYPES, _descriptors, blob_name, image_from_manifest
+from .oci import INDEX_TYPES, _descriptors, blob_name, check_descriptor, image_from_manifest
 from .platform import from_json
 from .reference import normalize_ref
 
@@ -47,6 +47,13 @@ class DockerArchive:
             if not isinstance(e, dict) or not isinstance(e.get("Config"), str) or not isinstance(e.get("Layers"), list) \
                     or not all(isinstance(x, str) for x in e["Layers"]):
                 raise BadInputError("manifest.json entry lacks Config/Layers", where=container.path)
+            tags = e.get("RepoTags")
+            if tags is not None and (not isinstance(tags, list) or not all(isinstance(t, str) for t in tags)):
+                raise BadInputError("manifest.json entry has RepoTags that are not a list of strings",
+                                    where=container.path)
+            sources = e.get("LayerSources")
+            if sources is not None and not isinstance(sources, dict):
+                raise BadInputError("manifest.json entry has LayerSources that are not a mapping", where=container.path)
 
     def describe(self) -> str:
         out = []
@@ -125,6 +132,7 @@ class DockerArchive:
             foreign_desc = sources.get(diff_ids[i]) if diff_ids[i] else None
             if not self.c.exists(name):
                 if isinstance(foreign_desc, dict) and is_foreign(str(foreign_desc.get("mediaType", ""))):
+                    check_descriptor(foreign_desc, what=f"manifest.json LayerSources of layer {i}", where=where)
                     layers.append(LayerRef(
                         index=i, container=self.c, name=None, digest=foreign_desc.get("digest"),
                         diff_id=diff_ids[i], media_type=foreign_desc["mediaType"],

@@ -43,15 +43,35 @@ class Candidate:
     platform: Platform | None
 
 
+_DESCRIPTOR_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "mediaType": str, "size": int, "annotations": dict, "platform": dict, "urls": list,
+}
+
+
+def check_descriptor(d: Any, *, what: str, where: str) -> dict[str, Any]:
+    """A descriptor (image-spec descriptor.md) whose fields have the types the
+    spec gives them, so nothing downstream trips over a list where a string
+    belongs: one clear error instead."""
+    if not isinstance(d, dict) or "digest" not in d:
+        raise BadInputError(f"{what} has a descriptor without a digest", where=where)
+    parse_digest(d["digest"], where=f"{where}: {what}")
+    for key, kind in _DESCRIPTOR_FIELDS.items():
+        value = d.get(key)
+        if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
+            raise BadInputError(f"{what}: descriptor {d['digest']} has a bad {key!r} ({type(value).__name__})",
+                                where=where)
+    if isinstance(d.get("size"), int) and d["size"] < 0:
+        raise BadInputError(f"{what}: descriptor {d['digest']} has a negative size", where=where)
+    return d
+
+
 def _descriptors(doc: Any, *, what: str, where: str) -> list[dict[str, Any]]:
     require(doc, dict, what=what, where=where)
     manifests = doc.get("manifests")
     if not isinstance(manifests, list):
         raise BadInputError(f"{what} has no manifests list", where=where)
     for d in manifests:
-        if not isinstance(d, dict) or "digest" not in d:
-            raise BadInputError(f"{what} has a descriptor without a digest", where=where)
-        parse_digest(d["digest"], where=f"{where}: {what}")
+        check_descriptor(d, what=what, where=where)
     return manifests
 
 
@@ -213,9 +233,9 @@ def image_from_manifest(
     layers = manifest.get("layers")
     if not isinstance(cfg_desc, dict) or not isinstance(layers, list):
         raise BadInputError(f"{what} is not an image manifest (no config/layers)", where=path)
+    check_descriptor(cfg_desc, what=f"{what} config", where=path)
     for ld in layers:
-        if not isinstance(ld, dict) or "digest" not in ld:
-            raise BadInputError(f"{what} has a layer descriptor without a digest", where=path)
+        check_descriptor(ld, what=f"{what} layer", where=path)
     cfg_digest = cfg_desc.get("digest")
     cfg_name = blob_name(cfg_digest, where=f"{path}: {what} config")
     if not c.exists(cfg_name):
