@@ -533,3 +533,25 @@ def test_symlink_loop_in_archive(pristine, tmp_path, ls):
     I.retar(src.path, p, replace={"manifest.json": I.jbytes(mj)},
             links={a: "../" + b, b: "../" + a})
     I.assert_bad(ls("inspect", "--json", p, timeout=30), a[:12], "loop.tar", "link")
+
+
+def test_hostile_layer_shapes_are_analysed_not_crashed_on(tmp_path, ls):
+    """A layer nesting 3,000 directories deep (a 6,000-character PAX path), a
+    symlink loop that a later entry writes through, a hardlink into the loop and
+    a 255-character name: every command finishes (no recursion limit, no hang)."""
+    deep = "/".join(["d"] * 3000)
+    raws = [I.make_tar([("file", deep + "/f", b"x" * 10), ("symlink", "loop", "loop2"), ("symlink", "loop2", "loop"),
+                        ("file", "loop/x", b"y"), ("hardlink", "h", "loop/x")]),
+            I.make_tar([("whiteout", "d"), ("file", "z" * 255, b"z")])]
+    lay = I.OCILayout(tmp_path / "deep")
+    descs = [lay.blob(r, "application/vnd.oci.image.layer.v1.tar") for r in raws]
+    lay.add_ref(lay.image(descs, I.make_config([I.sha256(r) for r in raws])), "latest")
+    lay.finish()
+    img = tmp_path / "deep"
+    for args in (["inspect", "--json"], ["changes", "--json"], ["ls", "-R", "--json"], ["ls", "-R", "--layer", "0"]):
+        res = ls(*args, img, timeout=120)
+        assert res.rc == 0, (args, res.err)
+    doc = ls("ls", "-R", "--layer", "0", "--json", img).json()
+    assert any(e["path"] == deep + "/f" for e in doc["entries"])
+    warnings = {w["code"] for layer in ls("changes", "--json", img).json()["layers"] for w in layer["warnings"]}
+    assert {"symlink-loop", "dangling-hardlink"} <= warnings, warnings

@@ -53,22 +53,25 @@ class _Tree:
 
     def add(self, path: str, info: Info) -> None:
         """dive's ``AddPath``: create missing parents (no info), set the path's info."""
-        if path not in self.info:
-            parent, _, name = path.rpartition("/")
-            if name.startswith(META_PREFIX):
-                if parent and parent not in self.info:
-                    self.add(parent, None)  # dive refuses the node; the parents made on the way stay
-                return
-            if parent not in self.info:
-                if META_PREFIX in parent and any(p.startswith(META_PREFIX) for p in parent.split("/")):
-                    head = parent.split("/")
-                    cut = next(i for i, p in enumerate(head) if p.startswith(META_PREFIX))
-                    if cut:
-                        self.add("/".join(head[:cut]), None)
-                    return
-                self.add(parent, None)
-            self.kids.setdefault(parent, []).append(name)
-        self.info[path] = info
+        parent, _, name = path.rpartition("/")
+        if parent in self.info and not name.startswith(META_PREFIX):  # the usual case
+            if path not in self.info:
+                self.kids.setdefault(parent, []).append(name)
+            self.info[path] = info
+            return
+        parts = path.split("/")
+        cut = next((i for i, p in enumerate(parts) if p.startswith(META_PREFIX)), None)
+        if cut is not None:
+            parts = parts[:cut]  # dive refuses that node; the parents made on the way stay
+        prefix = ""
+        for name in parts:  # iterative: a hostile tar may nest thousands deep
+            child = f"{prefix}/{name}" if prefix else name
+            if child not in self.info:
+                self.kids.setdefault(prefix, []).append(name)
+                self.info[child] = None
+            prefix = child
+        if cut is None:
+            self.info[path] = info
 
     def remove(self, path: str) -> None:
         """dive's ``RemovePath``: the node and its subtree (a missing path is no error here)."""
