@@ -627,6 +627,22 @@ def make_config(plans: list[LayerPlan], layers: list[dict]) -> dict:
     }
 
 
+def _write_members(out: str, members: dict[str, tuple[str, object]]) -> None:
+    """Write ``name -> (kind, value)`` members in sorted name order (as ``docker save``
+    tars a directory), through a temporary file so a half-written archive never stays."""
+    tmp = out + ".tmp"
+    with tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as tf:
+        for name in sorted(members):
+            kind, val = members[name]
+            if kind == "dir":
+                _add_dir(tf, name)
+            elif kind == "bytes":
+                _add_bytes(tf, name, val)
+            else:
+                _add_file(tf, name, val)
+    os.replace(tmp, out)
+
+
 def write_docker_archive(out: str, config_bytes: bytes, layers: list[dict]):
     """Legacy `docker save` layout (Docker < 25): <v1id>/layer.tar etc."""
     cfg_hex = hashlib.sha256(config_bytes).hexdigest()
@@ -650,17 +666,7 @@ def write_docker_archive(out: str, config_bytes: bytes, layers: list[dict]):
                                                     "RepoTags": [f"{REPO}:{TAG}"],
                                                     "Layers": [f"{v1}/layer.tar" for v1, _ in ids]}]))
     members["repositories"] = ("bytes", _jbytes({REPO: {TAG: ids[-1][0]}}))
-    tmp = out + ".tmp"
-    with tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as tf:
-        for name in sorted(members):  # docker save tars a directory: sorted names
-            kind, val = members[name]
-            if kind == "dir":
-                _add_dir(tf, name)
-            elif kind == "bytes":
-                _add_bytes(tf, name, val)
-            else:
-                _add_file(tf, name, val)
-    os.replace(tmp, out)
+    _write_members(out, members)
     return "sha256:" + cfg_hex
 
 
@@ -694,17 +700,7 @@ def write_oci_archive(out: str, config_bytes: bytes, layers: list[dict], docker_
                                                         "RepoTags": [f"{REPO}:{TAG}"],
                                                         "Layers": [blob(l["digest"]) for l in layers]}]))
         members["repositories"] = ("bytes", _jbytes({REPO: {TAG: cfg_digest.split(":", 1)[1]}}))
-    tmp = out + ".tmp"
-    with tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as tf:
-        for name in sorted(members):
-            kind, val = members[name]
-            if kind == "dir":
-                _add_dir(tf, name)
-            elif kind == "bytes":
-                _add_bytes(tf, name, val)
-            else:
-                _add_file(tf, name, val)
-    os.replace(tmp, out)
+    _write_members(out, members)
     return m_digest
 
 

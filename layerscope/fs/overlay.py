@@ -322,7 +322,7 @@ class Overlay:
         this layer (a lower file hardlinked in the container) -- each mapped
         through renamed parent directories. A candidate of the copy-up's size
         is preferred (overlay keeps the size)."""
-        lower = moved.lower if moved is not None else (lambda p: p.lstrip("/"))
+        lower = (moved if moved is not None else _Renames([])).lower
         names: dict[str, list[str]] = {}
         for e in entries:
             if e.kind == HARDLINK and e.link:
