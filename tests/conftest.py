@@ -23,6 +23,11 @@ import images as I  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
+# The layer cache is off unless a test turns it on (tests/test_cache.py):
+# tests corrupt copies of images whose digests a warm cache would know, and
+# a user's own cache must never leak into a run.
+os.environ["LAYERSCOPE_CACHE"] = "off"
+
 
 # --------------------------------------------------------------------------
 # running layerscope

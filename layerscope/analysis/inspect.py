@@ -15,6 +15,7 @@ from ..fs.dive import DiveModel
 from ..fs.overlay import LayerChanges, Overlay
 from ..layer.entry import Entry
 from ..source import Image, open_image
+from ..layer.cache import ScanCache
 from .layers import progress_bar, scan_image
 from .waste import Waste, measure
 
@@ -110,13 +111,15 @@ def inspect_image(
     analyze: bool = True,
     upto: int | None = None,
     base_layers: int = 1,
+    cache: ScanCache | bool | str | None = None,
 ) -> InspectReport:
     """Scan every layer of a resolved image (verifying digests by default).
 
     With ``analyze`` the layers are stacked into the merged filesystem while
     later ones are still being read (up to layer ``upto``; all by default),
     and, for the whole image, the waste is measured. ``keep_entries`` keeps
-    each layer's tar records on the report as well.
+    each layer's tar records on the report as well. Scans come from and go
+    to the layer cache (``cache``: see :func:`~layerscope.analysis.layers.open_cache`).
     """
     if upto is not None and not 0 <= upto < len(image.layers):
         raise UsageError(f"no layer {upto}: the image has layers 0..{len(image.layers) - 1}")
@@ -136,7 +139,7 @@ def inspect_image(
     update, close = progress_bar(len(image.layers), enabled=progress)
     try:
         scans = scan_image(image, verify=verify, keep_entries=keep_entries or analyze, jobs=jobs, progress=update,
-                           on_layer=stack if analyze else None)
+                           on_layer=stack if analyze else None, cache=cache)
     finally:
         close()
     layers: list[LayerInfo] = []
@@ -180,6 +183,7 @@ def inspect(
     analyze: bool = True,
     upto: int | None = None,
     base_layers: int = 1,
+    cache: ScanCache | bool | str | None = None,
 ) -> InspectReport:
     """Open ``spec`` (``PATH[:REF]``) and inspect it; the library entry point.
 
@@ -188,4 +192,4 @@ def inspect(
     """
     img = open_image(spec, image=image, platform=platform, verify=verify)
     return inspect_image(img, verify=verify, keep_entries=keep_entries, jobs=jobs, progress=progress,
-                         analyze=analyze, upto=upto, base_layers=base_layers)
+                         analyze=analyze, upto=upto, base_layers=base_layers, cache=cache)

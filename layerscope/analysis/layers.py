@@ -12,7 +12,8 @@ import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from ..errors import BadInputError, LayerscopeError
+from ..errors import BadInputError, DigestMismatchError, LayerscopeError
+from ..layer.cache import ScanCache
 from ..layer.scan import LayerScan, scan
 from ..source import Image, LayerRef
 
@@ -27,15 +28,49 @@ def default_jobs() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def scan_layer(layer: LayerRef, *, image_path: str, verify: bool = True, keep_entries: bool = False) -> LayerScan:
-    """Scan one layer; a pure function of the blob it names."""
-    stream = layer.open(verify=verify, where=layer.where(image_path))
+def open_cache(cache: ScanCache | bool | str | None) -> ScanCache | None:
+    """``True``/``None``: the default cache (``LAYERSCOPE_CACHE`` or the user's cache dir);
+    ``False``: none; a path: a cache there."""
+    if cache is None or cache is True:
+        return ScanCache.default()
+    if cache is False:
+        return None
+    if isinstance(cache, (str, os.PathLike)):
+        return ScanCache(os.fspath(cache))
+    return cache
+
+
+def scan_layer(layer: LayerRef, *, image_path: str, verify: bool = True, keep_entries: bool = False,
+               cache: ScanCache | None = None) -> LayerScan:
+    """Scan one layer; a pure function of the blob it names, so it may come from ``cache``.
+
+    A hit is as trustworthy as a cold scan: the blob is re-hashed against
+    the digest it is cached under (unless ``verify`` is off), and the
+    config's diff_id is checked against the one the scan recorded.
+    """
+    where = layer.where(image_path)
+    key = layer.cache_key() if cache is not None and keep_entries else None
+    if key is not None:
+        hit = cache.get(key)
+        if hit is not None:
+            if verify and layer.diff_id and hit.diff_id and hit.diff_id != layer.diff_id:
+                raise DigestMismatchError(
+                    f"diff_id mismatch: config says {layer.diff_id}, layer content is {hit.diff_id}", where=where)
+            if verify:
+                layer.check_blob(key, where=where)
+            else:
+                hit.blob_digest = hit.diff_id = None  # as a cold scan without verification reports them
+            return hit
+    stream = layer.open(verify=verify, where=where)
     try:
-        return scan(stream, keep_entries=keep_entries)
+        result = scan(stream, keep_entries=keep_entries)
     except LayerscopeError as e:
         if e.where is None:
-            raise BadInputError(str(e), where=layer.where(image_path)) from None
+            raise BadInputError(str(e), where=where) from None
         raise
+    if key is not None and verify and key in (result.blob_digest, result.diff_id):
+        cache.put(key, result)  # only verified bytes are cached
+    return result
 
 
 def scan_image(
@@ -46,6 +81,7 @@ def scan_image(
     jobs: int | None = None,
     progress: ProgressFn | None = None,
     on_layer: LayerFn | None = None,
+    cache: ScanCache | bool | str | None = None,
 ) -> list[LayerScan | None]:
     """Scans in layer order; ``None`` for foreign layers without a blob.
 
@@ -54,6 +90,7 @@ def scan_image(
     up to that layer are done, so callers can stack layers while later ones
     are still being read.
     """
+    store = open_cache(cache)
     todo: dict[str, LayerRef] = {}
     key_of: list[str | None] = []
     for layer in image.layers:
@@ -68,7 +105,8 @@ def scan_image(
     results: dict[str, LayerScan] = {}
 
     def run(key: str) -> LayerScan:
-        scan = scan_layer(todo[key], image_path=image.path, verify=verify, keep_entries=keep_entries)
+        scan = scan_layer(todo[key], image_path=image.path, verify=verify, keep_entries=keep_entries,
+                          cache=store)
         if progress:
             progress(1)
         return scan

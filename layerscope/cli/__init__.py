@@ -31,12 +31,12 @@ def main() -> None:
 @image_options
 @handle_errors
 def inspect(image: str, as_json: bool, base_layers: int, image_name: str | None, platform: str | None,
-            no_verify: bool, jobs: int | None, progress: bool | None) -> None:
+            no_verify: bool, use_cache: bool, jobs: int | None, progress: bool | None) -> None:
     """Layers, sizes, digests, history, and wasted bytes of IMAGE."""
     from ..analysis.inspect import inspect as run_inspect
 
     report = run_inspect(image, image=image_name, platform=platform, verify=not no_verify,
-                         jobs=jobs, progress=progress, base_layers=base_layers)
+                         jobs=jobs, progress=progress, base_layers=base_layers, cache=use_cache)
     if as_json:
         from ..report.json_out import dumps, inspect_doc
 
@@ -47,8 +47,9 @@ def inspect(image: str, as_json: bool, base_layers: int, image_name: str | None,
         click.echo(inspect_text(report), nl=False)
 
 
-def _scan_kw(platform, image_name, no_verify, jobs, progress) -> dict:
-    return {"image": image_name, "platform": platform, "verify": not no_verify, "jobs": jobs, "progress": progress}
+def _scan_kw(platform, image_name, no_verify, use_cache, jobs, progress) -> dict:
+    return {"image": image_name, "platform": platform, "verify": not no_verify, "jobs": jobs, "progress": progress,
+            "cache": use_cache}
 
 
 @main.command()
@@ -58,11 +59,11 @@ def _scan_kw(platform, image_name, no_verify, jobs, progress) -> dict:
 @image_options
 @handle_errors
 def changes(image: str, layer: int | None, as_json: bool, image_name: str | None, platform: str | None,
-            no_verify: bool, jobs: int | None, progress: bool | None) -> None:
+            no_verify: bool, use_cache: bool, jobs: int | None, progress: bool | None) -> None:
     """What each layer added, modified, re-wrote for metadata, deleted or made opaque."""
     from ..analysis.view import changes as run_changes
 
-    report = run_changes(image, **_scan_kw(platform, image_name, no_verify, jobs, progress))
+    report = run_changes(image, **_scan_kw(platform, image_name, no_verify, use_cache, jobs, progress))
     if layer is not None and not any(d.index == layer for d in report.layers):
         raise UsageError(f"no layer {layer}: the image has layers 0..{len(report.layers) - 1}")
     if as_json:
@@ -85,11 +86,11 @@ def changes(image: str, layer: int | None, as_json: bool, image_name: str | None
 @image_options
 @handle_errors
 def ls_cmd(image: str, path: str, layer: int | None, recursive: bool, rw: str | None, as_json: bool,
-           image_name: str | None, platform: str | None, no_verify: bool, jobs: int | None, progress: bool | None) -> None:
+           image_name: str | None, platform: str | None, no_verify: bool, use_cache: bool, jobs: int | None, progress: bool | None) -> None:
     """The merged filesystem, like `ls -l`, with the layer that provides each entry."""
     from ..analysis.view import merged_view
 
-    view = merged_view(image, upto=layer, rw=rw, **_scan_kw(platform, image_name, no_verify, jobs, progress))
+    view = merged_view(image, upto=layer, rw=rw, **_scan_kw(platform, image_name, no_verify, use_cache, jobs, progress))
     tree = view.tree
     target, _ok = tree.resolve(path.strip("/"), follow_last=True)
     node = tree.get(target)
@@ -120,11 +121,11 @@ def ls_cmd(image: str, path: str, layer: int | None, recursive: bool, rw: str | 
 @image_options
 @handle_errors
 def overlay(image: str, rw: str, as_json: bool, image_name: str | None, platform: str | None,
-            no_verify: bool, jobs: int | None, progress: bool | None) -> None:
+            no_verify: bool, use_cache: bool, jobs: int | None, progress: bool | None) -> None:
     """What a container changed (docker diff style: A, C, D) and what copy-up cost."""
     from ..analysis.view import container_diff
 
-    diff = container_diff(image, rw, **_scan_kw(platform, image_name, no_verify, jobs, progress))
+    diff = container_diff(image, rw, **_scan_kw(platform, image_name, no_verify, use_cache, jobs, progress))
     if as_json:
         from ..report.json_out import dumps, overlay_doc
 

@@ -50,7 +50,7 @@ def _write(path: str, text: str, what: str) -> None:
 @handle_errors
 def ci(image: str, config_path: str | None, baseline: str | None, dive_defaults: bool, base_layers: int | None,
        as_json: bool, junit_path: str | None, markdown_path: str | None, image_name: str | None,
-       platform: str | None, no_verify: bool, jobs: int | None, progress: bool | None) -> None:
+       platform: str | None, no_verify: bool, use_cache: bool, jobs: int | None, progress: bool | None) -> None:
     """Check IMAGE against CI rules: efficiency, wasted bytes, size, layers, forbidden paths, growth.
 
     Exit 0 when every rule passes (skipped rules do not fail), 1 when one fails, 2 on bad input.
@@ -60,7 +60,7 @@ def ci(image: str, config_path: str | None, baseline: str | None, dive_defaults:
     from ..report.json_out import dumps
 
     rules = load_rules(config_path, dive_defaults=dive_defaults)  # a bad config fails before any scan
-    scan = {"platform": platform, "verify": not no_verify, "jobs": jobs, "progress": progress}
+    scan = {"platform": platform, "verify": not no_verify, "jobs": jobs, "progress": progress, "cache": use_cache}
     # stack the layers only when a rule needs waste figures or the final paths; the baseline only gives its size
     report = _inspect(image, image=image_name, base_layers=base_layers, analyze=rules.needs_analysis, **scan)
     # a baseline that was asked for is read (and verified) even if no rule uses it: a wrong path must not pass

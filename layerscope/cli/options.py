@@ -54,6 +54,9 @@ def image_options(fn):
     fn = click.option("--platform", metavar="OS/ARCH[/VARIANT]",
                       help="Platform to pick from a multi-platform index (default: the host's).")(fn)
     fn = click.option("--no-verify", is_flag=True, help="Skip blob digest and diff_id checks (faster).")(fn)
+    fn = click.option("--cache/--no-cache", "use_cache", default=True, show_default=True,
+                      help="Reuse layer scans from the layer cache (LAYERSCOPE_CACHE, else ~/.cache/layerscope); "
+                           "a hit still verifies the blob.")(fn)
     fn = click.option("--jobs", "-j", type=click.IntRange(1, 256), default=None,
                       help="Layers read in parallel (default: CPUs available).")(fn)
     fn = click.option("--progress/--no-progress", default=None,

@@ -50,6 +50,35 @@ class LayerRef:
     def where(self, image_path: str) -> str:
         return f"{image_path}: layer {self.index} ({self.digest or self.diff_id or self.name})"
 
+    def cache_key(self) -> str | None:
+        """The digest that names this layer's bytes, known before reading them.
+
+        The blob digest from the manifest; for a legacy docker-archive layer
+        (no manifest digest) stored uncompressed, its diff_id names the same
+        bytes. None when nothing does (a compressed legacy layer).
+        """
+        if self.name is None:
+            return None
+        if self.digest:
+            return self.digest
+        if self.diff_id and self.compression() == "none":
+            return self.diff_id
+        return None
+
+    def check_blob(self, expected: str, *, where: str | None = None) -> None:
+        """Hash the stored blob and compare it with ``expected`` (what a cache hit rests on)."""
+        where = where or self.where(self.container.path)
+        algo, _hex = parse_digest(expected, where=where)
+        h = hashlib.new(algo)
+        for window in self.container.region(self.name).windows():
+            h.update(window)
+        actual = f"{algo}:{h.hexdigest()}"
+        if actual != expected:
+            if self.digest:
+                raise DigestMismatchError(f"blob digest mismatch: expected {expected}, got {actual}", where=where)
+            raise DigestMismatchError(
+                f"diff_id mismatch: config says {expected}, layer content is {actual}", where=where)
+
     def open(self, *, verify: bool = True, where: str | None = None) -> LayerStream:
         """The layer's uncompressed tar stream, hashing as it is read."""
         if self.name is None:

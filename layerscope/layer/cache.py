@@ -1,0 +1,313 @@
+"""A cache of layer scans on disk, so a layer seen before is not read again.
+
+A scan is a pure function of a layer's bytes, so it can be cached under the
+blob's digest. The digest is what makes a hit safe, not the cache: callers
+re-hash the blob on a hit unless verification is off, and only scans of
+*verified* blobs are ever written (an unverified blob may not be what its
+name says, and would poison later verified runs).
+
+An entry is never trusted: a wrong magic, format version, key or checksum, a
+body that does not decode to the expected columns, or any I/O error makes
+it a miss (and the scan is rebuilt and rewritten). Writes go to a temporary
+file in the same directory and are renamed into place, so concurrent runs
+sharing a cache see whole entries or none. The cache is capped in size;
+the least recently used entries go first (a hit refreshes an entry's mtime).
+
+File layout (all integers little-endian)::
+
+    magic "LSSCAN\\n\\0"  u32 format  u32 header length  header (JSON)
+    u64 body length  body (zstd of marshal'ed columns)  XXH3-128 of all before
+"""
+
+from __future__ import annotations
+
+import json
+import marshal
+import os
+import struct
+import tempfile
+from collections.abc import Iterable
+
+from xxhash import xxh3_128_digest, xxh3_128_hexdigest
+
+from .entry import KINDS, Entry
+from .scan import LayerScan
+
+SCAN_FORMAT = 1  # bump whenever a scan's content or this encoding changes
+DEFAULT_MAX_BYTES = 2 << 30
+MAGIC = b"LSSCAN\n\0"
+_HEAD = struct.Struct("<8sII")
+_LEN = struct.Struct("<Q")
+_SUM = 16
+_KIND_CODE = {k: i for i, k in enumerate(KINDS)}
+_MAX_BODY = 1 << 34  # a decoded body larger than this is not one of ours
+_DISABLED = ("", "0", "off", "none", "false", "no")
+
+
+def default_dir() -> str | None:
+    """``LAYERSCOPE_CACHE``, else the user's cache dir; None when disabled."""
+    env = os.environ.get("LAYERSCOPE_CACHE")
+    if env is not None:
+        return None if env.strip().lower() in _DISABLED else env
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "layerscope")
+
+
+def default_max_bytes() -> int:
+    raw = os.environ.get("LAYERSCOPE_CACHE_MAX")
+    if not raw:
+        return DEFAULT_MAX_BYTES
+    from ..units import parse_size
+
+    try:
+        return max(0, int(parse_size(raw)))
+    except ValueError:  # a bad setting falls back to the default, it never stops a run
+        return DEFAULT_MAX_BYTES
+
+
+class ScanCache:
+    """Layer scans on disk under ``root``, keyed by blob digest."""
+
+    def __init__(self, root: str, *, max_bytes: int | None = None) -> None:
+        self.root = root
+        self.dir = os.path.join(root, f"scans-v{SCAN_FORMAT}")
+        self.max_bytes = default_max_bytes() if max_bytes is None else max_bytes
+        self.hits = 0
+        self.misses = 0
+        self.rejected = 0  # entries present but not trusted (corrupt, foreign, stale)
+
+    @classmethod
+    def default(cls) -> ScanCache | None:
+        root = default_dir()
+        return cls(root) if root else None
+
+    def path_for(self, key: str) -> str:
+        # The key comes from an image (untrusted): hash it into the file name
+        # rather than ever using it as a path.
+        h = xxh3_128_hexdigest(key.encode("utf-8", "surrogateescape"))
+        return os.path.join(self.dir, h[:2], h)
+
+    # ---- read ---------------------------------------------------------------
+
+    def get(self, key: str) -> LayerScan | None:
+        path = self.path_for(key)
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except OSError:
+            self.misses += 1
+            return None
+        scan = _decode(data, key)
+        if scan is None:
+            self.misses += 1
+            self.rejected += 1
+            return None
+        self.hits += 1
+        try:
+            os.utime(path)  # most recently used: evicted last
+        except OSError:
+            pass
+        return scan
+
+    # ---- write --------------------------------------------------------------
+
+    def put(self, key: str, scan: LayerScan) -> bool:
+        """Store ``scan`` (with its entries) under ``key``; False if it could not be."""
+        if scan.entries is None:
+            return False
+        data = _encode(key, scan)
+        if len(data) > self.max_bytes:
+            return False
+        path = self.path_for(key)
+        d = os.path.dirname(path)
+        try:
+            os.makedirs(d, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=d)
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    f.write(data)
+                os.replace(tmp, path)
+            except BaseException:
+                try:
+                    os.unlink(tmp)
+                except OSError:
+                    pass
+                raise
+        except OSError:
+            return False  # a read-only or full disk costs speed, never the run
+        self.prune()
+        return True
+
+    def prune(self) -> int:
+        """Delete least recently used entries until the cache fits; bytes freed."""
+        files = []
+        total = 0
+        try:
+            subdirs = os.scandir(self.dir)
+        except OSError:
+            return 0
+        with subdirs:
+            for sub in subdirs:
+                if not sub.is_dir(follow_symlinks=False):
+                    continue
+                try:
+                    with os.scandir(sub.path) as it:
+                        for e in it:
+                            try:
+                                st = e.stat(follow_symlinks=False)
+                            except OSError:
+                                continue
+                            files.append((st.st_mtime, st.st_size, e.path))
+                            total += st.st_size
+                except OSError:
+                    continue
+        freed = 0
+        if total <= self.max_bytes:
+            return 0
+        for _mtime, size, path in sorted(files):
+            if total - freed <= self.max_bytes:
+                break
+            try:
+                os.unlink(path)
+                freed += size
+            except OSError:
+                pass
+        return freed
+
+
+# ---- encoding -----------------------------------------------------------------
+
+def _encode(key: str, scan: LayerScan) -> bytes:
+    import zstandard
+
+    entries = scan.entries or []
+    kind_code = _KIND_CODE
+    xattrs, devs, defects, raw = [], [], [], []
+    for i, e in enumerate(entries):
+        if e.xattrs:
+            xattrs.append((i, e.xattrs))
+        if e.devmajor or e.devminor:
+            devs.append((i, e.devmajor, e.devminor))
+        if e.defects:
+            defects.append((i, tuple(e.defects)))
+        if e.raw_name != e.path:
+            raw.append((i, e.raw_name))
+    columns = (
+        [e.path for e in entries],
+        bytes(kind_code[e.kind] for e in entries),
+        [e.size for e in entries],
+        [e.mode for e in entries],
+        [e.uid for e in entries],
+        [e.gid for e in entries],
+        [e.mtime for e in entries],
+        [e.link for e in entries],
+        [e.uname for e in entries],
+        [e.gname for e in entries],
+        [e.digest for e in entries],
+        [e.header_offset for e in entries],
+        [e.data_offset for e in entries],
+        [e.data_size for e in entries],
+        xattrs, devs, defects, raw,
+    )
+    raw_body = marshal.dumps(columns)
+    body = zstandard.ZstdCompressor(level=3).compress(raw_body)
+    header = json.dumps({
+        "key": key,
+        "size": scan.size,
+        "compression": scan.compression,
+        "entry_count": scan.entry_count,
+        "blob_digest": scan.blob_digest,
+        "diff_id": scan.diff_id,
+        "defects": scan.defects,
+        "entries": len(entries),
+        "body_size": len(raw_body),
+    }, separators=(",", ":")).encode()
+    out = b"".join((_HEAD.pack(MAGIC, SCAN_FORMAT, len(header)), header, _LEN.pack(len(body)), body))
+    return out + xxh3_128_digest(out)
+
+
+def _all(col: Iterable, types: tuple[type, ...]) -> bool:
+    return set(map(type, col)) <= set(types)
+
+
+def _decode(data: bytes, key: str) -> LayerScan | None:
+    """The scan in ``data`` if it is whole, ours, current and for ``key``; else None."""
+    try:
+        if len(data) < _HEAD.size + _LEN.size + _SUM or xxh3_128_digest(memoryview(data)[:-_SUM]) != data[-_SUM:]:
+            return None
+        magic, version, hlen = _HEAD.unpack_from(data)
+        if magic != MAGIC or version != SCAN_FORMAT:
+            return None
+        at = _HEAD.size
+        header = json.loads(data[at:at + hlen])
+        at += hlen
+        (blen,) = _LEN.unpack_from(data, at)
+        at += _LEN.size
+        if at + blen != len(data) - _SUM or not isinstance(header, dict) or header.get("key") != key:
+            return None
+        n = header["entries"]
+        body_size = header["body_size"]
+        if not (isinstance(n, int) and isinstance(body_size, int) and 0 <= body_size <= _MAX_BODY):
+            return None
+        import zstandard
+
+        raw_body = zstandard.ZstdDecompressor().decompress(data[at:at + blen], max_output_size=body_size)
+        columns = marshal.loads(raw_body)
+        return _rebuild(header, columns, n)
+    except (ValueError, TypeError, KeyError, IndexError, EOFError, struct.error, UnicodeDecodeError,
+            RecursionError, MemoryError, OverflowError, AttributeError):
+        return None
+    except Exception as e:  # zstd errors have no common base we import eagerly
+        if type(e).__module__.startswith("zstandard"):
+            return None
+        raise
+
+
+def _rebuild(header: dict, columns, n: int) -> LayerScan | None:
+    if not isinstance(columns, tuple) or len(columns) != 18:
+        return None
+    (paths, kinds, sizes, modes, uids, gids, mtimes, links, unames, gnames, digests,
+     hoffs, doffs, dsizes, xattrs, devs, defects, raw) = columns
+    cols = (paths, kinds, sizes, modes, uids, gids, mtimes, links, unames, gnames, digests, hoffs, doffs, dsizes)
+    if any(len(c) != n for c in cols) or not isinstance(kinds, bytes):
+        return None
+    if not (_all(paths, (str,)) and _all(unames, (str,)) and _all(gnames, (str,))
+            and _all(links, (str, type(None))) and _all(digests, (bytes, type(None)))
+            and _all(mtimes, (float, int)) and all(_all(c, (int,)) for c in (sizes, modes, uids, gids, hoffs, doffs, dsizes))
+            and (not kinds or max(kinds) < len(KINDS))):
+        return None
+    for sparse in (xattrs, devs, defects, raw):
+        if not (isinstance(sparse, list) and all(isinstance(t, tuple) and t and type(t[0]) is int and 0 <= t[0] < n
+                                                  for t in sparse)):
+            return None
+    kind_names = [KINDS[k] for k in kinds]
+    entries = [
+        Entry(p, k, s, m, u, g, t, ln, {}, 0, 0, un, gn, dg, ho, do, p, (), ds)
+        for p, k, s, m, u, g, t, ln, un, gn, dg, ho, do, ds in zip(
+            paths, kind_names, sizes, modes, uids, gids, mtimes, links, unames, gnames, digests, hoffs, doffs, dsizes)
+    ]
+    for i, xa in xattrs:
+        if not (isinstance(xa, dict) and _all(xa.keys(), (str,)) and _all(xa.values(), (bytes,))):
+            return None
+        entries[i].xattrs = xa
+    for i, major, minor in devs:
+        if not (isinstance(major, int) and isinstance(minor, int)):
+            return None
+        entries[i].devmajor, entries[i].devminor = major, minor
+    for i, d in defects:
+        if not (isinstance(d, tuple) and _all(d, (str,))):
+            return None
+        entries[i].defects = d
+    for i, r in raw:
+        if not isinstance(r, str):
+            return None
+        entries[i].raw_name = r
+    facts = (header["size"], header["compression"], header["entry_count"], header["blob_digest"],
+             header["diff_id"], header["defects"])
+    size, compression, count, blob_digest, diff_id, scan_defects = facts
+    if not (isinstance(size, int) and isinstance(compression, str) and isinstance(count, int)
+            and isinstance(blob_digest, (str, type(None))) and isinstance(diff_id, (str, type(None)))
+            and isinstance(scan_defects, list) and _all(scan_defects, (str,))):
+        return None
+    return LayerScan(size=size, compression=compression, entry_count=count, blob_digest=blob_digest,
+                     diff_id=diff_id, entries=entries, defects=scan_defects)
