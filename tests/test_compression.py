@@ -22,6 +22,14 @@ from layerscope.source.container import Region
 RAW = random.Random(7).randbytes(300_000) + b"a" * 700_000
 
 
+@pytest.fixture(autouse=True, params=["inline", "background"])
+def hashing(request, monkeypatch):
+    """Every test twice: digests hashed in the reading thread, and on their own threads."""
+    if request.param == "background":
+        monkeypatch.setattr(comp, "BACKGROUND_MIN", 0)
+    return request.param
+
+
 def _sha(b: bytes) -> str:
     return "sha256:" + hashlib.sha256(b).hexdigest()
 
@@ -177,3 +185,30 @@ def _mapped_rss_kb(path: str) -> int:
             elif inside and line.startswith("Rss:"):
                 total += int(line.split()[1])
     return total
+
+
+def test_background_hashing_is_used_and_stops_on_abandon(tmp_path, hashing):
+    """A stream given up half-way (a corrupt tar) leaves no hashing thread behind."""
+    import gc
+    import threading
+    gc.collect()  # streams other tests dropped stop their threads when collected
+    blob = gzip.compress(RAW)
+    s = LayerStream(_region(tmp_path, blob), where="w", blob_digest=_sha(blob), diff_id=_sha(RAW))
+    s.read(1000)
+    s.close()
+    assert not [t for t in threading.enumerate() if t.name.startswith("layerscope-")]
+    s3 = LayerStream(_region(tmp_path, blob), where="w", blob_digest=_sha(blob), diff_id=_sha(RAW))
+    s3.read(1000)
+    del s3
+    gc.collect()
+    import time
+    deadline = time.monotonic() + 10
+    while [t for t in threading.enumerate() if t.name.startswith("layerscope-")] and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not [t for t in threading.enumerate() if t.name.startswith("layerscope-")]
+    s2 = LayerStream(_region(tmp_path, blob), where="w", blob_digest=_sha(blob), diff_id=_sha(RAW))
+    assert (s2._blob_job is not None) == (hashing == "background")
+    _read_all(s2)
+    s2.finish()
+    assert (s2.blob_digest, s2.diff_id) == (_sha(blob), _sha(RAW))
+    assert not [t for t in threading.enumerate() if t.name.startswith("layerscope-")]

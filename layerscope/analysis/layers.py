@@ -68,6 +68,8 @@ def scan_layer(layer: LayerRef, *, image_path: str, verify: bool = True, keep_en
         if e.where is None:
             raise BadInputError(str(e), where=where) from None
         raise
+    finally:
+        stream.close()
     if key is not None and verify and key in (result.blob_digest, result.diff_id):
         cache.put(key, result)  # only verified bytes are cached
     return result

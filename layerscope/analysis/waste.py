@@ -120,16 +120,24 @@ def _layer_order(layer) -> tuple[int, int | str]:
 def _duplicates(overlay: Overlay) -> list[Duplicate]:
     """Identical content at different paths of the final filesystem (hardlinks excluded)."""
     tree = overlay.tree
-    by_digest: dict[bytes, dict[int, list[str]]] = {}
-    for path, node in tree.nodes.items():
+    nodes = tree.nodes
+    # one dict probe per file; only digests seen twice are grouped by inode
+    first: dict[bytes, str] = {}
+    again: dict[bytes, list[str]] = {}
+    for path, node in nodes.items():
         e = node.entry
-        if node.is_content and e.size > 0 and e.digest is not None:
-            by_digest.setdefault(e.digest, {}).setdefault(node.inode, []).append(path)
+        if e.size > 0 and e.digest is not None and node.is_content:
+            seen = first.setdefault(e.digest, path)
+            if seen is not path:
+                again.setdefault(e.digest, [seen]).append(path)
     out = []
-    for digest, inodes in by_digest.items():
+    for digest, names in again.items():
+        inodes: dict[int, list[str]] = {}
+        for p in names:
+            inodes.setdefault(nodes[p].inode, []).append(p)
         if len(inodes) > 1:
-            paths = sorted(min(names) for names in inodes.values())
-            size = tree.nodes[paths[0]].entry.size
+            paths = sorted(min(ns) for ns in inodes.values())
+            size = nodes[paths[0]].entry.size
             out.append(Duplicate(digest.hex(), size, paths))
     out.sort(key=lambda d: (-d.savable_bytes, d.paths[0]))
     return out

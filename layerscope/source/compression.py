@@ -17,6 +17,9 @@ from __future__ import annotations
 import bz2
 import hashlib
 import lzma
+import queue
+import threading
+import weakref
 from collections.abc import Iterator
 
 import zstandard
@@ -149,6 +152,69 @@ _INFLATERS = {
 }
 
 
+BACKGROUND_MIN = 4 << 20  # blobs at least this big are hashed on their own threads
+
+
+class _RegionHash(threading.Thread):
+    """Hash a blob straight from the archive's map, beside the reader.
+
+    The blob digest needs no decompression, so it need not wait for it: a
+    big layer's blob hash, inflate and diff_id hash then run on separate
+    cores (hashlib releases the GIL on big buffers).
+    """
+
+    def __init__(self, region: Region, hasher) -> None:
+        super().__init__(name="layerscope-blob-hash", daemon=True)
+        self._region = region
+        self.hasher = hasher
+        self._stop_flag = False
+
+    def run(self) -> None:
+        for window in self._region.windows(WINDOW):
+            if self._stop_flag:
+                return
+            self.hasher.update(window)
+
+    def cancel(self) -> None:
+        self._stop_flag = True
+
+
+class _QueueHash(threading.Thread):
+    """Hash what the decompressor produces on another thread (the diff_id)."""
+
+    _DONE = object()
+
+    def __init__(self, hasher, depth: int = 16) -> None:
+        super().__init__(name="layerscope-diff-hash", daemon=True)
+        self.hasher = hasher
+        self._q: queue.Queue = queue.Queue(maxsize=depth)  # bounds memory: depth * OUT_CHUNK
+
+    def update(self, chunk) -> None:
+        self._q.put(chunk)
+
+    def run(self) -> None:
+        get, update, done = self._q.get, self.hasher.update, self._DONE
+        while (chunk := get()) is not done:
+            update(chunk)
+
+    def close(self) -> None:
+        self._q.put(self._DONE)
+
+    def cancel(self) -> None:
+        while True:  # make room for the end marker even if the queue is full
+            try:
+                self._q.get_nowait()
+            except queue.Empty:
+                break
+        self.close()
+
+
+def _cancel(*jobs) -> None:
+    for job in jobs:
+        if job is not None and job.is_alive():
+            job.cancel()
+
+
 def _algo(digest: str | None) -> str:
     return digest.split(":", 1)[0] if digest else "sha256"
 
@@ -177,6 +243,8 @@ class LayerStream:
         self._expect_blob = blob_digest
         self._expect_diff = diff_id
         self._blob_hasher = self._diff_hasher = None
+        self._blob_job: _RegionHash | None = None
+        self._diff_job: _QueueHash | None = None
         if verify:
             # Hash even without an expected digest: the caller reports what it is.
             self._blob_hasher = self._hasher_for(blob_digest)
@@ -184,10 +252,19 @@ class LayerStream:
                 self._diff_hasher = self._blob_hasher  # an uncompressed blob *is* its tar stream
             else:
                 self._diff_hasher = self._hasher_for(diff_id)
+            if region.length >= BACKGROUND_MIN:
+                self._blob_job = _RegionHash(region, self._blob_hasher)
+                self._blob_job.start()
+                if self._diff_hasher is not self._blob_hasher:
+                    self._diff_job = _QueueHash(self._diff_hasher)
+                    self._diff_job.start()
+                # a stream dropped without finish() or close() stops its threads too
+                weakref.finalize(self, _cancel, self._blob_job, self._diff_job)
         # Plain tar is parsed straight from the map, so big windows mean fewer
         # copies; compressed input is consumed in IN_SLICE pieces anyway.
         window = WINDOW if self.compression == NONE else IN_SLICE
-        self._raw = _RawReader(region.windows(window), self._blob_hasher)
+        inline = self._blob_hasher if self._blob_job is None else None
+        self._raw = _RawReader(region.windows(window), inline)
         if self.compression == NONE:
             chunks = _plain_chunks(self._raw)
         elif self.compression == ZSTD:
@@ -196,7 +273,9 @@ class LayerStream:
             new, errors = _INFLATERS[self.compression]
             chunks = _inflate_chunks(self._raw, new, errors, where, self.compression)
         self._chunks = chunks
-        self._hash_out = self._diff_hasher is not None and self._diff_hasher is not self._blob_hasher
+        self._hash_out = (self._diff_job.update if self._diff_job is not None
+                          else self._diff_hasher.update if self._diff_hasher is not None
+                          and self._diff_hasher is not self._blob_hasher else None)
         self._buf: memoryview | bytes = _EMPTY
         self._pos = 0
         self.size = 0  # uncompressed bytes produced so far
@@ -215,8 +294,8 @@ class LayerStream:
         except BadInputError:
             self._explain_failure()
             raise
-        if self._hash_out:
-            self._diff_hasher.update(chunk)
+        if self._hash_out is not None:
+            self._hash_out(chunk)
         self.size += len(chunk)
         self._buf = memoryview(chunk) if isinstance(chunk, bytes) else chunk
         self._pos = 0
@@ -258,11 +337,20 @@ class LayerStream:
         if self._blob_hasher is None or not self._expect_blob:
             return
         self._raw.drain()
+        if self._blob_job is not None:
+            self._blob_job.join()
         actual = f"{_algo(self._expect_blob)}:{self._blob_hasher.hexdigest()}"
         if actual != self._expect_blob:
             raise DigestMismatchError(
                 f"blob digest mismatch: expected {self._expect_blob}, got {actual}", where=self.where
             ) from None
+
+    def close(self) -> None:
+        """Stop background hashing (a stream abandoned on an error)."""
+        _cancel(self._blob_job, self._diff_job)
+        for job in (self._blob_job, self._diff_job):
+            if job is not None:
+                job.join()
 
     def finish(self) -> None:
         """Read what is left, then check the blob digest and the diff_id."""
@@ -270,6 +358,11 @@ class LayerStream:
         while self._next():
             self._buf = _EMPTY
         self._raw.drain()
+        if self._blob_job is not None:
+            self._blob_job.join()
+        if self._diff_job is not None:
+            self._diff_job.close()
+            self._diff_job.join()
         if self._blob_hasher is not None:
             self.blob_digest = f"{_algo(self._expect_blob)}:{self._blob_hasher.hexdigest()}"
             if self._expect_blob and self.blob_digest != self._expect_blob:
