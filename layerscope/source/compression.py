@@ -164,7 +164,7 @@ class _RegionHash(threading.Thread):
     """
 
     def __init__(self, region: Region, hasher) -> None:
-        super().__init__(name="layerscope-blob-hash", daemon=True)
+        super().__init__(name="layerscope-hash-blob", daemon=True)
         self._region = region
         self.hasher = hasher
         self._stop_flag = False
@@ -185,7 +185,7 @@ class _QueueHash(threading.Thread):
     _DONE = object()
 
     def __init__(self, hasher, depth: int = 16) -> None:
-        super().__init__(name="layerscope-diff-hash", daemon=True)
+        super().__init__(name="layerscope-hash-diff", daemon=True)
         self.hasher = hasher
         self._q: queue.Queue = queue.Queue(maxsize=depth)  # bounds memory: depth * OUT_CHUNK
 
