@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 
 from ..errors import UsageError
 from ..fs import overlay as ov
-from ..fs import whiteout as wh
 from ..fs.tree import LayerId, Node, Tree
+from ..layer import whiteout as wh
 from ..layer.entry import DIR
 from .inspect import InspectReport, inspect
 
@@ -101,13 +101,13 @@ def container_diff(spec: str, rw: str, **kw) -> ContainerDiff:
     named: list[tuple[str, str, str]] = []  # (marker kind, resolved path, raw path)
     for e in rw_entries:
         kind, parent, name = wh.classify(e.path)
-        if kind == wh.AUFS_META or kind == wh.BAD_WHITEOUT:
-            continue
         if kind == wh.NOT_MARKER:
             path, _ = tree.resolve(e.path)
-        else:
+        elif wh.applies(kind):
             d, _ = tree.resolve(parent, follow_last=True)
-            path = d if kind == wh.OPAQUE_MARKER else (f"{d}/{name}" if d else name)
+            path = wh.target(kind, d, name)
+        else:
+            continue  # AUFS metadata, bad whiteouts: not applied
         named.append((kind, path, e.path))
     result = overlay.apply("rw", rw_entries)
     items: dict[str, str] = {}

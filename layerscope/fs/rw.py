@@ -10,7 +10,7 @@ A container's changes reach us in one of two shapes:
    :func:`read_upper_tar`.
 
 Both come out **in OCI layer form**, so the one whiteout logic downstream
-(``fs/whiteout.py``, ``fs/overlay.py``) serves both. :func:`read_rw_layer`
+(``layer/whiteout.py``, ``fs/overlay.py``) serves both. :func:`read_rw_layer`
 picks the reader from what the path is.
 
 Translating an upper directory (what overlayfs writes -> what we emit):
@@ -100,7 +100,7 @@ from ..layer.entry import BLOCK, CHAR, DIR, FIFO, FILE, HARDLINK, SYMLINK, Entry
 from ..layer.tar import iter_entries
 from ..source.compression import LayerStream
 from ..source.container import Region
-from .whiteout import OPAQUE, PREFIX
+from ..layer import whiteout
 
 __all__ = ["CHANGED_WHILE_READ", "METACOPY", "READ_SIZE", "REDIRECT", "read_rw_layer", "read_upper_dir",
            "read_upper_tar"]
@@ -111,9 +111,6 @@ READ_SIZE = 1 << 20  # bytes per read when hashing a file of the upper dir
 METACOPY = "metacopy"
 REDIRECT = "redirect"
 CHANGED_WHILE_READ = "changed-while-read"
-
-WHITEOUT_PREFIX = PREFIX
-OPAQUE_MARKER = OPAQUE
 
 # overlayfs (trusted.* for a privileged mount, user.* with "userxattr") and
 # fuse-overlayfs keep their bookkeeping in these namespaces.
@@ -306,7 +303,7 @@ class _Walk:
         return True
 
     def whiteout(self, rel_dir: str, name: str, st: os.stat_result) -> None:
-        path = _child(rel_dir, WHITEOUT_PREFIX + name)
+        path = whiteout.whiteout_path(rel_dir, name)
         self.emit(Entry(path, FILE, 0, 0o600, st.st_uid, st.st_gid, st.st_mtime, None, {}, digest=_EMPTY_DIGEST,
                         raw_name=path))
 
@@ -329,7 +326,7 @@ class _Walk:
         source = _redirect_path(ovl, rel_dir)
         self.emit(Entry(rel, DIR, 0, mode, st.st_uid, st.st_gid, st.st_mtime, source, own, raw_name=rel))
         if _is_opaque(ovl):
-            marker = _child(rel, OPAQUE_MARKER)
+            marker = whiteout.opaque_path(rel)
             self.emit(Entry(marker, FILE, 0, mode & 0o777, st.st_uid, st.st_gid, st.st_mtime, None, {},
                             digest=_EMPTY_DIGEST, raw_name=marker))
         return fd, rel
