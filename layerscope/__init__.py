@@ -6,11 +6,17 @@ The public API (CI gates import this, not the CLI)::
     report = layerscope.inspect("image.tar")        # verify digests, scan layers
     report.size, report.layers[0].entries
     image = layerscope.open_image("layout:tag", platform="linux/arm64")
+
+The names below are loaded on first use, so that importing one stage (say
+``layerscope.fs``, the pure model) does not pull in every other stage and
+its dependencies (zstd, ISA-L, mmap).
 """
 
 from __future__ import annotations
 
-from .analysis.inspect import InspectReport, LayerInfo, inspect, inspect_image
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .errors import (
     BadInputError,
     DigestMismatchError,
@@ -19,8 +25,11 @@ from .errors import (
     NotAnImageError,
     SelectionError,
 )
-from .source import Image, LayerRef, open_image
-from . import ci  # noqa: E402  (public: layerscope.ci.evaluate for CI gates)
+
+if TYPE_CHECKING:
+    from . import ci
+    from .analysis.inspect import InspectReport, LayerInfo, inspect, inspect_image
+    from .source import Image, LayerRef, open_image
 
 __version__ = "0.1.0"
 
@@ -40,3 +49,30 @@ __all__ = [
     "NotAnImageError",
     "SelectionError",
 ]
+
+# public name -> the module that defines it (None: the name is a submodule)
+_LAZY = {
+    "inspect": ".analysis.inspect",
+    "inspect_image": ".analysis.inspect",
+    "InspectReport": ".analysis.inspect",
+    "LayerInfo": ".analysis.inspect",
+    "open_image": ".source",
+    "Image": ".source",
+    "LayerRef": ".source",
+    "ci": None,  # layerscope.ci.evaluate for CI gates
+}
+
+
+def __getattr__(name: str) -> Any:
+    where = _LAZY.get(name, "")
+    if where == "":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = importlib.import_module(f".{name}" if where is None else where, __name__)
+    if where is not None:
+        value = getattr(value, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

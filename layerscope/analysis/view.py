@@ -12,7 +12,7 @@ from ..errors import UsageError
 from ..fs import overlay as ov
 from ..fs.tree import LayerId, Node, Tree
 from ..layer import whiteout as wh
-from ..layer.entry import DIR
+from ..layer.entry import DIR, METACOPY
 from .inspect import InspectReport, inspect
 
 
@@ -85,7 +85,7 @@ def merged_view(spec: str, *, upto: int | None = None, rw: str | None = None, **
 
 
 def _read_rw(path: str) -> list:
-    from ..fs.rw import read_rw_layer
+    from ..layer.upperdir import read_rw_layer
 
     return read_rw_layer(path)
 
@@ -134,7 +134,7 @@ def container_diff(spec: str, rw: str, **kw) -> ContainerDiff:
             continue
         old, new = lower.get(path), tree.get(path)
         if (old is not None and new is not None and old.is_content and new.is_content and new.layer == "rw"
-                and new.inode != old.inode and "metacopy" not in new.entry.defects):
+                and new.inode != old.inode and METACOPY not in new.entry.defects):
             copied.append((path, old.entry.size))
     copied = sorted(set(copied))
     return ContainerDiff(

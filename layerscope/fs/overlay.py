@@ -20,8 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..layer import whiteout as wh
-from ..layer.entry import DIR, FILE, HARDLINK, SYMLINK, Entry
-from .rw import METACOPY
+from ..layer.entry import DIR, FILE, HARDLINK, METACOPY, SYMLINK, Entry
 from .tree import LayerId, Node, Tree
 
 ADDED, MODIFIED, METADATA, DELETED, OPAQUE = "added", "modified", "metadata", "deleted", "opaque"

@@ -20,6 +20,10 @@ BLOCK = "block"
 FIFO = "fifo"
 KINDS = (FILE, DIR, SYMLINK, HARDLINK, CHAR, BLOCK, FIFO)
 
+# A defect the model acts on (set by layer/upperdir.py): an overlayfs
+# metadata-only copy-up, whose bytes are still a lower layer's.
+METACOPY = "metacopy"
+
 
 @dataclass(slots=True)
 class Entry:

@@ -96,19 +96,19 @@ import stat
 from xxhash import xxh3_128, xxh3_128_digest
 
 from ..errors import BadInputError
-from ..layer.entry import BLOCK, CHAR, DIR, FIFO, FILE, HARDLINK, SYMLINK, Entry
-from ..layer.tar import iter_entries
 from ..source.compression import LayerStream
 from ..source.container import Region
-from ..layer import whiteout
+from . import whiteout
+from .entry import BLOCK, CHAR, DIR, FIFO, FILE, HARDLINK, METACOPY, SYMLINK, Entry
+from .tar import iter_entries
 
 __all__ = ["CHANGED_WHILE_READ", "METACOPY", "READ_SIZE", "REDIRECT", "read_rw_layer", "read_upper_dir",
            "read_upper_tar"]
 
 READ_SIZE = 1 << 20  # bytes per read when hashing a file of the upper dir
 
-# Defects this module adds to entries (see the module docstring).
-METACOPY = "metacopy"
+# Defects this module adds to entries (see the module docstring); METACOPY
+# is defined in entry.py, as the model acts on it.
 REDIRECT = "redirect"
 CHANGED_WHILE_READ = "changed-while-read"
 
