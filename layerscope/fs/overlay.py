@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..layer import whiteout as wh
-from ..layer.entry import DIR, FILE, HARDLINK, METACOPY, SYMLINK, Entry
+from ..layer.entry import BLOCK, CHAR, DIR, FILE, HARDLINK, METACOPY, SYMLINK, Entry
 from .tree import LayerId, Node, Tree
 
 ADDED, MODIFIED, METADATA, DELETED, OPAQUE = "added", "modified", "metadata", "deleted", "opaque"
@@ -65,7 +65,7 @@ def _same_content(a: Node, b: Node) -> bool:
         return False
     if ea.kind == SYMLINK:
         return ea.link == eb.link
-    if ea.kind in ("char", "block"):
+    if ea.kind in (CHAR, BLOCK):
         return (ea.devmajor, ea.devminor) == (eb.devmajor, eb.devminor)
     return True
 
