@@ -20,12 +20,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from ..errors import BadInputError, MissingBlobError, NotAnImageError
+from .magic import GZIP, NONE, detect
 
 MAX_JSON_BYTES = 64 << 20  # a manifest or config larger than this is hostile
 WINDOW = 2 << 20  # bytes handed out per memoryview window when streaming a blob
 _PAGE = mmap.ALLOCATIONGRANULARITY
-
-_COMPRESSED_MAGIC = {b"\x1f\x8b": "gzip", b"\x28\xb5\x2f\xfd": "zstd", b"BZh": "bzip2", b"\xfd7zXZ": "xz"}
 
 
 def _clean(name: str) -> str:
@@ -107,12 +106,12 @@ class Container:
 
 
 def _check_not_compressed(path: str, head: bytes) -> None:
-    for magic, kind in _COMPRESSED_MAGIC.items():
-        if head.startswith(magic):
-            raise NotAnImageError(
-                f"archive is {kind}-compressed; decompress it first (e.g. `{'gunzip' if kind == 'gzip' else kind + ' -d'}`)",
-                where=path,
-            )
+    kind = detect(head)
+    if kind != NONE:
+        raise NotAnImageError(
+            f"archive is {kind}-compressed; decompress it first (e.g. `{'gunzip' if kind == GZIP else kind + ' -d'}`)",
+            where=path,
+        )
 
 
 class TarContainer(Container):
