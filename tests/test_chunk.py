@@ -411,7 +411,7 @@ def test_cut_points_threads(cpus, monkeypatch):
     """The public path, forced on a small buffer with a small threshold."""
     monkeypatch.setattr(F, "PARALLEL_MIN_SIZE", 1 << 16)
     monkeypatch.setattr(F, "_MIN_SEGMENT", 1 << 14)
-    monkeypatch.setattr(F, "_cpu_count", lambda: cpus)
+    monkeypatch.setattr(F, "usable_cpus", lambda: cpus)
     for seed in range(3):
         data = rand_bytes(200_000 + seed, seed)
         expect = sequential(data, SMALL)
@@ -433,7 +433,7 @@ def test_segment_count():
     big = F.PARALLEL_MIN_SIZE
     assert F._segment_count(DEFAULT_PARAMS, big - 1, None) == 1
     assert F._segment_count(DEFAULT_PARAMS, big, 1) == 1
-    assert F._segment_count(DEFAULT_PARAMS, big, 64) <= min(F._cpu_count(), 2)
+    assert F._segment_count(DEFAULT_PARAMS, big, 64) <= min(F.usable_cpus(), 2)
     # Segments stay >= 16 max_size, so the overlap stays small.
     huge = ChunkParams(1 << 20, 4 << 20, 16 << 20)
     assert F._segment_count(huge, 64 << 20, 64) == 1

@@ -7,7 +7,6 @@ blob is absent (foreign / non-distributable) is reported, never fetched.
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -15,16 +14,15 @@ from concurrent.futures import ThreadPoolExecutor
 from ..errors import BadInputError, LayerscopeError
 from ..layer.scan import LayerScan, scan
 from ..source import Image, LayerRef
+from ..sysinfo import usable_cpus
 
 ProgressFn = Callable[[int], None]
 LayerFn = Callable[[int, "LayerScan | None"], None]
 
 
 def default_jobs() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - non-Linux
-        return max(1, os.cpu_count() or 1)
+    """One layer worker per usable CPU."""
+    return usable_cpus()
 
 
 def scan_layer(layer: LayerRef, *, image_path: str, verify: bool = True, keep_entries: bool = False) -> LayerScan:

@@ -30,6 +30,7 @@ import xxhash
 from layerscope._native import ffi, lib
 from layerscope.chunk.reference import DEFAULT_PARAMS, ChunkParams
 from layerscope.errors import UsageError
+from layerscope.sysinfo import usable_cpus
 
 __all__ = [
     "DIGESTS",
@@ -169,13 +170,6 @@ def _get_pool(workers: int) -> ThreadPoolExecutor:
         return _pool
 
 
-def _cpu_count() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
-
-
 def _check_threads(threads: int | None) -> int | None:
     if threads is None:
         return None
@@ -189,7 +183,7 @@ def _check_threads(threads: int | None) -> int | None:
 def _segment_count(params: ChunkParams, size: int, threads: int | None) -> int:
     if size < PARALLEL_MIN_SIZE:
         return 1
-    count = _cpu_count() if threads is None else min(threads, _cpu_count())
+    count = usable_cpus() if threads is None else min(threads, usable_cpus())
     return max(1, min(count, size // max(_MIN_SEGMENT, 16 * params.max_size)))
 
 
