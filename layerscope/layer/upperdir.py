@@ -95,7 +95,7 @@ import stat
 
 from xxhash import xxh3_128, xxh3_128_digest
 
-from ..errors import BadInputError
+from ..errors import BadInputError, os_error
 from ..source.compression import LayerStream
 from ..source.container import Region
 from . import whiteout
@@ -162,7 +162,7 @@ def _xattrs(target: int | str, where: str) -> dict[str, bytes]:
     except OSError as e:
         if e.errno in _XATTR_ABSENT:
             return {}
-        raise BadInputError(f"cannot list xattrs: {e.strerror or e}", where=where) from None
+        raise os_error(e, "list xattrs", where) from None
     out = {}
     for name in sorted(names):
         try:
@@ -170,7 +170,7 @@ def _xattrs(target: int | str, where: str) -> dict[str, bytes]:
         except OSError as e:
             if e.errno in _XATTR_ABSENT:  # ENODATA: removed since listed (a running container)
                 continue
-            raise BadInputError(f"cannot read xattr {name!r}: {e.strerror or e}", where=where) from None
+            raise os_error(e, f"read xattr {name!r}", where) from None
     return out
 
 
@@ -221,7 +221,7 @@ class _Walk:
         return os.path.join(self.top, rel) if rel else self.top
 
     def fail(self, rel: str, what: str, e: OSError) -> BadInputError:
-        return BadInputError(f"cannot {what}: {e.strerror or e}", where=self.where(rel))
+        return os_error(e, what, self.where(rel))
 
     def emit(self, e: Entry) -> None:
         if e.path in self.emitted:  # e.g. a literal ".wh.x" next to a whiteout device "x"
@@ -405,7 +405,7 @@ def read_upper_dir(path: str | os.PathLike) -> list[Entry]:
     except NotADirectoryError:
         raise BadInputError("not a directory", where=top) from None
     except OSError as e:
-        raise BadInputError(f"cannot open directory: {e.strerror or e}", where=top) from None
+        raise os_error(e, "open directory", top) from None
     walk = _Walk(top)
     # one open descriptor per level of nesting, so no component is ever resolved twice
     stack: list[tuple[int, str, list[str], int]] = []
@@ -443,7 +443,7 @@ def read_upper_tar(path: str | os.PathLike) -> list[Entry]:
                 raise BadInputError("empty file, not a layer tar", where=where)
             mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
     except OSError as e:
-        raise BadInputError(f"cannot read: {e.strerror or e}", where=where) from None
+        raise os_error(e, "read", where) from None
     stream = None
     try:
         stream = LayerStream(Region(mm, 0, len(mm)), where=where, verify=False)
@@ -470,7 +470,7 @@ def read_rw_layer(path: str | os.PathLike) -> list[Entry]:
     except FileNotFoundError:
         raise BadInputError("no such file or directory", where=where) from None
     except OSError as e:
-        raise BadInputError(f"cannot stat: {e.strerror or e}", where=where) from None
+        raise os_error(e, "stat", where) from None
     if stat.S_ISDIR(st.st_mode):
         return read_upper_dir(where)
     if stat.S_ISREG(st.st_mode):

@@ -19,7 +19,7 @@ import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from ..errors import BadInputError, MissingBlobError, NotAnImageError
+from ..errors import BadInputError, MissingBlobError, NotAnImageError, os_error
 from .magic import GZIP, NONE, detect
 
 MAX_JSON_BYTES = 64 << 20  # a manifest or config larger than this is hostile
@@ -158,7 +158,7 @@ class TarContainer(Container):
                 except tarfile.TarError as e:
                     raise BadInputError(f"corrupt or truncated archive: {e}", where=self.path) from None
         except OSError as e:
-            raise NotAnImageError(f"cannot read: {e.strerror or e}", where=self.path) from None
+            raise os_error(e, "read", self.path, cls=NotAnImageError) from None
         if not self._members:
             raise NotAnImageError("not an image archive (no files in the tar)", where=self.path)
 
@@ -251,7 +251,7 @@ class DirContainer(Container):
             except FileNotFoundError:
                 raise MissingBlobError(f"{name!r} is missing", where=self.path) from None
             except OSError as e:
-                raise BadInputError(f"cannot read {name!r}: {e.strerror or e}", where=self.path) from None
+                raise os_error(e, f"read {name!r}", self.path) from None
             self._maps[full] = mm
         return Region(mm, 0, len(mm))
 
