@@ -4,7 +4,8 @@ A chunker whose cut points change silently bloats every store built with
 it (nothing dedups against the old chunks any more). So the cut points of a
 fixed buffer under fixed parameters are written here, and every
 implementation -- the C scan, its streaming and threaded paths, and the
-plain-Python reference -- must reproduce them. If this test fails, the
+plain-Python reference -- must reproduce them (a pure-Python backend for
+``chunk/native.py`` too). If this test fails, the
 algorithm changed: that needs a new chunker version, not a new literal.
 
 The buffer comes from an xorshift64 generator written out below (not
@@ -20,6 +21,7 @@ import hashlib
 import pytest
 
 from layerscope.chunk import DEFAULT_PARAMS, ChunkParams, Chunker, chunk_digests, cut_points, iter_chunks
+from layerscope.chunk import native, parallel
 from layerscope.chunk import reference as ref
 
 _U64 = (1 << 64) - 1
@@ -87,6 +89,16 @@ def test_native_cut_points_are_golden(buf, params):
     assert cut_points(buf, params=params) == cuts
     assert cut_points(memoryview(bytearray(buf)), params=params) == cuts
     assert _digest_of_digests(buf, cuts) == digest
+
+
+@pytest.mark.parametrize("params", list(GOLDEN), ids=IDS)
+@pytest.mark.parametrize("starts", [[0, 300_001, 650_000], [0, 500_000, 500_000, 700_003]],
+                         ids=["3-segments", "4-segments-zero-run"])
+def test_segmented_cut_points_are_golden(buf, params, starts):
+    """The threads' speculative-segment path, with explicit segment starts
+    (the buffer is below the size that turns it on by itself)."""
+    src = native.from_buffer(buf)
+    assert parallel.scan_segments(params, src, len(buf), True, starts) == GOLDEN[params][0]
 
 
 @pytest.mark.parametrize("params", list(GOLDEN), ids=IDS)
