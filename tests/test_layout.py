@@ -14,6 +14,7 @@ PKG = Path(__file__).resolve().parent.parent / "layerscope"
 # stage -> position along the data flow; equal positions may not import each other either
 STAGES = {
     "errors": 0, "units": 0, "sysinfo": 0,
+    "testing": 0,  # image writers for tests and benchmarks: import no stage at all
     "source": 1,
     "layer": 2, "chunk": 2,
     "fs": 3,
@@ -102,3 +103,21 @@ def test_the_model_loads_without_the_readers():
             f"print(sorted(m for m in sys.modules if m.partition('.')[0] in {READER_ONLY!r}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout
+
+
+TESTING = sorted((PKG / "testing").glob("*.py"))
+
+
+@pytest.mark.parametrize("path", TESTING, ids=[p.name for p in TESTING])
+def test_testing_helpers_use_the_standard_library_only(path):
+    """They ship in the package: no test-only (or any third-party) dependency."""
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and not node.level:
+            names = [node.module]
+        else:
+            continue
+        for name in names:
+            top = name.partition(".")[0]
+            assert top in sys.stdlib_module_names or top == "__future__", f"{path.name}:{node.lineno} imports {name}"
