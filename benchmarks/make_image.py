@@ -19,7 +19,9 @@ Writes the same image twice:
 
 Both archives hold the same config (same image ID, same diff_ids).  Everything
 is a pure function of (size, layers, seed): the archives are bit-identical from
-run to run.
+run to run.  The archives, manifests and configs are written by
+``layerscope.testing.imagewriter``, the writer the tests' images share; the
+layer tars and their contents are made here.
 
 Content mix (for the default 300 MB): a distro-like base layer with thousands
 of 1-50 KB files, symlinks, hardlinks, an xattr, a few long (PAX) names; a
@@ -35,7 +37,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import io
 import itertools
 import json
 import os
@@ -48,12 +49,14 @@ import zlib
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
+from layerscope.testing import imagewriter as W
+
 MiB = 1 << 20
 KiB = 1 << 10
 REPO = "layerscope-bench"
 TAG = "latest"
 GZIP_LEVEL = 6
-BASE_MTIME = 1_700_000_000  # 2023-11-14, fixed so the output is reproducible
+BASE_MTIME = W.MTIME  # 2023-11-14, fixed so the output is reproducible
 GENERATOR_VERSION = 1  # bump when the output for given parameters changes
 
 # --------------------------------------------------------------------------
@@ -572,26 +575,7 @@ def write_layer(args) -> dict:
 
 
 def _jbytes(obj) -> bytes:
-    return json.dumps(obj, separators=(",", ":"), sort_keys=True).encode()
-
-
-def _add_bytes(tf: tarfile.TarFile, name: str, data: bytes):
-    ti = tarfile.TarInfo(name)
-    ti.size, ti.mtime, ti.mode = len(data), BASE_MTIME, 0o644
-    tf.addfile(ti, io.BytesIO(data))
-
-
-def _add_dir(tf, name):
-    ti = tarfile.TarInfo(name.rstrip("/") + "/")
-    ti.type, ti.mtime, ti.mode = tarfile.DIRTYPE, BASE_MTIME, 0o755
-    tf.addfile(ti)
-
-
-def _add_file(tf, name, path):
-    ti = tarfile.TarInfo(name)
-    ti.size, ti.mtime, ti.mode = os.path.getsize(path), BASE_MTIME, 0o644
-    with open(path, "rb") as f:
-        tf.addfile(ti, f)
+    return W.json_bytes(obj, sort_keys=True)
 
 
 def _iso(t):
@@ -610,11 +594,10 @@ def make_config(plans: list[LayerPlan], layers: list[dict]) -> dict:
             history.append({"created": _iso(BASE_MTIME + i * 3600 + 1),
                             "created_by": cb if cb.startswith("/bin") else f"{cb} # buildkit",
                             "comment": "buildkit.dockerfile.v0", "empty_layer": True})
-    return {
-        "architecture": "amd64",
-        "os": "linux",
-        "created": _iso(BASE_MTIME + len(plans) * 3600),
-        "config": {
+    return W.image_config(
+        [l["diff_id"] for l in layers],
+        created=_iso(BASE_MTIME + len(plans) * 3600),
+        config={
             "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8",
                     "PYTHONUNBUFFERED=1"],
             "Cmd": ["python", "-m", "app"],
@@ -622,84 +605,61 @@ def make_config(plans: list[LayerPlan], layers: list[dict]) -> dict:
             "ExposedPorts": {"8080/tcp": {}},
             "Labels": {"org.opencontainers.image.title": "layerscope-bench"},
         },
-        "rootfs": {"type": "layers", "diff_ids": [l["diff_id"] for l in layers]},
-        "history": history,
-    }
+        history=history,
+    )
 
 
-def _write_members(out: str, members: dict[str, tuple[str, object]]) -> None:
-    """Write ``name -> (kind, value)`` members in sorted name order (as ``docker save``
-    tars a directory), through a temporary file so a half-written archive never stays."""
-    tmp = out + ".tmp"
-    with tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as tf:
-        for name in sorted(members):
-            kind, val = members[name]
-            if kind == "dir":
-                _add_dir(tf, name)
-            elif kind == "bytes":
-                _add_bytes(tf, name, val)
-            else:
-                _add_file(tf, name, val)
-    os.replace(tmp, out)
+def _write_members(out: str, members: dict[str, tuple]) -> None:
+    """Write ``name -> member`` (as :func:`imagewriter.write_tar` takes them) in
+    sorted name order (as ``docker save`` tars a directory), through a temporary
+    file so a half-written archive never stays."""
+    W.write_tar(out, [(name, *members[name]) for name in sorted(members)], atomic=True)
 
 
 def write_docker_archive(out: str, config_bytes: bytes, layers: list[dict]):
     """Legacy `docker save` layout (Docker < 25): <v1id>/layer.tar etc."""
-    cfg_hex = hashlib.sha256(config_bytes).hexdigest()
-    ids, parent = [], ""
-    for l in layers:
-        v1 = hashlib.sha256(f"{parent} {l['diff_id']}".encode()).hexdigest()
-        ids.append((v1, parent))
-        parent = v1
-    members = {}
-    for (v1, par), l in zip(ids, layers):
-        members[f"{v1}/"] = ("dir", None)
-        members[f"{v1}/VERSION"] = ("bytes", b"1.0")
+    cfg_hex = W.hexof(W.sha256(config_bytes))
+    v1s = W.v1_ids([l["diff_id"] for l in layers])
+    members: dict[str, tuple] = {}
+    for v1, par, l in zip(v1s, [""] + v1s, layers):
+        members[f"{v1}/"] = (None,)
+        members[f"{v1}/VERSION"] = (b"1.0",)
         j = {"id": v1, "created": _iso(BASE_MTIME), "os": "linux",
              "container_config": {"Hostname": "", "Env": None, "Cmd": None, "Image": ""}}
         if par:
             j["parent"] = par
-        members[f"{v1}/json"] = ("bytes", _jbytes(j))
-        members[f"{v1}/layer.tar"] = ("file", l["raw"])
-    members[f"{cfg_hex}.json"] = ("bytes", config_bytes)
-    members["manifest.json"] = ("bytes", _jbytes([{"Config": f"{cfg_hex}.json",
-                                                    "RepoTags": [f"{REPO}:{TAG}"],
-                                                    "Layers": [f"{v1}/layer.tar" for v1, _ in ids]}]))
-    members["repositories"] = ("bytes", _jbytes({REPO: {TAG: ids[-1][0]}}))
+        members[f"{v1}/json"] = (_jbytes(j),)
+        members[f"{v1}/layer.tar"] = (None, {"file": l["raw"]})
+    members[f"{cfg_hex}.json"] = (config_bytes,)
+    members["manifest.json"] = (_jbytes(W.docker_manifest(f"{cfg_hex}.json", [f"{REPO}:{TAG}"],
+                                                          [f"{v1}/layer.tar" for v1 in v1s])),)
+    members["repositories"] = (_jbytes({REPO: {TAG: v1s[-1]}}),)
     _write_members(out, members)
     return "sha256:" + cfg_hex
 
 
 def write_oci_archive(out: str, config_bytes: bytes, layers: list[dict], docker_compat: bool = True):
     """OCI image layout tar with gzip layers (+ Docker-25 manifest.json)."""
-    cfg_digest = "sha256:" + hashlib.sha256(config_bytes).hexdigest()
-    manifest = {
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cfg_digest,
-                   "size": len(config_bytes)},
-        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": l["digest"],
-                    "size": l["gz_size"]} for l in layers],
-    }
+    cfg_digest = W.sha256(config_bytes)
+    manifest = W.oci_manifest(W.descriptor(W.OCI_CONFIG, config_bytes),
+                              [W.descriptor(W.OCI_LAYER_GZIP, digest=l["digest"], size=l["gz_size"]) for l in layers])
     mbytes = _jbytes(manifest)
-    m_digest = "sha256:" + hashlib.sha256(mbytes).hexdigest()
-    index = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
-             "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": m_digest,
-                            "size": len(mbytes),
-                            "annotations": {"io.containerd.image.name": f"docker.io/library/{REPO}:{TAG}",
-                                            "org.opencontainers.image.ref.name": TAG}}]}
-    blob = lambda d: "blobs/sha256/" + d.split(":", 1)[1]
-    members = {"blobs/": ("dir", None), "blobs/sha256/": ("dir", None),
-               blob(cfg_digest): ("bytes", config_bytes), blob(m_digest): ("bytes", mbytes),
-               "oci-layout": ("bytes", _jbytes({"imageLayoutVersion": "1.0.0"})),
-               "index.json": ("bytes", _jbytes(index))}
+    m_digest = W.sha256(mbytes)
+    index = W.oci_index([W.descriptor(W.OCI_MANIFEST, mbytes,
+                                      annotations={"io.containerd.image.name": f"docker.io/library/{REPO}:{TAG}",
+                                                   "org.opencontainers.image.ref.name": TAG})])
+    blob = W.blob_name
+    members: dict[str, tuple] = {
+        "blobs/": (None,), "blobs/sha256/": (None,),
+        blob(cfg_digest): (config_bytes,), blob(m_digest): (mbytes,),
+        "oci-layout": (_jbytes(W.OCI_LAYOUT),),
+        "index.json": (_jbytes(index),)}
     for l in layers:
-        members[blob(l["digest"])] = ("file", l["gz"])
+        members[blob(l["digest"])] = (None, {"file": l["gz"]})
     if docker_compat:
-        members["manifest.json"] = ("bytes", _jbytes([{"Config": blob(cfg_digest),
-                                                        "RepoTags": [f"{REPO}:{TAG}"],
-                                                        "Layers": [blob(l["digest"]) for l in layers]}]))
-        members["repositories"] = ("bytes", _jbytes({REPO: {TAG: cfg_digest.split(":", 1)[1]}}))
+        members["manifest.json"] = (_jbytes(W.docker_manifest(blob(cfg_digest), [f"{REPO}:{TAG}"],
+                                                              [blob(l["digest"]) for l in layers])),)
+        members["repositories"] = (_jbytes({REPO: {TAG: W.hexof(cfg_digest)}}),)
     _write_members(out, members)
     return m_digest
 

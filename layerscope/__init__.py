@@ -6,55 +6,32 @@ The public API (CI gates import this, not the CLI)::
     report = layerscope.inspect("image.tar")        # verify digests, scan layers
     report.size, report.layers[0].entries
     image = layerscope.open_image("layout:tag", platform="linux/arm64")
+
+The names below are loaded on first use, so that importing one stage (say
+``layerscope.fs``, the pure model) does not pull in every other stage and
+its dependencies (zstd, ISA-L, mmap).
 """
 
 from __future__ import annotations
 
-from importlib import import_module as _import_module
-from typing import TYPE_CHECKING
+import importlib
+from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from .errors import (
+    BadInputError,
+    DigestMismatchError,
+    LayerscopeError,
+    MissingBlobError,
+    NotAnImageError,
+    SelectionError,
+)
 
-# Loaded on first use, so `layerscope --version` and a CI gate that needs
-# one function do not pay for every stage's imports.
-_LAZY = {
-    "inspect": ".analysis.inspect",
-    "inspect_image": ".analysis.inspect",
-    "InspectReport": ".analysis.inspect",
-    "LayerInfo": ".analysis.inspect",
-    "open_image": ".source",
-    "Image": ".source",
-    "LayerRef": ".source",
-    "LayerscopeError": ".errors",
-    "BadInputError": ".errors",
-    "DigestMismatchError": ".errors",
-    "MissingBlobError": ".errors",
-    "NotAnImageError": ".errors",
-    "SelectionError": ".errors",
-}
-
-if TYPE_CHECKING:  # pragma: no cover
+if TYPE_CHECKING:
     from . import ci
     from .analysis.inspect import InspectReport, LayerInfo, inspect, inspect_image
-    from .errors import (BadInputError, DigestMismatchError, LayerscopeError, MissingBlobError, NotAnImageError,
-                         SelectionError)
     from .source import Image, LayerRef, open_image
 
-
-def __getattr__(name: str):
-    if name == "ci":  # public: layerscope.ci.evaluate for CI gates
-        return _import_module(".ci", __name__)
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'layerscope' has no attribute {name!r}")
-    value = getattr(_import_module(module, __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
-
+__version__ = "0.1.0"
 
 __all__ = [
     "inspect",
@@ -72,3 +49,30 @@ __all__ = [
     "NotAnImageError",
     "SelectionError",
 ]
+
+# public name -> the module that defines it (None: the name is a submodule)
+_LAZY = {
+    "inspect": ".analysis.inspect",
+    "inspect_image": ".analysis.inspect",
+    "InspectReport": ".analysis.inspect",
+    "LayerInfo": ".analysis.inspect",
+    "open_image": ".source",
+    "Image": ".source",
+    "LayerRef": ".source",
+    "ci": None,  # layerscope.ci.evaluate for CI gates
+}
+
+
+def __getattr__(name: str) -> Any:
+    where = _LAZY.get(name, "")
+    if where == "":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = importlib.import_module(f".{name}" if where is None else where, __name__)
+    if where is not None:
+        value = getattr(value, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

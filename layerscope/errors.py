@@ -6,6 +6,8 @@ message is the one line a user sees, naming the file and the object at fault.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 
 class LayerscopeError(Exception):
     """Base class. ``exit_code`` is what the CLI exits with."""
@@ -39,3 +41,18 @@ class SelectionError(BadInputError):
 
 class UsageError(LayerscopeError):
     """The caller asked for something inconsistent."""
+
+
+E = TypeVar("E", bound=LayerscopeError)
+
+
+def os_error(e: OSError, doing: str | None = None, where: str | None = None,
+             *, cls: type[E] = BadInputError) -> E:  # type: ignore[assignment]
+    """The one line a user sees for an OSError: ``WHERE: cannot DOING: REASON``.
+
+    REASON is the system's text (``strerror``), not Python's repr with errno
+    and path; without ``doing`` the line is just ``WHERE: REASON``. Raise the
+    result ``from None``: the traceback of an OSError is not for users.
+    """
+    reason = e.strerror or str(e)
+    return cls(f"cannot {doing}: {reason}" if doing else reason, where=where)

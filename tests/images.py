@@ -13,7 +13,11 @@ Two families:
   multi-platform images, odd compression framings, foreign layers).  Every
   expected value is computed from the bytes the builder wrote.
 
-Nothing here imports layerscope: the expectations must not depend on it.
+Nothing here uses layerscope's readers: the expectations must not depend
+on them. Archives, layouts, manifests and configs are written by
+``layerscope.testing.imagewriter``, stdlib-only code shared with the
+benchmark image (benchmarks/make_image.py) that imports nothing from
+layerscope.
 Images are small (a few hundred KB each) and are built in temp dirs by
 session-scoped fixtures in ``conftest.py``; nothing binary is committed.
 """
@@ -21,7 +25,6 @@ session-scoped fixtures in ``conftest.py``; nothing binary is committed.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import io
 import json
 import os
@@ -38,16 +41,24 @@ from typing import Any
 
 import zstandard
 
+from layerscope.testing import imagewriter as W
+from layerscope.testing.imagewriter import (  # noqa: F401 - the test modules use them as images.X
+    OCI_CONFIG,
+    OCI_INDEX,
+    OCI_LAYER,
+    OCI_LAYER_GZIP,
+    OCI_LAYER_ZSTD,
+    OCI_MANIFEST,
+    add_member,
+    hexof,
+    sha256,
+    v1_ids,
+)
+
 # --------------------------------------------------------------------------
 # media types
 # --------------------------------------------------------------------------
 
-OCI_INDEX = "application/vnd.oci.image.index.v1+json"
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
-OCI_LAYER = "application/vnd.oci.image.layer.v1.tar"
-OCI_LAYER_GZIP = OCI_LAYER + "+gzip"
-OCI_LAYER_ZSTD = OCI_LAYER + "+zstd"
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
 DOCKER_LAYER = "application/vnd.docker.image.rootfs.diff.tar"
@@ -64,16 +75,8 @@ TIMEOUT = 60  # seconds, for every subprocess
 # small helpers
 # --------------------------------------------------------------------------
 
-def sha256(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
-def hexof(digest: str) -> str:
-    return digest.split(":", 1)[1]
-
-
 def jbytes(obj: Any) -> bytes:
-    return json.dumps(obj, separators=(",", ":"), sort_keys=False).encode()
+    return W.json_bytes(obj)
 
 
 def rand_bytes(n: int, seed: int) -> bytes:
@@ -101,7 +104,7 @@ def host_platform() -> str:
 # tar layers
 # --------------------------------------------------------------------------
 
-MTIME = 1_700_000_000
+MTIME = W.MTIME
 
 
 def _ti(name: str, kind: bytes, mode: int) -> tarfile.TarInfo:
@@ -375,16 +378,8 @@ def make_config(diff_ids: list[str], *, arch: str = "amd64", os_: str = "linux",
         if empty_after and i in empty_after:
             hist.append({"created": "2024-01-01T00:00:00Z", "created_by": empty_after[i],
                          "empty_layer": True})
-    cfg: dict[str, Any] = {"architecture": arch, "os": os_}
-    if variant:
-        cfg["variant"] = variant
-    cfg.update({
-        "created": "2024-01-01T00:00:00Z",
-        "config": {"Env": ["PATH=/usr/bin:/bin"], "Cmd": ["/bin/sh"]},
-        "rootfs": {"type": "layers", "diff_ids": list(diff_ids)},
-        "history": hist,
-    })
-    return jbytes(cfg)
+    return jbytes(W.image_config(diff_ids, history=hist, config={"Env": ["PATH=/usr/bin:/bin"], "Cmd": ["/bin/sh"]},
+                                 created="2024-01-01T00:00:00Z", arch=arch, os_=os_, variant=variant))
 
 
 class OCILayout:
@@ -397,17 +392,15 @@ class OCILayout:
         self.index: list[dict] = []
 
     def blob(self, data: bytes, media_type: str, *, write: bool = True, **extra: Any) -> dict:
-        d = sha256(data)
+        desc = W.descriptor(media_type, data, **extra)
         if write:
-            (self.path / "blobs" / "sha256" / hexof(d)).write_bytes(data)
-        desc = {"mediaType": media_type, "digest": d, "size": len(data)}
-        desc.update(extra)
+            (self.path / W.blob_name(desc["digest"])).write_bytes(data)
         return desc
 
     def image(self, layer_descs: list[dict], config: bytes, *, manifest_type: str = OCI_MANIFEST,
               config_type: str = OCI_CONFIG, write: bool = True) -> dict:
         cdesc = self.blob(config, config_type)
-        m = {"schemaVersion": 2, "mediaType": manifest_type, "config": cdesc, "layers": layer_descs}
+        m = W.oci_manifest(cdesc, layer_descs, media_type=manifest_type)
         return self.blob(jbytes(m), manifest_type, write=write)
 
     def add_ref(self, desc: dict, ref: str | None = None, **annotations: str) -> None:
@@ -420,44 +413,13 @@ class OCILayout:
         self.index.append(d)
 
     def finish(self) -> None:
-        idx = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": self.index}
-        (self.path / "index.json").write_bytes(jbytes(idx))
-
-
-def add_member(tf: tarfile.TarFile, name: str, data: bytes | None = None, *,
-               symlink: str | None = None, hardlink: str | None = None, mode: int = 0o644) -> None:
-    ti = tarfile.TarInfo(name)
-    ti.mtime = MTIME
-    ti.mode = mode
-    if symlink is not None:
-        ti.type, ti.linkname, ti.mode = tarfile.SYMTYPE, symlink, 0o777
-        tf.addfile(ti)
-    elif hardlink is not None:
-        ti.type, ti.linkname = tarfile.LNKTYPE, hardlink
-        tf.addfile(ti)
-    elif data is None:
-        ti.type, ti.mode = tarfile.DIRTYPE, 0o755
-        tf.addfile(ti)
-    else:
-        ti.size = len(data)
-        tf.addfile(ti, io.BytesIO(data))
+        (self.path / "index.json").write_bytes(jbytes(W.oci_index(self.index)))
 
 
 def tar_members(path: Path, members: list[tuple]) -> None:
     """Write an outer archive: members are ``(name, data)`` or
     ``(name, None, {"symlink": ...})`` / ``{"hardlink": ...}``."""
-    with tarfile.open(path, "w", format=tarfile.PAX_FORMAT) as tf:
-        for m in members:
-            add_member(tf, m[0], m[1], **(m[2] if len(m) > 2 else {}))
-
-
-def v1_ids(diff_ids: list[str]) -> list[str]:
-    """Legacy v1 layer ids (a chain hash, as docker/skopeo do)."""
-    ids, parent = [], ""
-    for d in diff_ids:
-        parent = hashlib.sha256((parent + " " + d).encode()).hexdigest()
-        ids.append(parent)
-    return ids
+    W.write_tar(path, members)
 
 
 # --------------------------------------------------------------------------
@@ -507,8 +469,7 @@ def build_legacy_docker_archive(path: Path, style: str, *, repotag: str = "legac
     cfg_name = f"{hexof(sha256(cfg))}.json"
     members.append((cfg_name, cfg))
     name, tag = repotag.rsplit(":", 1)
-    manifest = [{"Config": cfg_name, "RepoTags": [repotag], "Layers": layer_paths}]
-    members.append(("manifest.json", jbytes(manifest)))
+    members.append(("manifest.json", jbytes(W.docker_manifest(cfg_name, [repotag], layer_paths))))
     members.append(("repositories", jbytes({name: {tag: ids[-1]}})))
     tar_members(path, members)
     layers = [LayerExpect.from_blob(r, media_type=ANY, created_by=c) for r, c in zip(raws, CREATED_BY)]
@@ -524,21 +485,20 @@ def build_docker25_archive(path: Path) -> ImageExpect:
     raws = three_layers(20)
     diff_ids = [sha256(r) for r in raws]
     cfg = make_config(diff_ids, created_by=CREATED_BY)
-    ldescs = [{"mediaType": OCI_LAYER, "digest": d, "size": len(r)} for r, d in zip(raws, diff_ids)]
-    cdesc = {"mediaType": OCI_CONFIG, "digest": sha256(cfg), "size": len(cfg)}
-    man = jbytes({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": cdesc, "layers": ldescs})
-    mdesc = {"mediaType": OCI_MANIFEST, "digest": sha256(man), "size": len(man),
-             "annotations": {"io.containerd.image.name": "docker.io/library/d25:latest",
-                             "org.opencontainers.image.ref.name": "latest"}}
-    index = jbytes({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [mdesc]})
+    ldescs = [W.descriptor(OCI_LAYER, r) for r in raws]
+    cdesc = W.descriptor(OCI_CONFIG, cfg)
+    man = jbytes(W.oci_manifest(cdesc, ldescs))
+    mdesc = W.descriptor(OCI_MANIFEST, man,
+                         annotations={"io.containerd.image.name": "docker.io/library/d25:latest",
+                                      "org.opencontainers.image.ref.name": "latest"})
+    index = jbytes(W.oci_index([mdesc]))
     members: list[tuple] = [("blobs", None), ("blobs/sha256", None)]
     for r, d in zip(raws, diff_ids):
-        members.append((f"blobs/sha256/{hexof(d)}", r))
-    members.append((f"blobs/sha256/{hexof(sha256(cfg))}", cfg))
-    members.append((f"blobs/sha256/{hexof(sha256(man))}", man))
+        members.append((W.blob_name(d), r))
+    members.append((W.blob_name(sha256(cfg)), cfg))
+    members.append((W.blob_name(sha256(man)), man))
     members.append(("index.json", index))
-    manifest = [{"Config": f"blobs/sha256/{hexof(sha256(cfg))}", "RepoTags": ["d25:latest"],
-                 "Layers": [f"blobs/sha256/{hexof(d)}" for d in diff_ids]}]
+    manifest = W.docker_manifest(W.blob_name(sha256(cfg)), ["d25:latest"], [W.blob_name(d) for d in diff_ids])
     members.append(("manifest.json", jbytes(manifest)))
     members.append(("oci-layout", b'{"imageLayoutVersion": "1.0.0"}'))
     members.append(("repositories", jbytes({"d25": {"latest": hexof(diff_ids[-1])}})))
@@ -559,23 +519,20 @@ def build_compressed_docker_archive(path: Path, *, with_index: bool) -> ImageExp
     cfg = make_config(diff_ids, created_by=CREATED_BY)
     members: list[tuple] = [("blobs", None), ("blobs/sha256", None)]
     for b in blobs:
-        members.append((f"blobs/sha256/{hexof(sha256(b))}", b))
-    members.append((f"blobs/sha256/{hexof(sha256(cfg))}", cfg))
+        members.append((W.blob_name(sha256(b)), b))
+    members.append((W.blob_name(sha256(cfg)), cfg))
     manifest_digest: Any = ANY
     if with_index:
-        ldescs = [{"mediaType": m, "digest": sha256(b), "size": len(b)} for m, b in zip(mtypes, blobs)]
-        cdesc = {"mediaType": OCI_CONFIG, "digest": sha256(cfg), "size": len(cfg)}
-        man = jbytes({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": cdesc, "layers": ldescs})
+        ldescs = [W.descriptor(m, b) for m, b in zip(mtypes, blobs)]
+        man = jbytes(W.oci_manifest(W.descriptor(OCI_CONFIG, cfg), ldescs))
         manifest_digest = sha256(man)
-        members.append((f"blobs/sha256/{hexof(manifest_digest)}", man))
-        mdesc = {"mediaType": OCI_MANIFEST, "digest": manifest_digest, "size": len(man),
-                 "annotations": {"io.containerd.image.name": "docker.io/library/ctd:latest",
-                                 "org.opencontainers.image.ref.name": "latest"}}
-        members.append(("index.json", jbytes({"schemaVersion": 2, "mediaType": OCI_INDEX,
-                                              "manifests": [mdesc]})))
+        members.append((W.blob_name(manifest_digest), man))
+        mdesc = W.descriptor(OCI_MANIFEST, man,
+                             annotations={"io.containerd.image.name": "docker.io/library/ctd:latest",
+                                          "org.opencontainers.image.ref.name": "latest"})
+        members.append(("index.json", jbytes(W.oci_index([mdesc]))))
         members.append(("oci-layout", b'{"imageLayoutVersion": "1.0.0"}'))
-    manifest = [{"Config": f"blobs/sha256/{hexof(sha256(cfg))}", "RepoTags": ["ctd:latest"],
-                 "Layers": [f"blobs/sha256/{hexof(sha256(b))}" for b in blobs]}]
+    manifest = W.docker_manifest(W.blob_name(sha256(cfg)), ["ctd:latest"], [W.blob_name(sha256(b)) for b in blobs])
     members.append(("manifest.json", jbytes(manifest)))
     tar_members(path, members)
     layers = []
@@ -604,8 +561,7 @@ def build_multi_image_archive(path: Path) -> MultiImage:
         cfg = make_config(dids, arch=arch, created_by=["ADD base", f"ADD {tag}"])
         cname = f"{hexof(sha256(cfg))}.json"
         members.append((cname, cfg))
-        manifest.append({"Config": cname, "RepoTags": [tag],
-                         "Layers": [f"{hexof(d)}.tar" for d in dids]})
+        manifest += W.docker_manifest(cname, [tag], [f"{hexof(d)}.tar" for d in dids])
         layers = [LayerExpect.from_blob(r, created_by=c) for r, c in zip(raws, ["ADD base", f"ADD {tag}"])]
         images[tag] = ImageExpect(path, str(path), sha256(cfg), layers)
     members.append(("manifest.json", jbytes(manifest)))
@@ -667,7 +623,7 @@ def build_multi_platform_layout(path: Path, *, nested: bool = True) -> MultiPlat
                           "vnd.docker.reference.digest": descs[0]["digest"]}
     descs.append(att)
     if nested:
-        inner = lay.blob(jbytes({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": descs}), OCI_INDEX)
+        inner = lay.blob(jbytes(W.oci_index(descs)), OCI_INDEX)
         lay.add_ref(inner, "multi")
         index_digest = inner["digest"]
     else:

@@ -28,7 +28,8 @@ from layerscope.chunk import (
     cut_points,
     iter_chunks,
 )
-from layerscope.chunk import fastcdc as F
+from layerscope.chunk import native as N
+from layerscope.chunk import parallel as P
 from layerscope.chunk import reference as ref
 from layerscope.errors import UsageError
 
@@ -301,13 +302,13 @@ def test_runs_outside_the_gil():
 
 def segmented(data, params: ChunkParams, starts: list[int], final: bool = True) -> list[int]:
     """The parallel path with explicit segment starts, whatever the size."""
-    src = F.ffi.from_buffer("uint8_t[]", data)
-    return F._scan_segments(params, src, len(src), final, starts)
+    src = N.from_buffer(data)
+    return P.scan_segments(params, src, len(src), final, starts)
 
 
 def sequential(data, params: ChunkParams, final: bool = True) -> list[int]:
-    src = F.ffi.from_buffer("uint8_t[]", data)
-    return F._scan_from(params, src, 0, len(src), final)
+    src = N.from_buffer(data)
+    return N.scan_from(params, src, 0, len(src), final)
 
 
 @st.composite
@@ -373,8 +374,8 @@ def test_segments_never_meeting_fall_back_to_sequential(params, monkeypatch):
     data = bytes(10 * m + 123)
     starts = [0, 3 * m + 1, 3 * m + 1, 7 * m + 5]
     calls = []
-    scan_from = F._scan_from
-    monkeypatch.setattr(F, "_scan_from", lambda *a: calls.append(a[2:4]) or scan_from(*a))
+    scan_from = N.scan_from
+    monkeypatch.setattr(N, "scan_from", lambda *a: calls.append(a[2:4]) or scan_from(*a))
     points = segmented(data, params, starts)
     assert points == [m * j for j in range(1, 11)] + [len(data)]
     assert points == sequential(data, params)
@@ -389,8 +390,8 @@ def test_segments_random_default_params_meet_in_the_overlap(monkeypatch):
     data = rand_bytes(6 << 20, 31)
     expect = sequential(data, DEFAULT_PARAMS)
     calls = []
-    scan_from = F._scan_from
-    monkeypatch.setattr(F, "_scan_from", lambda *a: calls.append(a[2:4]) or scan_from(*a))
+    scan_from = N.scan_from
+    monkeypatch.setattr(N, "scan_from", lambda *a: calls.append(a[2:4]) or scan_from(*a))
     m = DEFAULT_PARAMS.max_size
     for parts in (2, 3, 4, 7):
         calls.clear()
@@ -409,14 +410,14 @@ def test_segments_random_default_params_meet_in_the_overlap(monkeypatch):
 @pytest.mark.parametrize("cpus", [2, 3, 4])
 def test_cut_points_threads(cpus, monkeypatch):
     """The public path, forced on a small buffer with a small threshold."""
-    monkeypatch.setattr(F, "PARALLEL_MIN_SIZE", 1 << 16)
-    monkeypatch.setattr(F, "_MIN_SEGMENT", 1 << 14)
-    monkeypatch.setattr(F, "_cpu_count", lambda: cpus)
+    monkeypatch.setattr(P, "PARALLEL_MIN_SIZE", 1 << 16)
+    monkeypatch.setattr(P, "_MIN_SEGMENT", 1 << 14)
+    monkeypatch.setattr(P, "usable_cpus", lambda: cpus)
     for seed in range(3):
         data = rand_bytes(200_000 + seed, seed)
         expect = sequential(data, SMALL)
-        assert F._segment_count(SMALL, len(data), None) == cpus
-        assert F._segment_count(SMALL, len(data), 1) == 1
+        assert P.segment_count(SMALL, len(data), None) == cpus
+        assert P.segment_count(SMALL, len(data), 1) == 1
         assert native(data, SMALL) == expect
         assert cut_points(data, params=SMALL, threads=cpus) == expect
         assert cut_points(data, params=SMALL, threads=1) == expect
@@ -430,13 +431,13 @@ def test_cut_points_threads(cpus, monkeypatch):
 
 
 def test_segment_count():
-    big = F.PARALLEL_MIN_SIZE
-    assert F._segment_count(DEFAULT_PARAMS, big - 1, None) == 1
-    assert F._segment_count(DEFAULT_PARAMS, big, 1) == 1
-    assert F._segment_count(DEFAULT_PARAMS, big, 64) <= min(F._cpu_count(), 2)
+    big = P.PARALLEL_MIN_SIZE
+    assert P.segment_count(DEFAULT_PARAMS, big - 1, None) == 1
+    assert P.segment_count(DEFAULT_PARAMS, big, 1) == 1
+    assert P.segment_count(DEFAULT_PARAMS, big, 64) <= min(P.usable_cpus(), 2)
     # Segments stay >= 16 max_size, so the overlap stays small.
     huge = ChunkParams(1 << 20, 4 << 20, 16 << 20)
-    assert F._segment_count(huge, 64 << 20, 64) == 1
+    assert P.segment_count(huge, 64 << 20, 64) == 1
 
 
 @pytest.mark.parametrize("threads", [0, -1, True, 1.5, "2"])
@@ -459,12 +460,12 @@ def test_parallel_default_threshold_on_24mib():
 
 def test_busy_pool_segments_run_in_the_caller(monkeypatch):
     """A segment no worker picked up is scanned by the caller, not awaited."""
-    pool = F._get_pool(2)  # what three segments ask for: the same pool
+    pool = P._get_pool(2)  # what three segments ask for: the same pool
     release = threading.Event()
-    blockers = [pool.submit(release.wait, 30) for _ in range(F._pool_workers)]
+    blockers = [pool.submit(release.wait, 30) for _ in range(P._pool_workers)]
     threads = set()
-    scan_from = F._scan_from
-    monkeypatch.setattr(F, "_scan_from",
+    scan_from = N.scan_from
+    monkeypatch.setattr(N, "scan_from",
                         lambda *a: threads.add(threading.get_ident()) or scan_from(*a))
     try:
         data = rand_bytes(300_000, 3)
@@ -472,7 +473,7 @@ def test_busy_pool_segments_run_in_the_caller(monkeypatch):
     finally:
         release.set()
     assert all(b.result() for b in blockers)
-    assert F._pool is pool and threads == {threading.get_ident()}
+    assert P._pool is pool and threads == {threading.get_ident()}
 
 
 def test_pool_refusing_work_segments_run_in_the_caller(monkeypatch):
@@ -481,7 +482,7 @@ def test_pool_refusing_work_segments_run_in_the_caller(monkeypatch):
 
     dead = ThreadPoolExecutor(1)
     dead.shutdown()
-    monkeypatch.setattr(F, "_get_pool", lambda workers: dead)
+    monkeypatch.setattr(P, "_get_pool", lambda workers: dead)
     data = rand_bytes(300_000, 5)
     assert segmented(data, SMALL, [0, 100_000, 200_000]) == sequential(data, SMALL)
 

@@ -85,6 +85,24 @@ def test_detect_by_magic_not_name():
     assert detect(b"") == "none"
 
 
+@pytest.mark.parametrize("compress,kind", [
+    (lambda b: gzip.compress(b, mtime=0), "gzip"), (zstandard.ZstdCompressor().compress, "zstd"),
+    (lambda b: SKIP + zstandard.ZstdCompressor().compress(b), "zstd"), (bz2.compress, "bzip2"),
+    (lzma.compress, "xz"),
+], ids=["gzip", "zstd", "zstd-skippable-first", "bzip2", "xz"])
+def test_compressed_outer_archives_are_refused_by_the_same_magic(compress, kind, tmp_path):
+    """Outer archives and layer blobs share one magic table (source/magic.py)."""
+    from layerscope.errors import NotAnImageError
+    from layerscope.source.container import open_container
+
+    path = tmp_path / "image.tar.x"
+    blob = compress(RAW[:4096])
+    assert detect(blob) == kind
+    path.write_bytes(blob)
+    with pytest.raises(NotAnImageError, match=f"archive is {kind}-compressed"):
+        open_container(str(path)).exists("manifest.json")
+
+
 def test_bytes_after_end_are_part_of_diff_id(tmp_path):
     blob = gzip.compress(RAW)
     s = LayerStream(_region(tmp_path, blob), where="w", blob_digest=_sha(blob), diff_id=_sha(RAW))

@@ -5,7 +5,8 @@ from __future__ import annotations
 import xxhash
 
 from layerscope.fs import stack
-from layerscope.fs.whiteout import AUFS_META, BAD_WHITEOUT, NOT_MARKER, OPAQUE_MARKER, WHITEOUT, classify
+from layerscope.layer import whiteout as wh
+from layerscope.layer.whiteout import AUFS_META, BAD_WHITEOUT, NOT_MARKER, OPAQUE_MARKER, WHITEOUT, classify
 from layerscope.layer.entry import Entry
 
 
@@ -40,6 +41,19 @@ def test_classify_markers():
     assert classify("a/.wh.")[0] == BAD_WHITEOUT
     assert classify("a/.wh..")[0] == BAD_WHITEOUT and classify("a/.wh...")[0] == BAD_WHITEOUT
     assert classify("a/b.wh.c")[0] == NOT_MARKER
+
+
+def test_marker_paths_round_trip_through_classify():
+    """The markers a reader synthesises are the ones the model recognises."""
+    for parent in ("", "a", "a/b"):
+        w = wh.whiteout_path(parent, "x")
+        assert classify(w) == (WHITEOUT, parent, "x")
+        assert wh.target(WHITEOUT, parent, "x") == (f"{parent}/x" if parent else "x")
+        o = wh.opaque_path(parent)
+        assert classify(o) == (OPAQUE_MARKER, parent, "")
+        assert wh.target(OPAQUE_MARKER, parent, "") == parent
+    assert [k for k in (NOT_MARKER, WHITEOUT, OPAQUE_MARKER, AUFS_META, BAD_WHITEOUT) if wh.applies(k)] == \
+        [WHITEOUT, OPAQUE_MARKER]
 
 
 def test_whiteout_deletes_lower_subtree_and_is_never_shown():

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import BadInputError
+from ..errors import BadInputError, os_error
 from ..fs.globs import compile_glob
 from ..units import human_size, parse_size
 
@@ -238,7 +238,7 @@ def _read_text(path: Path, shown: str) -> str:
     except FileNotFoundError:
         raise BadInputError("no such config file", where=shown) from None
     except OSError as e:
-        raise BadInputError(f"cannot read config file: {e.strerror or e}", where=shown) from None
+        raise os_error(e, "read config file", shown) from None
     if len(data) > _CONFIG_MAX_BYTES:
         raise BadInputError(f"too large for a config file (over {_CONFIG_MAX_BYTES:,} bytes)", where=shown)
     try:

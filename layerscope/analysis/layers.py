@@ -7,7 +7,6 @@ blob is absent (foreign / non-distributable) is reported, never fetched.
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -16,16 +15,15 @@ from ..errors import BadInputError, DigestMismatchError, LayerscopeError
 from ..layer.cache import ScanCache
 from ..layer.scan import LayerScan, scan
 from ..source import Image, LayerRef
+from ..sysinfo import usable_cpus
 
 ProgressFn = Callable[[int], None]
 LayerFn = Callable[[int, "LayerScan | None"], None]
 
 
 def default_jobs() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - non-Linux
-        return max(1, os.cpu_count() or 1)
+    """One layer worker per usable CPU."""
+    return usable_cpus()
 
 
 def open_cache(cache: ScanCache | bool | str | None) -> ScanCache | None:

@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 
 from ..errors import UsageError
 from ..fs import overlay as ov
-from ..fs import whiteout as wh
 from ..fs.tree import LayerId, Node, Tree
-from ..layer.entry import DIR
+from ..layer import whiteout as wh
+from ..layer.entry import DIR, METACOPY
 from .inspect import InspectReport, inspect
 
 
@@ -85,7 +85,7 @@ def merged_view(spec: str, *, upto: int | None = None, rw: str | None = None, **
 
 
 def _read_rw(path: str) -> list:
-    from ..fs.rw import read_rw_layer
+    from ..layer.upperdir import read_rw_layer
 
     return read_rw_layer(path)
 
@@ -101,13 +101,13 @@ def container_diff(spec: str, rw: str, **kw) -> ContainerDiff:
     named: list[tuple[str, str, str]] = []  # (marker kind, resolved path, raw path)
     for e in rw_entries:
         kind, parent, name = wh.classify(e.path)
-        if kind == wh.AUFS_META or kind == wh.BAD_WHITEOUT:
-            continue
         if kind == wh.NOT_MARKER:
             path, _ = tree.resolve(e.path)
-        else:
+        elif wh.applies(kind):
             d, _ = tree.resolve(parent, follow_last=True)
-            path = d if kind == wh.OPAQUE_MARKER else (f"{d}/{name}" if d else name)
+            path = wh.target(kind, d, name)
+        else:
+            continue  # AUFS metadata, bad whiteouts: not applied
         named.append((kind, path, e.path))
     result = overlay.apply("rw", rw_entries)
     items: dict[str, str] = {}
@@ -134,7 +134,7 @@ def container_diff(spec: str, rw: str, **kw) -> ContainerDiff:
             continue
         old, new = lower.get(path), tree.get(path)
         if (old is not None and new is not None and old.is_content and new.is_content and new.layer == "rw"
-                and new.inode != old.inode and "metacopy" not in new.entry.defects):
+                and new.inode != old.inode and METACOPY not in new.entry.defects):
             copied.append((path, old.entry.size))
     copied = sorted(set(copied))
     return ContainerDiff(

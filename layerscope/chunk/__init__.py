@@ -15,17 +15,18 @@ what chunk-level dedup (``savings``, the blob store) builds on.
 :mod:`layerscope.chunk.reference` is the same algorithm in plain Python; it
 defines the cut points and the tests hold the C code to it.  See
 docs/chunking.md.
+
+Modules, along the data flow: ``native`` (the FFI glue: a buffer in, C's
+cut points out; the one place ``layerscope._native`` is imported),
+``parallel`` (a thread pool and segment stitching for big buffers),
+``cuts`` (:func:`cut_points`), ``stream`` (:class:`Chunker`,
+:func:`iter_chunks`) and ``digest``.
 """
-from layerscope.chunk.fastcdc import (
-    DIGESTS,
-    Buffer,
-    Chunker,
-    chunk_digest,
-    chunk_digests,
-    cut_points,
-    iter_chunks,
-)
+from layerscope.chunk.cuts import cut_points
+from layerscope.chunk.digest import DIGESTS, chunk_digest, chunk_digests
+from layerscope.chunk.native import Buffer
 from layerscope.chunk.reference import DEFAULT_PARAMS, ChunkParams
+from layerscope.chunk.stream import Chunker, iter_chunks
 
 __all__ = [
     "DEFAULT_PARAMS",

@@ -10,7 +10,7 @@ import sys
 
 import click
 
-from ..errors import LayerscopeError
+from ..errors import LayerscopeError, os_error
 from .options import handle_errors, image_options
 
 
@@ -27,7 +27,7 @@ def _write(path: str, text: str, what: str) -> None:
         with open(path, "w", encoding="utf-8", newline="\n") as f:
             f.write(text)
     except OSError as e:
-        raise LayerscopeError(f"cannot write the {what} file: {e.strerror or e}", where=path) from None
+        raise os_error(e, f"write the {what} file", path, cls=LayerscopeError) from None
 
 
 @click.command()

@@ -9,7 +9,7 @@ import sys
 
 import click
 
-from ..errors import LayerscopeError
+from ..errors import LayerscopeError, os_error
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -38,7 +38,7 @@ def handle_errors(fn):
         except OSError as e:
             if os.environ.get("LAYERSCOPE_DEBUG"):
                 raise
-            _fail(f"{e.filename + ': ' if getattr(e, 'filename', None) else ''}{e.strerror or e}")
+            _fail(str(os_error(e, where=e.filename)))
         except Exception as e:  # noqa: BLE001 - a bug must still not spill a traceback on users
             if os.environ.get("LAYERSCOPE_DEBUG"):
                 raise

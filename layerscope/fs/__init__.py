@@ -1,4 +1,4 @@
-"""The filesystem model: merged view, whiteout rules, per-layer changes."""
+"""The filesystem model: merged view (whiteouts applied), per-layer changes."""
 
 from .overlay import ADDED, DELETED, METADATA, MODIFIED, OPAQUE, Change, LayerChanges, Overlay, Warning, stack
 from .tree import LayerId, Node, Tree

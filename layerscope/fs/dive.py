@@ -37,7 +37,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..layer.entry import DIR, FILE, Entry
-from .whiteout import META_PREFIX, PREFIX
+from ..layer.whiteout import META_PREFIX, PREFIX
 
 Info = tuple[bool, int] | None  # (is a directory, header size); None: a parent dive made on the way
 

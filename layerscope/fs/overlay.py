@@ -19,9 +19,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..layer.entry import DIR, FILE, HARDLINK, SYMLINK, Entry
-from . import whiteout as wh
-from .rw import METACOPY
+from ..layer import whiteout as wh
+from ..layer.entry import BLOCK, CHAR, DIR, FILE, HARDLINK, METACOPY, SYMLINK, Entry
 from .tree import LayerId, Node, Tree
 
 ADDED, MODIFIED, METADATA, DELETED, OPAQUE = "added", "modified", "metadata", "deleted", "opaque"
@@ -66,7 +65,7 @@ def _same_content(a: Node, b: Node) -> bool:
         return False
     if ea.kind == SYMLINK:
         return ea.link == eb.link
-    if ea.kind in ("char", "block"):
+    if ea.kind in (CHAR, BLOCK):
         return (ea.devmajor, ea.devminor) == (eb.devmajor, eb.devminor)
     return True
 
@@ -147,7 +146,7 @@ class Overlay:
                     redirects.append(e)
             elif kind == wh.BAD_WHITEOUT:
                 out.warnings.append(Warning("bad-whiteout", e.path, "whiteout without a valid target name; not applied"))
-            elif kind != wh.AUFS_META:
+            elif wh.applies(kind):
                 markers.append((kind, parent, name, e))
 
         # lower content this layer's renamed directories and metadata-only copy-ups show,
@@ -244,7 +243,7 @@ class Overlay:
                 hidden.add(child)
             opaque[dir_path] = opaque.get(dir_path, 0) + tree.clear_children(dir_path, by=layer)
             return
-        target = f"{dir_path}/{name}" if dir_path else name
+        target = wh.target(kind, dir_path, name)
         node = tree.get(target)
         if node is None:
             if not self._cleared_above(target, before, opaque):

@@ -16,7 +16,7 @@ import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from ..layer.entry import DIR, FILE, HARDLINK, SYMLINK, Entry
+from ..layer.entry import CONTENT_KINDS, DIR, FILE, HARDLINK, SYMLINK, Entry
 
 MAX_SYMLINK_HOPS = 40  # as Linux's MAXSYMLINKS
 LayerId = int | str  # a layer index, or "rw" for a container's read/write layer
@@ -35,7 +35,7 @@ class Node:
     @property
     def is_content(self) -> bool:
         """Regular-file content (a file, or a hardlink to one)."""
-        return self.entry.kind in (FILE, HARDLINK)
+        return self.entry.kind in CONTENT_KINDS
 
 
 class Tree:
@@ -76,7 +76,7 @@ class Tree:
         kind = node.entry.kind
         if kind == HARDLINK and n == 1:  # what it named is gone (it replaced its own target)
             node.entry = dataclasses.replace(node.entry, kind=FILE, link=None)
-        elif n > 1 and kind in (FILE, HARDLINK):
+        elif n > 1 and kind in CONTENT_KINDS:
             names = self.names.setdefault(node.inode, {})
             other = node.entry.link if kind == HARDLINK else same_as
             if other is not None:

@@ -19,6 +19,13 @@ CHAR = "char"
 BLOCK = "block"
 FIFO = "fifo"
 KINDS = (FILE, DIR, SYMLINK, HARDLINK, CHAR, BLOCK, FIFO)
+# Kinds whose entry stands for regular-file content (a hardlink shares its
+# target's): they have sizes, digests and inodes worth counting.
+CONTENT_KINDS = frozenset((FILE, HARDLINK))
+
+# A defect the model acts on (set by layer/upperdir.py): an overlayfs
+# metadata-only copy-up, whose bytes are still a lower layer's.
+METACOPY = "metacopy"
 
 
 @dataclass(slots=True)

@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 from ..analysis.inspect import InspectReport
+from ..layer.entry import CONTENT_KINDS
 
 INSPECT_SCHEMA = "layerscope.inspect/1"
 
@@ -111,12 +112,9 @@ def changes_doc(report, only: int | None = None) -> dict[str, Any]:
     }
 
 
-_CONTENT_KINDS = frozenset(("file", "hardlink"))
-
-
 def ls_entry(path: str, node) -> dict[str, Any]:
     e = node.entry
-    content = e.kind in _CONTENT_KINDS
+    content = e.kind in CONTENT_KINDS
     digest = e.digest
     return {
         "path": path,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..analysis.inspect import InspectReport
+from ..layer.entry import CONTENT_KINDS
 from ..units import human_size
 
 
@@ -94,7 +95,7 @@ def changes_text(report, only: int | None = None) -> str:
             out.append("  (no changes)")
         for c in d.changes:
             extra = f"  (removes {human_size(c.removed_bytes)})" if c.removed_bytes else ""
-            size = human_size(c.size) if c.type in ("file", "hardlink") else ""
+            size = human_size(c.size) if c.type in CONTENT_KINDS else ""
             out.append(f"  {_CHANGE_LETTER[c.change]}  {'/' + c.path:<60} {c.type:<8} {size:>9}{extra}")
         for w in d.warnings:
             out.append(f"  warning: {w.code}: /{w.path}: {w.message}")

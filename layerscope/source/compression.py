@@ -27,29 +27,11 @@ from isal import isal_zlib
 
 from ..errors import BadInputError, DigestMismatchError
 from .container import WINDOW, Region
+from .magic import BZIP2, GZIP, GZIP_MAGIC, NONE, XZ, ZSTD, detect
 
 OUT_CHUNK = 1 << 20  # uncompressed bytes produced per decompressor call (bounds memory, defuses bombs)
 IN_SLICE = 128 << 10  # compressed bytes fed per decompressor call
 _EMPTY = memoryview(b"")
-
-NONE, GZIP, ZSTD, BZIP2, XZ = "none", "gzip", "zstd", "bzip2", "xz"
-
-
-def detect(head: bytes | memoryview) -> str:
-    """Name the compression of a blob from its first bytes."""
-    head = bytes(head[:6])
-    if head.startswith(b"\x1f\x8b"):
-        return GZIP
-    if head.startswith(b"\x28\xb5\x2f\xfd"):
-        return ZSTD
-    if len(head) >= 4 and 0x50 <= head[0] <= 0x5F and head[1:4] == b"\x2a\x4d\x18":
-        return ZSTD  # a skippable frame first (zstd:chunked may start with one)
-    if head.startswith(b"BZh"):
-        return BZIP2
-    if head.startswith(b"\xfd7zXZ\x00"):
-        return XZ
-    return NONE
-
 
 class _RawReader:
     """File-like face of a region's windows, hashing each window once."""
@@ -108,7 +90,7 @@ def _inflate_chunks(raw: _RawReader, new, errors, where: str, kind: str) -> Iter
                 if d.eof:
                     if not data:
                         break
-                    if kind == GZIP and bytes(data[:2]) != b"\x1f\x8b"[: len(data)]:
+                    if kind == GZIP and bytes(data[:2]) != GZIP_MAGIC[: len(data)]:
                         raise BadInputError("corrupt gzip data: trailing garbage after the last member", where=where)
                     d = new()
                 try:

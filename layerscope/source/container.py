@@ -19,13 +19,12 @@ import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from ..errors import BadInputError, MissingBlobError, NotAnImageError
+from ..errors import BadInputError, MissingBlobError, NotAnImageError, os_error
+from .magic import GZIP, NONE, detect
 
 MAX_JSON_BYTES = 64 << 20  # a manifest or config larger than this is hostile
 WINDOW = 2 << 20  # bytes handed out per memoryview window when streaming a blob
 _PAGE = mmap.ALLOCATIONGRANULARITY
-
-_COMPRESSED_MAGIC = {b"\x1f\x8b": "gzip", b"\x28\xb5\x2f\xfd": "zstd", b"BZh": "bzip2", b"\xfd7zXZ": "xz"}
 
 
 def _clean(name: str) -> str:
@@ -107,12 +106,12 @@ class Container:
 
 
 def _check_not_compressed(path: str, head: bytes) -> None:
-    for magic, kind in _COMPRESSED_MAGIC.items():
-        if head.startswith(magic):
-            raise NotAnImageError(
-                f"archive is {kind}-compressed; decompress it first (e.g. `{'gunzip' if kind == 'gzip' else kind + ' -d'}`)",
-                where=path,
-            )
+    kind = detect(head)
+    if kind != NONE:
+        raise NotAnImageError(
+            f"archive is {kind}-compressed; decompress it first (e.g. `{'gunzip' if kind == GZIP else kind + ' -d'}`)",
+            where=path,
+        )
 
 
 class TarContainer(Container):
@@ -159,7 +158,7 @@ class TarContainer(Container):
                 except tarfile.TarError as e:
                     raise BadInputError(f"corrupt or truncated archive: {e}", where=self.path) from None
         except OSError as e:
-            raise NotAnImageError(f"cannot read: {e.strerror or e}", where=self.path) from None
+            raise os_error(e, "read", self.path, cls=NotAnImageError) from None
         if not self._members:
             raise NotAnImageError("not an image archive (no files in the tar)", where=self.path)
 
@@ -252,7 +251,7 @@ class DirContainer(Container):
             except FileNotFoundError:
                 raise MissingBlobError(f"{name!r} is missing", where=self.path) from None
             except OSError as e:
-                raise BadInputError(f"cannot read {name!r}: {e.strerror or e}", where=self.path) from None
+                raise os_error(e, f"read {name!r}", self.path) from None
             self._maps[full] = mm
         return Region(mm, 0, len(mm))
 

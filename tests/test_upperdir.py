@@ -26,8 +26,8 @@ import xxhash
 import zstandard
 
 from layerscope.errors import BadInputError
-from layerscope.fs import rw
-from layerscope.fs.rw import read_rw_layer, read_upper_dir, read_upper_tar
+from layerscope.layer import upperdir as rw
+from layerscope.layer.upperdir import read_rw_layer, read_upper_dir, read_upper_tar
 from layerscope.layer.entry import Entry
 
 EMPTY = xxhash.xxh3_128_digest(b"")

@@ -9,6 +9,13 @@
 
 Same-layer entries are never affected by the layer's own markers, whatever
 their order in the tar; the overlay applies markers first, then entries.
+
+This module is the one home of those spellings: readers that synthesise
+markers (``layer/upperdir.py``) build them here, and the model
+(``fs/overlay.py``), the container diff (``analysis/view.py``) and dive's
+emulation (``fs/dive.py``) classify with it. It lives in ``layer/`` rather
+than ``fs/`` because marker names are part of the layer format, and a reader
+must not import the model.
 """
 
 from __future__ import annotations
@@ -44,3 +51,26 @@ def classify(path: str) -> tuple[str, str, str]:
     if name in ("", ".", "..") or "/" in name:
         return BAD_WHITEOUT, parent, name
     return WHITEOUT, parent, name
+
+
+def applies(kind: str) -> bool:
+    """Does a marker of this kind act on the layers below (whiteout or opaque)?"""
+    return kind == WHITEOUT or kind == OPAQUE_MARKER
+
+
+def target(kind: str, parent: str, name: str) -> str:
+    """The path a marker acts on, given its (resolved) parent directory:
+    the directory itself for an opaque marker, else ``parent/name``."""
+    if kind == OPAQUE_MARKER:
+        return parent
+    return f"{parent}/{name}" if parent else name
+
+
+def whiteout_path(parent: str, name: str) -> str:
+    """The marker that deletes ``parent/name``."""
+    return f"{parent}/{PREFIX}{name}" if parent else PREFIX + name
+
+
+def opaque_path(directory: str) -> str:
+    """The marker that makes ``directory`` opaque."""
+    return f"{directory}/{OPAQUE}" if directory else OPAQUE

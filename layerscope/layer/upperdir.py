@@ -10,7 +10,7 @@ A container's changes reach us in one of two shapes:
    :func:`read_upper_tar`.
 
 Both come out **in OCI layer form**, so the one whiteout logic downstream
-(``fs/whiteout.py``, ``fs/overlay.py``) serves both. :func:`read_rw_layer`
+(``layer/whiteout.py``, ``fs/overlay.py``) serves both. :func:`read_rw_layer`
 picks the reader from what the path is.
 
 Translating an upper directory (what overlayfs writes -> what we emit):
@@ -95,25 +95,22 @@ import stat
 
 from xxhash import xxh3_128, xxh3_128_digest
 
-from ..errors import BadInputError
-from ..layer.entry import BLOCK, CHAR, DIR, FIFO, FILE, HARDLINK, SYMLINK, Entry
-from ..layer.tar import iter_entries
+from ..errors import BadInputError, os_error
 from ..source.compression import LayerStream
 from ..source.container import Region
-from .whiteout import OPAQUE, PREFIX
+from . import whiteout
+from .entry import BLOCK, CHAR, DIR, FIFO, FILE, HARDLINK, METACOPY, SYMLINK, Entry
+from .tar import iter_entries
 
 __all__ = ["CHANGED_WHILE_READ", "METACOPY", "READ_SIZE", "REDIRECT", "read_rw_layer", "read_upper_dir",
            "read_upper_tar"]
 
 READ_SIZE = 1 << 20  # bytes per read when hashing a file of the upper dir
 
-# Defects this module adds to entries (see the module docstring).
-METACOPY = "metacopy"
+# Defects this module adds to entries (see the module docstring); METACOPY
+# is defined in entry.py, as the model acts on it.
 REDIRECT = "redirect"
 CHANGED_WHILE_READ = "changed-while-read"
-
-WHITEOUT_PREFIX = PREFIX
-OPAQUE_MARKER = OPAQUE
 
 # overlayfs (trusted.* for a privileged mount, user.* with "userxattr") and
 # fuse-overlayfs keep their bookkeeping in these namespaces.
@@ -165,7 +162,7 @@ def _xattrs(target: int | str, where: str) -> dict[str, bytes]:
     except OSError as e:
         if e.errno in _XATTR_ABSENT:
             return {}
-        raise BadInputError(f"cannot list xattrs: {e.strerror or e}", where=where) from None
+        raise os_error(e, "list xattrs", where) from None
     out = {}
     for name in sorted(names):
         try:
@@ -173,7 +170,7 @@ def _xattrs(target: int | str, where: str) -> dict[str, bytes]:
         except OSError as e:
             if e.errno in _XATTR_ABSENT:  # ENODATA: removed since listed (a running container)
                 continue
-            raise BadInputError(f"cannot read xattr {name!r}: {e.strerror or e}", where=where) from None
+            raise os_error(e, f"read xattr {name!r}", where) from None
     return out
 
 
@@ -224,7 +221,7 @@ class _Walk:
         return os.path.join(self.top, rel) if rel else self.top
 
     def fail(self, rel: str, what: str, e: OSError) -> BadInputError:
-        return BadInputError(f"cannot {what}: {e.strerror or e}", where=self.where(rel))
+        return os_error(e, what, self.where(rel))
 
     def emit(self, e: Entry) -> None:
         if e.path in self.emitted:  # e.g. a literal ".wh.x" next to a whiteout device "x"
@@ -306,7 +303,7 @@ class _Walk:
         return True
 
     def whiteout(self, rel_dir: str, name: str, st: os.stat_result) -> None:
-        path = _child(rel_dir, WHITEOUT_PREFIX + name)
+        path = whiteout.whiteout_path(rel_dir, name)
         self.emit(Entry(path, FILE, 0, 0o600, st.st_uid, st.st_gid, st.st_mtime, None, {}, digest=_EMPTY_DIGEST,
                         raw_name=path))
 
@@ -329,7 +326,7 @@ class _Walk:
         source = _redirect_path(ovl, rel_dir)
         self.emit(Entry(rel, DIR, 0, mode, st.st_uid, st.st_gid, st.st_mtime, source, own, raw_name=rel))
         if _is_opaque(ovl):
-            marker = _child(rel, OPAQUE_MARKER)
+            marker = whiteout.opaque_path(rel)
             self.emit(Entry(marker, FILE, 0, mode & 0o777, st.st_uid, st.st_gid, st.st_mtime, None, {},
                             digest=_EMPTY_DIGEST, raw_name=marker))
         return fd, rel
@@ -408,7 +405,7 @@ def read_upper_dir(path: str | os.PathLike) -> list[Entry]:
     except NotADirectoryError:
         raise BadInputError("not a directory", where=top) from None
     except OSError as e:
-        raise BadInputError(f"cannot open directory: {e.strerror or e}", where=top) from None
+        raise os_error(e, "open directory", top) from None
     walk = _Walk(top)
     # one open descriptor per level of nesting, so no component is ever resolved twice
     stack: list[tuple[int, str, list[str], int]] = []
@@ -446,7 +443,7 @@ def read_upper_tar(path: str | os.PathLike) -> list[Entry]:
                 raise BadInputError("empty file, not a layer tar", where=where)
             mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
     except OSError as e:
-        raise BadInputError(f"cannot read: {e.strerror or e}", where=where) from None
+        raise os_error(e, "read", where) from None
     stream = None
     try:
         stream = LayerStream(Region(mm, 0, len(mm)), where=where, verify=False)
@@ -473,7 +470,7 @@ def read_rw_layer(path: str | os.PathLike) -> list[Entry]:
     except FileNotFoundError:
         raise BadInputError("no such file or directory", where=where) from None
     except OSError as e:
-        raise BadInputError(f"cannot stat: {e.strerror or e}", where=where) from None
+        raise os_error(e, "stat", where) from None
     if stat.S_ISDIR(st.st_mode):
         return read_upper_dir(where)
     if stat.S_ISREG(st.st_mode):

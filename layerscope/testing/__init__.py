@@ -1,0 +1,1 @@
+"""Helpers for building test and benchmark images (stdlib only, no layerscope imports)."""
