@@ -58,3 +58,12 @@ def test_usage_errors_exit_2_without_traceback():
         res = run(*args)
         assert res.returncode == 2, args
         assert "Traceback" not in res.stderr
+
+
+def test_version_names_the_chunker_in_use():
+    from layerscope.chunk import BACKEND
+
+    res = run("--version")
+    assert res.returncode == 0, res.stderr
+    assert res.stdout == f"layerscope, version {layerscope.__version__} (chunker: {BACKEND.name})\n"
+    assert BACKEND.name == ("C FastCDC" if BACKEND.native else "pure Python; C core not built")

@@ -11,11 +11,14 @@ what chunk-level dedup (``savings``, the blob store) builds on.
 - :func:`chunk_digests` / :func:`chunk_digest` -- XXH3-128 for analysis,
   SHA-256 where a digest keys stored data.
 - :class:`ChunkParams` -- min/avg/max size and normalization level.
+- :data:`BACKEND` -- which chunker runs: the C core, or (installed without a
+  C compiler) its pure-Python stand-in; same cut points either way.
 
 :mod:`layerscope.chunk.reference` is the same algorithm in plain Python; it
 defines the cut points and the tests hold the C code to it.  See
 docs/chunking.md.
 """
+from layerscope.chunk.backend import BACKEND
 from layerscope.chunk.fastcdc import (
     DIGESTS,
     Buffer,
@@ -28,6 +31,7 @@ from layerscope.chunk.fastcdc import (
 from layerscope.chunk.reference import DEFAULT_PARAMS, ChunkParams
 
 __all__ = [
+    "BACKEND",
     "DEFAULT_PARAMS",
     "DIGESTS",
     "Buffer",

@@ -1,4 +1,5 @@
-"""Python face of the native FastCDC chunker (``layerscope._native``).
+"""Python face of the native FastCDC chunker (``layerscope._native``, or its
+pure-Python stand-in when it was not built: see :mod:`layerscope.chunk.backend`).
 
 C does one thing: scan a buffer and return chunk end offsets.  Everything
 else is here: parameter checks, carrying undecided bytes across the buffers
@@ -27,7 +28,7 @@ from typing import IO
 
 import xxhash
 
-from layerscope._native import ffi, lib
+from layerscope.chunk.backend import BACKEND
 from layerscope.chunk.reference import DEFAULT_PARAMS, ChunkParams
 from layerscope.errors import UsageError
 
@@ -56,6 +57,8 @@ DIGESTS: dict[str, Callable[[Buffer], bytes]] = {
 #: Default read size for :func:`iter_chunks`: large next to max_size, so the
 #: bytes copied at buffer boundaries (< 2 * max_size per read) stay small.
 DEFAULT_READ_SIZE = 4 << 20
+
+ffi, lib = BACKEND.ffi, BACKEND.lib
 
 # The cut array is overwritten by C before it is read: skip the zeroing.
 _new_uninitialised = ffi.new_allocator(should_clear_after_alloc=False)
