@@ -2,18 +2,24 @@
 # Rebuild examples/sample.tar: a small, real docker-archive made by umoci and
 # skopeo (Debian packages), so the README's first command needs no Docker.
 # Three layers: a base, an "apt install" that also deletes and chmods, an app.
+# Reproducible: every timestamp (file mtimes, config and history dates) is
+# SOURCE_DATE_EPOCH, 1700000000 (2023-11-14T22:13:20Z) by default -- the
+# epoch of the committed sample, whose digests the README shows.
 set -euo pipefail
 out=$(realpath -m "${1:-"$(dirname "$0")/sample.tar"}")
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 cd "$work"
-export SOURCE_DATE_EPOCH=1700000000
+export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-1700000000}
+created=$(date -u -d "@$SOURCE_DATE_EPOCH" +%Y-%m-%dT%H:%M:%SZ)
 umoci init --layout oci
 umoci new --image oci:sample
-cfg() { umoci config --image oci:sample --created 2023-11-14T22:13:20Z "$@"; }
-step() {  # step "created_by": unpack, run the rest of the function, repack
+cfg() { umoci config --image oci:sample --created "$created" --history.created "$created" "$@"; }
+step() {  # step "created_by" function: unpack, run the function on the rootfs, repack
   umoci unpack --rootless --image oci:sample b >/dev/null
   "$2" b/rootfs
-  umoci repack --image oci:sample --history.created_by "$1" --history.created 2023-11-14T22:13:20Z b
+  # umoci stores the files' mtimes: clamp them all (symlinks too, not their targets)
+  find b/rootfs -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
+  umoci repack --image oci:sample --history.created_by "$1" --history.created "$created" b
   rm -rf b
 }
 base() {

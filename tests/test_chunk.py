@@ -616,3 +616,60 @@ def test_shift_resilience_10mib():
     assert kept >= 0.9, kept
     # and the change is local: only the first chunk or two differ
     assert len(before - after) <= 2
+
+
+# --- the pure-Python stand-in for the C core (installs without a C compiler) --
+
+
+def _lib_cuts(backend_ffi, backend_lib, data: bytes, params: ChunkParams, final: bool, slots: int) -> list[int]:
+    native = backend_ffi.new("ls_fastcdc_params *")
+    assert backend_lib.ls_fastcdc_init(native, params.min_size, params.avg_size, params.max_size, params.level) == 0
+    cuts = backend_ffi.new_allocator(should_clear_after_alloc=False)("uint64_t[]", slots)
+    src = backend_ffi.from_buffer("uint8_t[]", data)
+    skip = min(len(data), 7)  # through pointer arithmetic, as chunk/native.py calls it
+    count = backend_lib.ls_fastcdc_cuts(native, src + skip, len(data) - skip, final, cuts, slots)
+    return backend_ffi.unpack(cuts, count)
+
+
+@FAST
+@given(data=buffers(), params=small_params(), final=st.booleans(), slots=st.integers(1, 64))
+def test_pure_python_lib_equals_the_c_lib(data, params, final, slots):
+    """ls_fastcdc_cuts: same cut points as C, decided or final, however few slots."""
+    from layerscope import _native
+    from layerscope.chunk import pynative
+
+    assert _lib_cuts(pynative.ffi, pynative.lib, data, params, final, slots) == \
+        _lib_cuts(_native.ffi, _native.lib, data, params, final, slots)
+
+
+def test_pure_python_lib_rejects_what_c_rejects():
+    from layerscope import _native
+    from layerscope.chunk import pynative
+
+    for args in [(64, 256, 1024, 4), (63, 256, 1024, 1), (300, 256, 1024, 1), (64, 256, 1 << 25, 1)]:
+        assert pynative.lib.ls_fastcdc_init(pynative.ffi.new("ls_fastcdc_params *"), *args) == \
+            _native.lib.ls_fastcdc_init(_native.ffi.new("ls_fastcdc_params *"), *args) == -1, args
+
+
+def test_whole_api_on_the_pure_python_backend(monkeypatch):
+    """chunk/ over the stand-in (as when _native is absent): the same chunks and digests."""
+    from layerscope.chunk import pynative
+
+    data = rand_bytes(300_000, 5)
+    params = ChunkParams(256, 1024, 4096, 2)
+    want_cuts = cut_points(data, params=params)
+    want_stream = [bytes(c) for c in iter_chunks(io.BytesIO(data), params, read_size=10_000)]
+    monkeypatch.setattr(N, "ffi", pynative.ffi)
+    monkeypatch.setattr(N, "lib", pynative.lib)
+    monkeypatch.setattr(N, "_new_uninitialised", pynative.ffi.new_allocator(should_clear_after_alloc=False))
+    N._native_params.cache_clear()
+    try:
+        assert cut_points(data, params=params) == want_cuts
+        assert [bytes(c) for c in iter_chunks(io.BytesIO(data), params, read_size=10_000)] == want_stream
+        src = N.from_buffer(data)
+        assert isinstance(src, pynative._Pointer)
+        # the threaded path, with segment stitching
+        assert P.scan(params, data, True, threads=4) == want_cuts
+        assert chunk_digests(data, want_cuts, "sha256") == [hashlib.sha256(c).digest() for c in want_stream]
+    finally:
+        N._native_params.cache_clear()  # cached params belong to the backend they were made by

@@ -14,6 +14,7 @@ import pytest
 import layerscope
 from layerscope import ci
 from layerscope.analysis.ci import Growth
+from layerscope.analysis.ci_config import DIVE_KEYS
 from layerscope.errors import BadInputError, LayerscopeError
 from layerscope.report import ci_out
 from layerscope.report.json_out import dumps
@@ -35,6 +36,19 @@ rules:
   # Note: the base image layer is NOT included in the total image size.
   # Expressed as a ratio between 0-1; fails if the threshold is met or crossed.
   highestUserWastedPercent: 0.20
+"""
+
+# dive's own repository's .dive-ci (github.com/wagoodman/dive, MIT licence): the README's rules plus a
+# `plugins:` list and a `plugin1/rule1:` section, keys dive reads past without a word
+DIVE_REPO_CI = """\
+plugins:
+  - plugin1
+
+""" + DIVE_README_CI + """
+plugin1/rule1:
+  # If the efficiency is measured below X%, mark as failed.
+  # Expressed as a ratio between 0-1.
+  lowestEfficiency: 0.95
 """
 
 
@@ -455,8 +469,9 @@ def test_dive_ci_missing_keys_keep_dives_defaults(tmp_path):
     (".layerscope.toml", "ci = 3\n", "must be a table"),
     ("pyproject.toml", "[tool.layerscope.ci]\nlowest_efficency = 0.9\n", "pyproject.toml.*unknown key 'lowest_efficency'"),
     ("pyproject.toml", "[tool.layerscope\n", "pyproject.toml: not valid TOML"),
-    (".dive-ci", "rules:\n  lowestEfficiency: 0.9\n  highestWastedByte: 1MB\n", r"\.dive-ci: unknown key 'highestWastedByte'"),
-    (".dive-ci", "rule:\n  lowestEfficiency: 0.9\n", r"\.dive-ci: unknown key 'rule'"),
+    (".dive-ci", "rules:\n  lowestEfficiency: 0.9\n  LowestEfficiency: 0.8\n", "'lowestEfficiency' is set twice"),
+    (".dive-ci", "rules:\n  lowestEfficiency: 0.9\nRules:\n  lowestEfficiency: 0.8\n", "'rules' and 'Rules'"),
+    (".dive-ci", "rules: 3\n", "CI rules must be a mapping"),
     (".dive-ci", "rules:\n  lowestEfficiency: [0.9\n", r"\.dive-ci: not valid YAML: .*line"),
     (".dive-ci", "rules:\n\tlowestEfficiency: 0.9\n", r"\.dive-ci: not valid YAML"),
     (".dive-ci", "- a\n- b\n", "expected a mapping"),
@@ -469,6 +484,41 @@ def test_bad_config_is_one_line_naming_file_and_key(tmp_path, monkeypatch, name,
     with pytest.raises(BadInputError, match=message) as e:
         ci.load_rules()
     assert "\n" not in str(e.value) and e.value.exit_code == 2
+
+
+def test_dive_repo_ci_file_is_read_as_dive_reads_it(tmp_path):
+    """Keys dive ignores (its own .dive-ci's `plugins:` and `plugin1/rule1:`) are ignored, one warning each."""
+    rules = ci.load_rules(write(tmp_path, ".dive-ci", DIVE_REPO_CI))
+    assert (rules.lowest_efficiency, rules.highest_wasted_bytes, rules.highest_user_wasted_percent) == \
+        (0.95, 20_000_000, 0.20)
+    assert rules.warnings == ("ignoring key 'plugins' (dive ignores it too; only 'rules' is read)",
+                              "ignoring key 'plugin1/rule1' (dive ignores it too; only 'rules' is read)")
+    assert ci.load_rules(write(tmp_path, ".dive-ci", DIVE_README_CI)).warnings == ()
+
+
+def test_dive_ci_unknown_rule_keys_are_ignored_with_a_hint(tmp_path):
+    """dive ignores a misspelt rule (it keeps its default): so does layerscope, loudly."""
+    r = ci.load_rules(write(tmp_path, ".dive-ci", "rules:\n  lowestEfficiency: 0.5\n  highestWastedByte: 1MB\n"))
+    assert r.lowest_efficiency == 0.5 and "highest_wasted_bytes" in r.disabled  # dive's default: disabled
+    assert r.warnings == ("ignoring unknown rule key 'rules.highestWastedByte' "
+                          "(dive ignores it too; did you mean 'highestWastedBytes'?)",)
+    r = ci.load_rules(write(tmp_path, ".dive-ci", "rule:\n  lowestEfficiency: 0.5\n"))
+    assert r.lowest_efficiency == 0.9  # no `rules`: dive's defaults, as dive does
+    assert r.warnings == ("ignoring key 'rule' (dive ignores it too; only 'rules' is read)",)
+
+
+def test_dive_ci_keys_match_in_any_case_as_in_dive(tmp_path):
+    r = ci.load_rules(write(tmp_path, ".dive-ci", "Rules:\n  LOWESTEFFICIENCY: 0.5\n  highestuserwastedpercent: 0.3\n"))
+    assert (r.lowest_efficiency, r.highest_user_wasted_percent, r.warnings) == (0.5, 0.3, ())
+
+
+@pytest.mark.parametrize("name, text", [
+    (".layerscope.toml", "[ci]\nmax_layers = 3\nplugins = ['plugin1']\n"),
+    ("pyproject.toml", "[tool.layerscope.ci]\nmax_layers = 3\nplugins = ['plugin1']\n"),
+])
+def test_layerscope_configs_stay_strict(tmp_path, name, text):
+    with pytest.raises(BadInputError, match="plugins"):
+        ci.load_rules(write(tmp_path, name, text))
 
 
 def test_explicit_config_errors(tmp_path):
@@ -616,6 +666,39 @@ def test_cli_dive_readme_example_and_dive_defaults(ls, tmp_path):
     assert ls("ci", SAMPLE, cwd=empty).rc == 2
     res = ls("ci", SAMPLE, "--dive-defaults", cwd=empty)
     assert res.rc == 1 and "FAIL  lowest_efficiency" in res.out and "SKIP  highest_wasted_bytes: disabled" in res.out
+
+
+def test_cli_dive_repo_ci_with_ci_config_as_dive_spells_it(ls, tmp_path):
+    cfg = write(tmp_path, "dive-ci.yaml", DIVE_REPO_CI)
+    res = ls("ci", SAMPLE, "--ci-config", cfg, cwd=tmp_path)
+    assert res.rc == 1, res.err  # dive's verdict on the sample: efficiency and user waste fail
+    assert res.err_lines == [f"layerscope: warning: {cfg}: ignoring key 'plugins' (dive ignores it too; only 'rules' is read)",
+                             f"layerscope: warning: {cfg}: ignoring key 'plugin1/rule1' (dive ignores it too; "
+                             "only 'rules' is read)"]
+    assert res.out == ls("ci", SAMPLE, "--config", cfg, cwd=tmp_path).out
+    assert "FAIL  lowest_efficiency: 0.8609 < 0.95" in res.out
+
+
+@pytest.mark.interop
+def test_dive_accepts_the_same_file_and_gives_the_same_verdict(ls, dive_exe, tmp_path):
+    """`CI=true dive --ci-config FILE IMAGE` on dive's own .dive-ci: dive takes it
+    as layerscope does, with the same PASS/FAIL per rule and the same exit code."""
+    import os
+    import re
+    import subprocess
+
+    cfg = write(tmp_path, ".dive-ci", DIVE_REPO_CI)
+    p = subprocess.run([dive_exe, "--ci-config", str(cfg), "--source", "docker-archive", str(SAMPLE)],
+                       env={**os.environ, "CI": "true"}, cwd=tmp_path, stdin=subprocess.DEVNULL,
+                       capture_output=True, text=True, timeout=120)
+    text = re.sub(r"\x1b\[[0-9;]*m", "", p.stdout + p.stderr)
+    theirs = {m.group(2): m.group(1) for m in re.finditer(r"^\s*(PASS|FAIL|SKIP): (\w+)", text, re.M)}
+    assert theirs == {"lowestEfficiency": "FAIL", "highestWastedBytes": "PASS",
+                      "highestUserWastedPercent": "FAIL"}, text
+    res = ls("ci", SAMPLE, "--ci-config", cfg, "--json", cwd=tmp_path)
+    ours = {r["name"]: r["status"] for r in json.loads(res.out)["rules"]}
+    assert {k: ours[DIVE_KEYS[k]] for k in theirs} == theirs
+    assert res.rc == p.returncode == 1, text
 
 
 def test_cli_base_layers_reaches_the_user_ratio(ls, tmp_path):

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 import layerscope
 
@@ -58,3 +63,53 @@ def test_usage_errors_exit_2_without_traceback():
         res = run(*args)
         assert res.returncode == 2, args
         assert "Traceback" not in res.stderr
+
+
+def test_version_names_the_chunker_in_use():
+    from layerscope.chunk import BACKEND
+
+    res = run("--version")
+    assert res.returncode == 0, res.stderr
+    assert res.stdout == f"layerscope, version {layerscope.__version__} (chunker: {BACKEND.name})\n"
+    assert BACKEND.name == ("C FastCDC" if BACKEND.native else "pure Python; C core not built")
+
+
+def test_short_version_option():
+    assert run("-V").stdout == run("--version").stdout != ""
+
+
+def _script() -> str:
+    """The installed `layerscope` console script (completion scripts call it by name)."""
+    exe = shutil.which("layerscope", path=os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")]))
+    if exe is None:
+        pytest.skip("the layerscope console script is not installed (pip install -e .)")
+    return exe
+
+
+def test_readme_completion_lines_produce_scripts():
+    """Every `_LAYERSCOPE_COMPLETE=<shell>_source` the README shows prints that shell's completion script."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    shells = re.findall(r"_LAYERSCOPE_COMPLETE=(\w+)_source layerscope", readme)
+    assert sorted(shells) == ["bash", "fish", "zsh"]
+    for shell in shells:
+        p = subprocess.run([_script()], env={**os.environ, "_LAYERSCOPE_COMPLETE": f"{shell}_source"},
+                           capture_output=True, text=True, timeout=60)
+        assert p.returncode == 0 and not p.stderr, p.stderr
+        assert "_layerscope_completion" in p.stdout and f"_LAYERSCOPE_COMPLETE={shell}_complete" in p.stdout
+
+
+def test_bash_completion_completes():
+    """The bash script, loaded as ~/.bashrc would, completes commands and options."""
+    if shutil.which("bash") is None:
+        pytest.skip("no bash")
+    exe = _script()
+    script = f"""
+eval "$(_LAYERSCOPE_COMPLETE=bash_source {exe})"
+complete -p layerscope >/dev/null || exit 3
+COMPREPLY=(); COMP_WORDS=(layerscope ins); COMP_CWORD=1; _layerscope_completion {exe}; echo "${{COMPREPLY[*]}}"
+COMPREPLY=(); COMP_WORDS=(layerscope ci x.tar --ci); COMP_CWORD=3; _layerscope_completion {exe}; echo "${{COMPREPLY[*]}}"
+"""
+    p = subprocess.run(["bash", "--norc", "--noprofile", "-c", script], capture_output=True, text=True, timeout=60,
+                       env={**os.environ})
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.splitlines() == ["inspect", "--ci-config"]

@@ -185,3 +185,31 @@ def test_reference_decoders_agree(kind, py_images):
     out = subprocess.run([tool, "-dc", str(blob)], capture_output=True, timeout=I.TIMEOUT, check=True).stdout
     assert len(out) == exp.layers[1].size
     assert I.sha256(out) == exp.layers[1].diff_id
+
+
+# --image N must give the image the ref it has when chosen any other way
+# (alone in its archive, or by tag / ref name).
+REF_SOURCES = ["legacy-docker", "legacy-skopeo", "docker25", "containerd", "compressed-manifest-only",
+               "zstd-frames", "estargz"]
+
+
+@pytest.mark.parametrize("name", REF_SOURCES)
+def test_select_by_index_keeps_the_ref(name, py_images, ls):
+    exp = py_images[name]
+    ref = ls.inspect(*exp.extra_args, exp.arg)["image"]["ref"]
+    assert ref
+    assert ls.inspect(*exp.extra_args, "--image", "0", exp.arg)["image"]["ref"] == ref
+
+
+def test_select_by_index_keeps_the_ref_of_an_oci_archive(py_images, tmp_path, ls):
+    archive = I.pack_oci_archive(py_images["zstd-frames"].path, tmp_path / "oci.tar")
+    doc = ls.inspect("--image", "0", archive)
+    assert doc["image"]["format"] == "oci-archive"
+    assert doc["image"]["ref"] == ls.inspect(archive)["image"]["ref"] is not None
+
+
+@pytest.mark.parametrize("n", [0, 1])
+def test_select_by_index_in_a_multi_image_archive_keeps_the_ref(n, multi_image, ls):
+    tag = multi_image.order[n]
+    assert ls.inspect("--image", str(n), multi_image.path)["image"]["ref"] == tag
+    assert ls.inspect(f"{multi_image.path}:{tag}")["image"]["ref"] == tag

@@ -38,32 +38,44 @@ def transcripts() -> list[tuple[str, str]]:
 
 def config_files() -> dict[str, str]:
     """Config files the README shows: the TOML block headed by its file name
-    and the ``$ cat .dive-ci`` transcript."""
+    and the ``$ cat FILE`` transcripts."""
     files = {}
     for lang, body in BLOCKS:
         first, _, rest = body.partition("\n")
-        if lang == "toml" and first.startswith("# .layerscope.toml"):
-            files[".layerscope.toml"] = rest
+        if lang == "toml" and first.startswith("# "):
+            files[first[2:].strip()] = rest
         m = re.search(r"^\$ cat (\S+)\n(.*?)(?=^\$ |\Z)", body, re.S | re.M)
         if m:
             files[m.group(1)] = m.group(2)
     return files
 
 
+SHIPPED = ["examples/sample.tar", "examples/.layerscope.toml", "examples/.dive-ci"]
+
+
 def test_readme_has_transcripts():
     cmds = [c for c, _ in transcripts()]
     assert any(c.startswith("layerscope inspect") for c in cmds)
-    assert any(c.startswith("layerscope ci") for c in cmds)
-    assert {".layerscope.toml", ".dive-ci"} <= set(config_files())
+    assert any(c.startswith("layerscope ci") and "--config examples/.layerscope.toml" in c for c in cmds)
+    assert any(c.startswith("layerscope ci") and "--config examples/.dive-ci" in c for c in cmds)
+    assert {"examples/.layerscope.toml", "examples/.dive-ci"} <= set(config_files())
+
+
+@pytest.mark.parametrize("name", sorted(config_files()))
+def test_readme_configs_are_the_shipped_files(name):
+    """What the README shows of a rules file is what ships in examples/ (the
+    commands run on the shipped file, so the README cannot drift from it)."""
+    assert config_files()[name] == (ROOT / name).read_text()
 
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory) -> Path:
+    """A fresh directory holding only what ships in examples/: no stray
+    .layerscope.toml is around for the ``ci`` commands to find."""
     d = tmp_path_factory.mktemp("readme")
     (d / "examples").mkdir()
-    shutil.copy(ROOT / "examples" / "sample.tar", d / "examples" / "sample.tar")
-    for name, text in config_files().items():
-        (d / name).write_text(text)
+    for name in SHIPPED:
+        shutil.copy(ROOT / name, d / name)
     return d
 
 

@@ -5,6 +5,7 @@ and :func:`load_rules` (``.layerscope.toml``, ``[tool.layerscope.ci]`` in
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
 import tomllib
@@ -172,6 +173,9 @@ class Rules:
     metrics: str = "layerscope"  # whose efficiency / wasted-bytes figures: "layerscope" or "dive"
     disabled: frozenset[str] = field(default_factory=frozenset)
     source: str | None = None  # where the rules came from, for output
+    # what the source said that was ignored (keys of a .dive-ci that dive ignores), one line each, for
+    # the caller to show: a library does not print
+    warnings: tuple[str, ...] = ()
 
     @classmethod
     def from_mapping(cls, mapping: Mapping[str, Any], *, source: str | None = None,
@@ -283,6 +287,33 @@ def _rules_from_toml(doc: dict[str, Any], shown: str) -> Rules | None:
     return Rules.from_mapping(top, source=shown)
 
 
+def _dive_rule_keys(table: Any, shown: str) -> tuple[dict[Any, Any], list[str]]:
+    """The keys of ``rules:`` that mean something, and a warning for each other one.
+
+    dive reads its config through viper, which matches keys in any case and
+    ignores every key it does not look up (no error, no message): layerscope
+    matches dive's keys the same way and ignores the others too, but says so.
+    layerscope's own rule names (snake_case) count as known.
+    """
+    if not isinstance(table, Mapping):
+        return table, []  # Rules.from_mapping rejects it with a clear message
+    by_lower = {k.lower(): k for k in DIVE_KEYS}
+    known = [*DIVE_KEYS, *_PARSERS, "metrics"]
+    kept: dict[Any, Any] = {}
+    warnings: list[str] = []
+    for key, value in table.items():
+        name = by_lower.get(key.lower(), key) if isinstance(key, str) else key
+        if name in DIVE_KEYS or name in _PARSERS or name == "metrics":
+            if name in kept:
+                raise BadInputError(f"rules: {name!r} is set twice (dive matches keys in any case)", where=shown)
+            kept[name] = value
+            continue
+        close = difflib.get_close_matches(str(key), known, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        warnings.append(f"ignoring unknown rule key 'rules.{key}' (dive ignores it too{hint})")
+    return kept, warnings
+
+
 def _rules_from_dive_ci(text: str, shown: str) -> Rules:
     """A dive ``.dive-ci`` YAML file, read the way dive reads it."""
     import yaml  # only needed for dive files
@@ -298,11 +329,14 @@ def _rules_from_dive_ci(text: str, shown: str) -> Rules:
         doc = {}
     if not isinstance(doc, dict):
         raise BadInputError(f"expected a mapping with a 'rules:' key, got a YAML {type(doc).__name__}", where=shown)
-    for key in doc:
-        if key != "rules":
-            raise BadInputError(f"unknown key {key!r} (a .dive-ci file holds one key, 'rules')", where=shown)
-    table = doc.get("rules") or {}
-    user = Rules.from_mapping(table, source=shown, metrics="dive")
+    # dive reads `rules` (in any case) and ignores the rest, e.g. the `plugins:` list and the
+    # `plugin1/rule1:` sections of dive's own .dive-ci
+    rule_keys = [k for k in doc if isinstance(k, str) and k.lower() == "rules"]
+    if len(rule_keys) > 1:
+        raise BadInputError(f"{rule_keys[0]!r} and {rule_keys[1]!r} are the same key to dive", where=shown)
+    warnings = [f"ignoring key {k!r} (dive ignores it too; only 'rules' is read)" for k in doc if k not in rule_keys]
+    table, ignored = _dive_rule_keys(doc[rule_keys[0]] if rule_keys else None, shown)
+    user = Rules.from_mapping(table or {}, source=shown, metrics="dive")
     # dive: a rule the file leaves out keeps dive's default
     values = {n: getattr(user, n) for n in RULE_NAMES}
     disabled = set(user.disabled)
@@ -312,7 +346,8 @@ def _rules_from_dive_ci(text: str, shown: str) -> Rules:
                 disabled.add(name)
             else:
                 values[name] = default
-    return Rules(**values, metrics=user.metrics, disabled=frozenset(disabled), source=shown)
+    return Rules(**values, metrics=user.metrics, disabled=frozenset(disabled), source=shown,
+                 warnings=tuple(warnings + ignored))
 
 
 def _load_file(path: Path, shown: str, *, explicit: bool) -> Rules | None:

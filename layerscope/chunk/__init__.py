@@ -11,17 +11,21 @@ what chunk-level dedup (``savings``, the blob store) builds on.
 - :func:`chunk_digests` / :func:`chunk_digest` -- XXH3-128 for analysis,
   SHA-256 where a digest keys stored data.
 - :class:`ChunkParams` -- min/avg/max size and normalization level.
+- :data:`BACKEND` -- which chunker runs: the C core, or (installed without a
+  C compiler) its pure-Python stand-in; same cut points either way.
 
 :mod:`layerscope.chunk.reference` is the same algorithm in plain Python; it
 defines the cut points and the tests hold the C code to it.  See
 docs/chunking.md.
 
 Modules, along the data flow: ``native`` (the FFI glue: a buffer in, C's
-cut points out; the one place ``layerscope._native`` is imported),
+cut points out, on the backend ``backend`` picks: the C core or its
+pure-Python stand-in ``pynative``),
 ``parallel`` (a thread pool and segment stitching for big buffers),
 ``cuts`` (:func:`cut_points`), ``stream`` (:class:`Chunker`,
 :func:`iter_chunks`) and ``digest``.
 """
+from layerscope.chunk.backend import BACKEND
 from layerscope.chunk.cuts import cut_points
 from layerscope.chunk.digest import DIGESTS, chunk_digest, chunk_digests
 from layerscope.chunk.native import Buffer
@@ -29,6 +33,7 @@ from layerscope.chunk.reference import DEFAULT_PARAMS, ChunkParams
 from layerscope.chunk.stream import Chunker, iter_chunks
 
 __all__ = [
+    "BACKEND",
     "DEFAULT_PARAMS",
     "DIGESTS",
     "Buffer",

@@ -1,7 +1,8 @@
 """FFI glue: a buffer in, the cut points C decides out.
 
-The only module that touches ``layerscope._native`` (a backend is chosen
-here). Buffers go to C with ``ffi.from_buffer`` (no copy), one call per
+The only module that calls the chunker backend: the C core
+(``layerscope._native``) or, on an install made without a C compiler, its
+pure-Python stand-in (:mod:`layerscope.chunk.backend` chooses, once). Buffers go to C with ``ffi.from_buffer`` (no copy), one call per
 buffer (or per segment), and cffi releases the GIL for the call.
 """
 from __future__ import annotations
@@ -9,10 +10,12 @@ from __future__ import annotations
 import functools
 import mmap
 
-from layerscope._native import ffi, lib
+from layerscope.chunk.backend import BACKEND
 from layerscope.chunk.reference import ChunkParams
 
 __all__ = ["Buffer", "byte_view", "from_buffer", "scan_from"]
+
+ffi, lib = BACKEND.ffi, BACKEND.lib
 
 #: Anything exposing a contiguous byte buffer.
 Buffer = bytes | bytearray | memoryview | mmap.mmap

@@ -13,8 +13,21 @@ from .ci import ci
 from .options import handle_errors, image_options
 
 
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    """``--version``, with the chunker this install runs (the C core is optional at install)."""
+    if not value or ctx.resilient_parsing:
+        return
+    from importlib.metadata import version
+
+    from ..chunk.backend import BACKEND
+
+    click.echo(f"layerscope, version {version('layerscope')} (chunker: {BACKEND.name})")
+    ctx.exit()
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="layerscope")
+@click.option("-V", "--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
+              help="Show the version and the chunker in use, and exit.")
 def main() -> None:
     """Look inside container images, layer by layer.
 

@@ -32,10 +32,10 @@ def _write(path: str, text: str, what: str) -> None:
 
 @click.command()
 @click.argument("image")
-@click.option("--config", "config_path", metavar="FILE",
+@click.option("--config", "--ci-config", "config_path", metavar="FILE",
               help="Rules file: .layerscope.toml-style TOML ([ci] or top-level keys), a pyproject.toml "
-                   "([tool.layerscope.ci]) or a dive .dive-ci YAML file. Default: the first of "
-                   ".layerscope.toml, pyproject.toml, .dive-ci in the current directory.")
+                   "([tool.layerscope.ci]) or a dive .dive-ci YAML file (--ci-config as dive spells it). "
+                   "Default: the first of .layerscope.toml, pyproject.toml, .dive-ci in the current directory.")
 @click.option("--baseline", metavar="IMAGE", help="Image to compare with for the max_growth rule.")
 @click.option("--dive-defaults", is_flag=True,
               help="With no rules file found, apply dive's defaults (lowestEfficiency 0.9, "
@@ -60,6 +60,8 @@ def ci(image: str, config_path: str | None, baseline: str | None, dive_defaults:
     from ..report.json_out import dumps
 
     rules = load_rules(config_path, dive_defaults=dive_defaults)  # a bad config fails before any scan
+    for warning in rules.warnings:  # keys of a .dive-ci that dive ignores: ignored, but not silently
+        click.echo(f"layerscope: warning: {rules.source}: {warning}", err=True)
     scan = {"platform": platform, "verify": not no_verify, "jobs": jobs, "progress": progress, "cache": use_cache}
     # stack the layers only when a rule needs waste figures or the final paths; the baseline only gives its size
     report = _inspect(image, image=image_name, base_layers=base_layers, analyze=rules.needs_analysis, **scan)

@@ -35,6 +35,11 @@ MEDIA_TYPES = {
 }
 
 
+def _first_tag(entry: dict[str, Any]) -> str | None:
+    """The ref an image gets when chosen by position (alone, or ``--image N``)."""
+    return next((t for t in entry.get("RepoTags") or [] if isinstance(t, str)), None)
+
+
 class DockerArchive:
     def __init__(self, container: Container, *, verify: bool) -> None:
         self.c = container
@@ -67,7 +72,8 @@ class DockerArchive:
         if index is not None:
             if not 0 <= index < len(self.entries):
                 raise SelectionError(f"no image #{index}; the archive has {len(self.entries)}: {self.describe()}", where=where)
-            return self._image(self.entries[index], None)
+            e = self.entries[index]
+            return self._image(e, _first_tag(e))
         if ref is not None:
             want = normalize_ref(ref)
             for e in self.entries:
@@ -81,8 +87,7 @@ class DockerArchive:
                 where=where,
             )
         e = self.entries[0]
-        tags = [t for t in e.get("RepoTags") or [] if isinstance(t, str)]
-        return self._image(e, tags[0] if tags else None)
+        return self._image(e, _first_tag(e))
 
     def _oci_manifest_for(self, config_digest: str) -> tuple[str, dict[str, Any]] | None:
         """Docker 25+ archives carry an OCI index too: find the manifest of this config."""
