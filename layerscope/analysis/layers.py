@@ -7,6 +7,7 @@ blob is absent (foreign / non-distributable) is reported, never fetched.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor

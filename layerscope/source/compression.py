@@ -14,16 +14,12 @@ the end-of-archive marker are part of the diff_id) and checks both.
 
 from __future__ import annotations
 
-import bz2
 import hashlib
-import lzma
 import queue
 import threading
 import weakref
 from collections.abc import Iterator
 
-import zstandard
-from isal import isal_zlib
 
 from ..errors import BadInputError, DigestMismatchError
 from .container import WINDOW, Region
@@ -116,6 +112,8 @@ def _inflate_chunks(raw: _RawReader, new, errors, where: str, kind: str) -> Iter
 def _zstd_chunks(raw: _RawReader, where: str) -> Iterator[bytes]:
     # stream_reader crosses frames and skips skippable frames; a truncated
     # frame shows up as a short tar (or a digest mismatch when verifying).
+    import zstandard
+
     reader = zstandard.ZstdDecompressor().stream_reader(raw, read_size=1 << 20, read_across_frames=True)
     while True:
         try:
@@ -127,11 +125,19 @@ def _zstd_chunks(raw: _RawReader, where: str) -> Iterator[bytes]:
         yield out
 
 
-_INFLATERS = {
-    GZIP: (lambda: isal_zlib.decompressobj(wbits=31), (isal_zlib.error,)),
-    BZIP2: (bz2.BZ2Decompressor, (OSError, EOFError, ValueError)),
-    XZ: (lzma.LZMADecompressor, (lzma.LZMAError, EOFError)),
-}
+def _inflater(kind: str):
+    """(new decompressor, its errors) for a zlib-like format; imported on first use (start-up time)."""
+    if kind == GZIP:
+        from isal import isal_zlib
+
+        return (lambda: isal_zlib.decompressobj(wbits=31)), (isal_zlib.error,)
+    if kind == BZIP2:
+        import bz2
+
+        return bz2.BZ2Decompressor, (OSError, EOFError, ValueError)
+    import lzma
+
+    return lzma.LZMADecompressor, (lzma.LZMAError, EOFError)
 
 
 BACKGROUND_MIN = 4 << 20  # blobs at least this big are hashed on their own threads
@@ -252,7 +258,7 @@ class LayerStream:
         elif self.compression == ZSTD:
             chunks = _zstd_chunks(self._raw, where)
         else:
-            new, errors = _INFLATERS[self.compression]
+            new, errors = _inflater(self.compression)
             chunks = _inflate_chunks(self._raw, new, errors, where, self.compression)
         self._chunks = chunks
         self._hash_out = (self._diff_job.update if self._diff_job is not None
