@@ -10,7 +10,7 @@ import click
 
 from ..errors import UsageError
 from .ci import ci
-from .options import handle_errors, image_options
+from .options import handle_errors, image_options, warn
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -63,6 +63,7 @@ def changes(image: str, layer: int | None, as_json: bool, image_name: str | None
     from ..analysis.view import changes as run_changes
 
     report = run_changes(image, **_scan_kw(platform, image_name, no_verify, jobs, progress))
+    warn(report.image)
     if layer is not None and not any(d.index == layer for d in report.layers):
         raise UsageError(f"no layer {layer}: the image has layers 0..{len(report.layers) - 1}")
     if as_json:
@@ -90,6 +91,7 @@ def ls_cmd(image: str, path: str, layer: int | None, recursive: bool, rw: str | 
     from ..analysis.view import merged_view
 
     view = merged_view(image, upto=layer, rw=rw, **_scan_kw(platform, image_name, no_verify, jobs, progress))
+    warn(view.image)
     tree = view.tree
     target, _ok = tree.resolve(path.strip("/"), follow_last=True)
     node = tree.get(target)
@@ -125,6 +127,7 @@ def overlay(image: str, rw: str, as_json: bool, image_name: str | None, platform
     from ..analysis.view import container_diff
 
     diff = container_diff(image, rw, **_scan_kw(platform, image_name, no_verify, jobs, progress))
+    warn(diff.image)
     if as_json:
         from ..report.json_out import dumps, overlay_doc
 

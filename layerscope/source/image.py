@@ -76,6 +76,7 @@ class Image:
     platform: Platform | None
     layers: list[LayerRef]
     manifest: dict[str, Any] | None = None
+    warnings: list[str] = field(default_factory=list)  # the source is readable but odd: said, not fatal
 
 
 def load_json(container: Container, name: str, *, what: str, digest: str | None = None, verify: bool = True) -> Any:
