@@ -21,6 +21,7 @@ def inspect_doc(report: InspectReport) -> dict[str, Any]:
             "format": report.format,
             "manifest_digest": report.manifest_digest,
             "config_digest": report.config_digest,
+            "legacy_id": report.legacy_id,
             "platform": report.platform,
             "size": report.size,
             "compressed_size": report.compressed_size,
