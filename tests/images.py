@@ -321,7 +321,7 @@ class ImageExpect:
 
 def check_inspect(doc: dict, exp: ImageExpect) -> None:
     """Compare a parsed ``inspect --json`` document against an expectation."""
-    assert doc.get("schema") == "layerscope.inspect/1", doc.get("schema")
+    assert doc.get("schema") == "layerscope.inspect/2", doc.get("schema")
     img = doc["image"]
     if exp.manifest_digest is not ANY:
         assert img["manifest_digest"] == exp.manifest_digest

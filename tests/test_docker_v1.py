@@ -15,6 +15,7 @@ import pytest
 
 import images as I
 import overlay_images as O
+from test_interop_overlay import rel
 
 TOP, BASE = "legacy/v1:1.0", "legacy/v1:base"
 
@@ -113,7 +114,7 @@ def test_umoci_unpacks_what_ls_lists(v1, same_layers_oci, ls, tmp_path):
     rootfs = O.unpack(same_layers_oci, "v1", tmp_path / "bundle")
     nodes, _ = O.walk_rootfs(rootfs)
     doc = ls("ls", v1.images[TOP].arg, "/", "-R", "--json").json()
-    got = {e["path"].lstrip("/"): ("file" if e["type"] == "hardlink" else e["type"], e["size"], e["mode"])
+    got = {rel(e["path"]): ("file" if e["type"] == "hardlink" else e["type"], e["size"], e["mode"])
            for e in doc["entries"]}
     want = {p: (n.type, n.size, n.mode) for p, n in nodes.items()}
     assert got == want

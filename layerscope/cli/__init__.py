@@ -25,7 +25,7 @@ def main() -> None:
 
 @main.command()
 @click.argument("image")
-@click.option("--json", "as_json", is_flag=True, help="Print a layerscope.inspect/1 JSON document.")
+@click.option("--json", "as_json", is_flag=True, help="Print a layerscope.inspect/2 JSON document.")
 @click.option("--base-layers", type=click.IntRange(0), default=1, show_default=True,
               help="Layers counted as the base image for user_wasted_ratio (dive: 1).")
 @image_options
@@ -54,7 +54,7 @@ def _scan_kw(platform, image_name, no_verify, jobs, progress) -> dict:
 @main.command()
 @click.argument("image")
 @click.option("--layer", type=int, default=None, metavar="N", help="Only this layer's changes.")
-@click.option("--json", "as_json", is_flag=True, help="Print a layerscope.changes/1 JSON document.")
+@click.option("--json", "as_json", is_flag=True, help="Print a layerscope.changes/2 JSON document.")
 @image_options
 @handle_errors
 def changes(image: str, layer: int | None, as_json: bool, image_name: str | None, platform: str | None,
@@ -82,7 +82,7 @@ def changes(image: str, layer: int | None, as_json: bool, image_name: str | None
 @click.option("--layer", type=int, default=None, metavar="N", help="The view after layer N (default: all layers).")
 @click.option("-R", "--recursive", is_flag=True, help="List subdirectories recursively.")
 @click.option("--rw", "rw", metavar="UPPER", help="A container's read/write layer on top: an overlayfs upper dir or a layer tar.")
-@click.option("--json", "as_json", is_flag=True, help="Print a layerscope.ls/1 JSON document.")
+@click.option("--json", "as_json", is_flag=True, help="Print a layerscope.ls/2 JSON document.")
 @image_options
 @handle_errors
 def ls_cmd(image: str, path: str, layer: int | None, recursive: bool, rw: str | None, as_json: bool,
@@ -118,7 +118,7 @@ def ls_cmd(image: str, path: str, layer: int | None, recursive: bool, rw: str | 
 @click.argument("image")
 @click.option("--rw", "rw", required=True, metavar="UPPER",
               help="The container's read/write layer: an overlayfs upper dir or a layer tar.")
-@click.option("--json", "as_json", is_flag=True, help="Print a layerscope.overlay/1 JSON document.")
+@click.option("--json", "as_json", is_flag=True, help="Print a layerscope.overlay/2 JSON document.")
 @image_options
 @handle_errors
 def overlay(image: str, rw: str, as_json: bool, image_name: str | None, platform: str | None,
