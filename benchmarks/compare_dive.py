@@ -188,7 +188,7 @@ def check_layerscope_output(path: str, n_layers: int) -> str | None:
             doc = json.load(f)
     except (OSError, ValueError) as e:
         return f"layerscope printed no readable JSON: {e}"
-    if doc.get("schema") != "layerscope.inspect/1":
+    if doc.get("schema") != "layerscope.inspect/2":
         return f"unexpected schema {doc.get('schema')!r}"
     if len(doc.get("layers", [])) != n_layers:
         return f"layerscope JSON has {len(doc.get('layers', []))} layers, expected {n_layers}"

@@ -324,7 +324,7 @@ class ImageExpect:
 
 def check_inspect(doc: dict, exp: ImageExpect) -> None:
     """Compare a parsed ``inspect --json`` document against an expectation."""
-    assert doc.get("schema") == "layerscope.inspect/1", doc.get("schema")
+    assert doc.get("schema") == "layerscope.inspect/2", doc.get("schema")
     img = doc["image"]
     if exp.manifest_digest is not ANY:
         assert img["manifest_digest"] == exp.manifest_digest
@@ -539,6 +539,63 @@ def build_compressed_docker_archive(path: Path, *, with_index: bool) -> ImageExp
     for b, r, c, m in zip(blobs, raws, CREATED_BY, mtypes):
         layers.append(LayerExpect.from_blob(b, r, created_by=c, media_type=m if with_index else ANY))
     return ImageExpect(path, str(path), sha256(cfg), layers, manifest_digest=manifest_digest)
+
+
+@dataclass
+class V1Archive:
+    path: Path
+    images: dict[str, ImageExpect]   # repotag -> expectation (arg is the bare archive)
+    ids: list[str]                   # v1 ids, root first
+    raws: list[bytes]                # layer.tar of each, root first
+
+
+V1_CMDS = [["/bin/sh", "-c", "#(nop) ADD file:rootfs.tar in /"], ["/bin/sh", "-c", "make data"],
+           ["/bin/sh", "-c", "#(nop) COPY dir:srv in /srv"], ["/bin/sh", "-c", '#(nop) CMD ["/bin/sh"]']]
+
+
+def v1_image_json(image_id: str, parent: str | None, cmd: list[str], size: int) -> dict:
+    """A v1 image JSON as ``docker save`` before 1.10 wrote it."""
+    doc: dict[str, Any] = {"id": image_id}
+    if parent:
+        doc["parent"] = parent
+    doc.update({
+        "created": "2015-11-20T00:00:00.000000000Z", "container": "c" * 64,
+        "container_config": {"Env": ["PATH=/usr/bin:/bin"], "Cmd": cmd},
+        "docker_version": "1.9.1",
+        "config": {"Env": ["PATH=/usr/bin:/bin"], "Cmd": ["/bin/sh"]},
+        "architecture": "amd64", "os": "linux", "Size": size,
+    })
+    return doc
+
+
+def build_pre110_archive(path: Path, *, json_of=None, drop: frozenset = frozenset(),
+                         repositories: Any = None) -> V1Archive:
+    """A pre-1.10 ``docker save``: ``repositories``, ``<id>/{VERSION,json,layer.tar}``,
+    a parent chain, no ``manifest.json``. Four layers: three with files and
+    the empty tar a metadata-only step (CMD) left. ``legacy/v1:1.0`` names the
+    top, ``legacy/v1:base`` the root. ``json_of(i, doc)`` may rewrite (or
+    replace with bytes) image i's JSON; ``drop`` leaves members out."""
+    raws = three_layers(50) + [b"\0" * 1024]
+    ids = [hexof(sha256(f"random v1 id {i}".encode())) for i in range(len(raws))]  # random: no content hash
+    members: list[tuple] = []
+    for i in reversed(range(len(raws))):  # top first: the reader must follow links, not member order
+        doc: Any = v1_image_json(ids[i], ids[i - 1] if i else None, V1_CMDS[i], len(raws[i]))
+        if json_of is not None:
+            doc = json_of(i, doc)
+        for name, data in ((ids[i], None), (f"{ids[i]}/VERSION", b"1.0"),
+                           (f"{ids[i]}/json", doc if isinstance(doc, bytes) else jbytes(doc)),
+                           (f"{ids[i]}/layer.tar", raws[i])):
+            if name not in drop:
+                members.append((name, data))
+    repos = {"legacy/v1": {"1.0": ids[-1], "base": ids[0]}} if repositories is None else repositories
+    if "repositories" not in drop:
+        members.append(("repositories", repos if isinstance(repos, bytes) else jbytes(repos)))
+    tar_members(path, members)
+    layers = [LayerExpect.from_blob(r, media_type=DOCKER_LAYER, created_by=" ".join(c))
+              for r, c in zip(raws, V1_CMDS)]
+    images = {"legacy/v1:1.0": ImageExpect(path, f"{path}:legacy/v1:1.0", None, layers, manifest_digest=None),
+              "legacy/v1:base": ImageExpect(path, f"{path}:legacy/v1:base", None, layers[:1], manifest_digest=None)}
+    return V1Archive(path, images, ids, raws)
 
 
 @dataclass

@@ -27,7 +27,7 @@ def test_inspect_json_contract_and_parallelism_do_not_change_results():
     assert one.returncode == two.returncode == 0, one.stderr + two.stderr
     doc = json.loads(one.stdout)
     assert doc == json.loads(two.stdout)
-    assert doc["schema"] == "layerscope.inspect/1"
+    assert doc["schema"] == "layerscope.inspect/2"
     assert set(doc["image"]) >= {"ref", "manifest_digest", "config_digest", "platform", "size", "compressed_size"}
     keys = {"index", "digest", "diff_id", "media_type", "compression", "size", "compressed_size", "created_by", "entries"}
     assert all(set(layer) >= keys for layer in doc["layers"])

@@ -58,19 +58,19 @@ def test_overlay_docker_diff_and_copy_up(upper):
     res = run("overlay", SAMPLE, "--rw", str(upper), "--json")
     assert res.returncode == 0, res.stderr
     doc = json.loads(res.stdout)
-    assert doc["schema"] == "layerscope.overlay/1"
+    assert doc["schema"] == "layerscope.overlay/2"
     diff = {d["path"]: d["kind"] for d in doc["diff"]}
-    assert diff["app/new.txt"] == "A"
-    assert diff["etc/passwd"] == "D"
-    assert diff["app"] == "C" and diff["etc"] == "C"  # existed in the image: C, never A
-    assert diff["usr/lib/libfoo/libfoo.so.1"] == "C"
-    assert diff["usr/bin"] == "C"  # opaque: the dir changed, its image children deleted
-    assert {p for p, k in diff.items() if p.startswith("usr/bin/")} == {"usr/bin/busybox", "usr/bin/ls", "usr/bin/sh"}
-    assert all(diff[p] == "D" for p in ("usr/bin/busybox", "usr/bin/ls", "usr/bin/sh"))
+    assert diff["/app/new.txt"] == "A"
+    assert diff["/etc/passwd"] == "D"
+    assert diff["/app"] == "C" and diff["/etc"] == "C"  # existed in the image: C, never A
+    assert diff["/usr/lib/libfoo/libfoo.so.1"] == "C"
+    assert diff["/usr/bin"] == "C"  # opaque: the dir changed, its image children deleted
+    assert {p for p, k in diff.items() if p.startswith("/usr/bin/")} == {"/usr/bin/busybox", "/usr/bin/ls", "/usr/bin/sh"}
+    assert all(diff[p] == "D" for p in ("/usr/bin/busybox", "/usr/bin/ls", "/usr/bin/sh"))
     assert doc["copy_up_bytes"] == 40000
-    assert doc["copied_up"] == [{"path": "usr/lib/libfoo/libfoo.so.1", "size": 40000}]
+    assert doc["copied_up"] == [{"path": "/usr/lib/libfoo/libfoo.so.1", "size": 40000}]
     kinds = {c["path"]: c["change"] for c in doc["changes"]}
-    assert kinds["usr/lib/libfoo/libfoo.so.1"] == "metadata" and kinds["app/new.txt"] == "added"
+    assert kinds["/usr/lib/libfoo/libfoo.so.1"] == "metadata" and kinds["/app/new.txt"] == "added"
 
 
 def test_renamed_directory_redirect_dir(tmp_path):
@@ -85,25 +85,25 @@ def test_renamed_directory_redirect_dir(tmp_path):
         pytest.skip("mknod / trusted xattrs not permitted here")
     ls = json.loads(run("ls", SAMPLE, "/usr", "-R", "--rw", str(u), "--json").stdout)
     paths = {e["path"]: e for e in ls["entries"]}
-    assert "usr/lib" not in paths and paths["usr/lib2/libfoo/libfoo.so.1"]["size"] == 40000
+    assert "/usr/lib" not in paths and paths["/usr/lib2/libfoo/libfoo.so.1"]["size"] == 40000
     doc = json.loads(run("overlay", SAMPLE, "--rw", str(u), "--json").stdout)
     diff = {d["path"]: d["kind"] for d in doc["diff"]}
-    assert diff == {"usr": "C", "usr/lib": "D", "usr/lib2": "A", "usr/lib2/libfoo": "A",
-                    "usr/lib2/libfoo/libfoo.so.1": "A"}
+    assert diff == {"/usr": "C", "/usr/lib": "D", "/usr/lib2": "A", "/usr/lib2/libfoo": "A",
+                    "/usr/lib2/libfoo/libfoo.so.1": "A"}
     assert doc["copy_up_bytes"] == 0
     deleted = {c["path"]: c for c in doc["changes"] if c["change"] == "deleted"}
-    assert deleted["usr/lib"]["removed_bytes"] == 0  # the bytes are still in view, under usr/lib2
+    assert deleted["/usr/lib"]["removed_bytes"] == 0  # the bytes are still in view, under usr/lib2
 
 
 def test_ls_rw_shows_the_container_view(upper):
     res = run("ls", SAMPLE, "-R", "--rw", str(upper), "--json")
     assert res.returncode == 0, res.stderr
     entries = {e["path"]: e for e in json.loads(res.stdout)["entries"]}
-    assert "etc/passwd" not in entries and "usr/bin/busybox" not in entries
-    assert entries["app/new.txt"]["layer"] == "rw" and entries["app/new.txt"]["size"] == 6
-    assert entries["usr/lib/libfoo/libfoo.so.1"]["mode"] == 0o755
-    assert entries["usr/lib/libfoo/libfoo.so.1"]["layer"] == "rw"
-    assert entries["etc/os-release"]["layer"] == 0
+    assert "/etc/passwd" not in entries and "/usr/bin/busybox" not in entries
+    assert entries["/app/new.txt"]["layer"] == "rw" and entries["/app/new.txt"]["size"] == 6
+    assert entries["/usr/lib/libfoo/libfoo.so.1"]["mode"] == 0o755
+    assert entries["/usr/lib/libfoo/libfoo.so.1"]["layer"] == "rw"
+    assert entries["/etc/os-release"]["layer"] == 0
 
 
 def test_oci_form_tar_gives_the_same_diff(tmp_path, upper):

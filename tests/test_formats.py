@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import tarfile
 
 import pytest
 
@@ -213,3 +214,56 @@ def test_select_by_index_in_a_multi_image_archive_keeps_the_ref(n, multi_image, 
     tag = multi_image.order[n]
     assert ls.inspect("--image", str(n), multi_image.path)["image"]["ref"] == tag
     assert ls.inspect(f"{multi_image.path}:{tag}")["image"]["ref"] == tag
+
+
+# --------------------------------------------------------------------------
+# a docker-archive whose config file name is not the sha256 of its content
+# --------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def stale_config(tmp_path_factory) -> tuple[I.ImageExpect, str]:
+    """A skopeo-style archive whose ``<hex>.json`` config was edited after it
+    was named (docker load and dive accept such archives: Docker derives the
+    image ID from the content)."""
+    w = tmp_path_factory.mktemp("stalecfg")
+    exp = I.build_legacy_docker_archive(w / "good.tar", "skopeo")
+    with tarfile.open(exp.path) as tf:
+        name = json.loads(tf.extractfile("manifest.json").read())[0]["Config"]
+        cfg = json.loads(tf.extractfile(name).read())
+    cfg["config"]["Env"].append("EXTRA=1")
+    raw = I.jbytes(cfg)
+    out = I.retar(exp.path, w / "stale.tar", replace={name: raw})
+    return I.ImageExpect(out, str(out), I.sha256(raw), exp.layers), name
+
+
+def test_stale_config_name_warns_and_reports_the_real_digest(stale_config, ls):
+    exp, name = stale_config
+    res = ls("inspect", "--json", exp.arg)
+    assert res.rc == 0 and res.err == "", res.err
+    doc = res.json()
+    I.check_inspect(doc, exp)  # config_digest: the sha256 of the content, not the name
+    assert I.hexof(doc["image"]["config_digest"]) != name.removesuffix(".json")
+    assert len(doc["warnings"]) == 1
+    assert name in doc["warnings"][0] and doc["image"]["config_digest"] in doc["warnings"][0]
+    text = ls("inspect", exp.arg)
+    assert text.rc == 0 and text.out.count(f"warning: config file {name!r}") == 1
+
+
+def test_config_named_by_its_digest_gives_no_warning(py_images, ls):
+    assert ls.inspect(py_images["legacy-skopeo"].arg)["warnings"] == []
+
+
+@pytest.mark.parametrize("argv", [["ls", "--json"], ["changes"], ["ci", "--dive-defaults"]])
+def test_stale_config_warning_on_stderr_where_output_has_no_place(stale_config, ls, tmp_path, argv):
+    exp, name = stale_config
+    res = ls(*argv, exp.arg, cwd=tmp_path)
+    assert res.rc in (0, 1), res.err
+    assert len(res.err_lines) == 1, res.err
+    assert res.err_lines[0].startswith(f"layerscope: warning: {exp.arg}: config file {name!r}")
+
+
+@pytest.mark.interop
+def test_dive_accepts_stale_config_name(stale_config, dive_exe, tmp_path):
+    import waste_images as W
+    doc = W.dive_json(dive_exe, stale_config[0].path, tmp_path)
+    assert len(doc["layer"]) == len(stale_config[0].layers)

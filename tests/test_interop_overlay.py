@@ -128,13 +128,20 @@ def lsj(ls):
     return run
 
 
+def rel(path) -> str:
+    """A document's image path ("/etc/x", the contract's form) as umoci's tree and the tar
+    names are compared here ("etc/x"; "" the root)."""
+    assert isinstance(path, str) and path.startswith("/"), f"{path!r}: not an absolute image path"
+    return path[1:]
+
+
 def ls_doc(lsj, img: O.OverlayImage, tag: str, layer: int | None = None, path: str | None = None,
            recursive: bool = True) -> dict:
     args = ["ls", img.arg(tag), *([path] if path else []), *(["-R"] if recursive else []), "--json"]
     if layer is not None:
         args += ["--layer", str(layer)]
     doc = lsj(*args)
-    assert doc.get("schema") == "layerscope.ls/1", doc.get("schema")
+    assert doc.get("schema") == "layerscope.ls/2", doc.get("schema")
     return doc
 
 
@@ -159,10 +166,16 @@ def ls_view(doc: dict) -> tuple[dict[str, Node], set[frozenset[str]], list[str]]
     hardlink groups, and contract problems of the listing itself."""
     problems: list[str] = []
     raw: dict[str, dict] = {}
+
+    def checked_rel(p, what: str):
+        """As :func:`rel`, recording a contract problem instead of failing at once."""
+        if not isinstance(p, str) or not p.startswith("/") or p == "/" or p[1:] != O.norm(p):
+            problems.append(f"{what} {p!r}: not a normalised absolute image path")
+            return p
+        return p[1:]
+
     for e in doc["entries"]:
-        p = e.get("path")
-        if not isinstance(p, str) or p == "" or p.startswith("/") or p != O.norm(p):
-            problems.append(f"{p!r}: not a normalised path relative to the root")
+        p = checked_rel(e.get("path"), "path")
         if p in raw:
             problems.append(f"{p}: listed twice ({fmt_node(raw[p])} / {fmt_node(e)})")
         raw[p] = e
@@ -179,10 +192,10 @@ def ls_view(doc: dict) -> tuple[dict[str, Node], set[frozenset[str]], list[str]]
     for p, e in raw.items():
         t = e.get("type")
         if t == "hardlink":
-            tgt, seen = e.get("link"), {p}
+            tgt, seen = checked_rel(e.get("link"), f"{p}: hardlink target"), {p}
             while tgt in raw and raw[tgt].get("type") == "hardlink" and tgt not in seen:
                 seen.add(tgt)
-                tgt = raw[tgt].get("link")
+                tgt = checked_rel(raw[tgt].get("link"), f"{tgt}: hardlink target")
             link = None
             if tgt not in raw:
                 problems.append(f"{p}: hardlink to {e.get('link')!r}, which is not in the listing")
@@ -312,19 +325,19 @@ def test_umoci_premises(ops_image, edge_image, unpacked):
 # --------------------------------------------------------------------------
 
 def test_ls_path_and_recursion(ops_image, lsj):
-    full = {e["path"]: e for e in ls_doc(lsj, ops_image, "ops3")["entries"]}
+    full = {rel(e["path"]): e for e in ls_doc(lsj, ops_image, "ops3")["entries"]}
     problems = []
     for path in ("etc", "swap", "hl", O.LONG255.rsplit("/", 2)[0]):
         under = {p for p in full if p.startswith(path + "/")}
-        got_r = {e["path"] for e in ls_doc(lsj, ops_image, "ops3", path=path)["entries"]}
+        got_r = {rel(e["path"]) for e in ls_doc(lsj, ops_image, "ops3", path=path)["entries"]}
         if got_r != under:
             problems.append(f"ls -R {path}: missing {sorted(under - got_r)}, extra {sorted(got_r - under)}")
         direct = {p for p in under if "/" not in p[len(path) + 1:]}
-        got = {e["path"] for e in ls_doc(lsj, ops_image, "ops3", path=path, recursive=False)["entries"]}
+        got = {rel(e["path"]) for e in ls_doc(lsj, ops_image, "ops3", path=path, recursive=False)["entries"]}
         if got != direct:
             problems.append(f"ls {path}: missing {sorted(direct - got)}, extra {sorted(got - direct)}")
     top = {p for p in full if "/" not in p}
-    got = {e["path"] for e in ls_doc(lsj, ops_image, "ops3", recursive=False)["entries"]}
+    got = {rel(e["path"]) for e in ls_doc(lsj, ops_image, "ops3", recursive=False)["entries"]}
     if got != top:
         problems.append(f"ls (root): missing {sorted(top - got)}, extra {sorted(got - top)}")
     assert not problems, "\n".join(problems)
@@ -368,7 +381,7 @@ def test_layer_attribution(tag, layer, ops_image, edge_image, lsj):
     exp = expected_layers(img, tag, layer, case)
     problems = []
     for e in ls_doc(lsj, img, tag, layer)["entries"]:
-        p = e["path"]
+        p = rel(e["path"])
         if layer is not None and not (isinstance(e.get("layer"), int) and e["layer"] <= layer):
             problems.append(f"{p}: layer={e.get('layer')!r} > --layer {layer}")
         elif p in exp and e.get("layer") != exp[p]:
@@ -382,7 +395,7 @@ def test_layer_attribution(tag, layer, ops_image, edge_image, lsj):
 
 def changes_doc(lsj, img: O.OverlayImage, tag: str, layer: int | None = None) -> dict:
     doc = lsj("changes", img.arg(tag), "--json", *(["--layer", str(layer)] if layer is not None else []))
-    assert doc.get("schema") == "layerscope.changes/1", doc.get("schema")
+    assert doc.get("schema") == "layerscope.changes/2", doc.get("schema")
     return doc
 
 
@@ -396,7 +409,7 @@ def warning_codes(layer: dict) -> list[str]:
 def check_changes(got: list[dict], want: list[Change], where: str) -> list[str]:
     by: dict[str, list[dict]] = defaultdict(list)
     for c in got:
-        by[c.get("path")].append(c)
+        by[rel(c.get("path"))].append(c)
     out = []
     for w in want:
         cands = by.get(w.path)
@@ -431,7 +444,7 @@ def untouched(got: list[dict], raw: bytes, resolve: dict[str, str] | None = None
     entries, wh, nondirs = allowed_paths(raw, resolve or {}, implied)
     out = []
     for c in got:
-        p = c.get("path") or ""
+        p = rel(c.get("path"))
         anc = {"/".join(p.split("/")[:i]) for i in range(1, p.count("/") + 1)}
         if p in entries or p in wh or anc & wh or anc & nondirs:
             continue
@@ -485,7 +498,7 @@ def test_edge_changes(case, edge_image, lsj):
     problems = check_changes(top.get("changes", []), c.changes, f"layer 1 ({case})")
     listed = {w.path for w in c.changes}
     for ch in top.get("changes", []):  # nothing was below an added path
-        if ch.get("change") == "added" and ch.get("removed_bytes") != 0 and ch.get("path") not in listed:
+        if ch.get("change") == "added" and ch.get("removed_bytes") != 0 and rel(ch.get("path")) not in listed:
             problems.append(f"{ch.get('path')}: added with removed_bytes={ch.get('removed_bytes')}")
     problems += untouched(top.get("changes", []), raw, c.resolve, c.implied_dirs)
     codes = warning_codes(top)

@@ -30,7 +30,7 @@ import pytest
 import overlay_images as O
 import waste_images as W
 from random_stacks import LAYERS, SEEDS
-from test_interop_overlay import compare, ls_doc, lsj  # noqa: F401  (lsj: a fixture)
+from test_interop_overlay import compare, ls_doc, lsj, rel  # noqa: F401  (lsj: a fixture)
 
 pytestmark = pytest.mark.interop
 
@@ -96,7 +96,7 @@ def test_random_stack_dive_figures_equal_dive(seed, random_image, dive_exe, tmp_
 
 def _view(doc: dict) -> dict[str, tuple]:
     """path -> what a container sees there (type as the content it names, content, link, attributes)."""
-    raw = {e["path"]: e for e in doc["entries"]}
+    raw = {rel(e["path"]): e for e in doc["entries"]}
     out = {}
     for p, e in raw.items():
         t = "file" if e["type"] == "hardlink" else e["type"]
@@ -129,7 +129,7 @@ def test_random_stack_changes_agree_with_the_views(seed, random_image, unpacked,
         doc = lsj("changes", random_image.arg(final), "--layer", str(i), "--json")
         ch: dict[str, set[str]] = {}
         for c in doc["layers"][0]["changes"]:
-            ch.setdefault(c["path"], set()).add(c["change"])
+            ch.setdefault(rel(c["path"]), set()).add(c["change"])
         gone_roots = {p for p, k in ch.items() if k & {"deleted", "opaque", "modified"}}
         for p in set(a) | set(b):
             kinds = ch.get(p, set())

@@ -82,7 +82,7 @@ def test_digests_match_skopeo(name, tool_variants, skopeo_view, ls):
     tv = variant(tool_variants, name)
     sv = skopeo_view(name)
     doc = ls.inspect(tv.arg)
-    assert doc["schema"] == "layerscope.inspect/1"
+    assert doc["schema"] == "layerscope.inspect/2"
     img = doc["image"]
     assert img["config_digest"] == I.sha256(sv.config_raw)
     if tv.kind != "docker-archive":  # skopeo synthesises docker-archive manifests

@@ -43,11 +43,13 @@ class InspectReport:
     format: str
     ref: str | None
     manifest_digest: str | None
-    config_digest: str
+    config_digest: str | None  # None: a pre-1.10 docker-archive has no config blob
     platform: str | None
     layers: list[LayerInfo]
     verified: bool
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # the source's first, then each layer's defects
+    source_warnings: list[str] = field(default_factory=list)  # the source's alone (commands without a warnings list print them)
+    legacy_id: str | None = None  # a pre-1.10 docker-archive's image id
     waste: Waste | None = None  # None when the layers were not stacked (analyze=False)
     overlay: Overlay | None = None  # the stacked filesystem model (up to ``upto``)
     layer_changes: list[LayerChanges] | None = None  # what each stacked layer changed
@@ -143,7 +145,7 @@ def inspect_image(
     finally:
         close()
     layers: list[LayerInfo] = []
-    warnings: list[str] = []
+    warnings: list[str] = list(image.warnings)
     for ref, sc in zip(image.layers, scans):
         if sc is None:
             layers.append(LayerInfo(
@@ -165,7 +167,8 @@ def inspect_image(
     return InspectReport(
         path=image.path, format=image.format, ref=image.ref, manifest_digest=image.manifest_digest,
         config_digest=image.config_digest, platform=str(image.platform) if image.platform else None,
-        layers=layers, verified=verify, warnings=warnings,
+        layers=layers, verified=verify, warnings=warnings, source_warnings=list(image.warnings),
+        legacy_id=image.legacy_id,
         waste=measure(overlay, dive, base_layers=base_layers) if dive is not None else None,
         overlay=overlay, layer_changes=diffs if analyze else None,
     )

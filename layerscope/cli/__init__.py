@@ -10,7 +10,7 @@ import click
 
 from ..errors import UsageError
 from .ci import ci
-from .options import handle_errors, image_options
+from .options import handle_errors, image_options, warn
 
 
 def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
@@ -38,7 +38,7 @@ def main() -> None:
 
 @main.command()
 @click.argument("image")
-@click.option("--json", "as_json", is_flag=True, help="Print a layerscope.inspect/1 JSON document.")
+@click.option("--json", "as_json", is_flag=True, help="Print a layerscope.inspect/2 JSON document.")
 @click.option("--base-layers", type=click.IntRange(0), default=1, show_default=True,
               help="Layers counted as the base image for user_wasted_ratio (dive: 1).")
 @image_options
@@ -68,7 +68,7 @@ def _scan_kw(platform, image_name, no_verify, use_cache, jobs, progress) -> dict
 @main.command()
 @click.argument("image")
 @click.option("--layer", type=int, default=None, metavar="N", help="Only this layer's changes.")
-@click.option("--json", "as_json", is_flag=True, help="Print a layerscope.changes/1 JSON document.")
+@click.option("--json", "as_json", is_flag=True, help="Print a layerscope.changes/2 JSON document.")
 @image_options
 @handle_errors
 def changes(image: str, layer: int | None, as_json: bool, image_name: str | None, platform: str | None,
@@ -77,6 +77,7 @@ def changes(image: str, layer: int | None, as_json: bool, image_name: str | None
     from ..analysis.view import changes as run_changes
 
     report = run_changes(image, **_scan_kw(platform, image_name, no_verify, use_cache, jobs, progress))
+    warn(report.image)
     if layer is not None and not any(d.index == layer for d in report.layers):
         raise UsageError(f"no layer {layer}: the image has layers 0..{len(report.layers) - 1}")
     if as_json:
@@ -95,7 +96,7 @@ def changes(image: str, layer: int | None, as_json: bool, image_name: str | None
 @click.option("--layer", type=int, default=None, metavar="N", help="The view after layer N (default: all layers).")
 @click.option("-R", "--recursive", is_flag=True, help="List subdirectories recursively.")
 @click.option("--rw", "rw", metavar="UPPER", help="A container's read/write layer on top: an overlayfs upper dir or a layer tar.")
-@click.option("--json", "as_json", is_flag=True, help="Print a layerscope.ls/1 JSON document.")
+@click.option("--json", "as_json", is_flag=True, help="Print a layerscope.ls/2 JSON document.")
 @image_options
 @handle_errors
 def ls_cmd(image: str, path: str, layer: int | None, recursive: bool, rw: str | None, as_json: bool,
@@ -104,6 +105,7 @@ def ls_cmd(image: str, path: str, layer: int | None, recursive: bool, rw: str | 
     from ..analysis.view import merged_view
 
     view = merged_view(image, upto=layer, rw=rw, **_scan_kw(platform, image_name, no_verify, use_cache, jobs, progress))
+    warn(view.image)
     tree = view.tree
     target, _ok = tree.resolve(path.strip("/"), follow_last=True)
     node = tree.get(target)
@@ -130,7 +132,7 @@ def ls_cmd(image: str, path: str, layer: int | None, recursive: bool, rw: str | 
 @click.argument("image")
 @click.option("--rw", "rw", required=True, metavar="UPPER",
               help="The container's read/write layer: an overlayfs upper dir or a layer tar.")
-@click.option("--json", "as_json", is_flag=True, help="Print a layerscope.overlay/1 JSON document.")
+@click.option("--json", "as_json", is_flag=True, help="Print a layerscope.overlay/2 JSON document.")
 @image_options
 @handle_errors
 def overlay(image: str, rw: str, as_json: bool, image_name: str | None, platform: str | None,
@@ -139,6 +141,7 @@ def overlay(image: str, rw: str, as_json: bool, image_name: str | None, platform
     from ..analysis.view import container_diff
 
     diff = container_diff(image, rw, **_scan_kw(platform, image_name, no_verify, use_cache, jobs, progress))
+    warn(diff.image)
     if as_json:
         from ..report.json_out import dumps, overlay_doc
 

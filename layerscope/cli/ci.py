@@ -11,7 +11,7 @@ import sys
 import click
 
 from ..errors import LayerscopeError, os_error
-from .options import handle_errors, image_options
+from .options import handle_errors, image_options, warn
 
 
 def _inspect(spec: str, *, base_layers: int | None = None, **kw):
@@ -67,6 +67,8 @@ def ci(image: str, config_path: str | None, baseline: str | None, dive_defaults:
     report = _inspect(image, image=image_name, base_layers=base_layers, analyze=rules.needs_analysis, **scan)
     # a baseline that was asked for is read (and verified) even if no rule uses it: a wrong path must not pass
     base = _inspect(baseline, analyze=False, **scan) if baseline is not None else None
+    for r in (report, base) if base is not None else (report,):
+        warn(r)
     results = evaluate(report, rules, baseline=base)
 
     if as_json:

@@ -17,6 +17,12 @@ def _fail(message: str, code: int = 2) -> None:
     sys.exit(code)
 
 
+def warn(report) -> None:
+    """A source's warnings, for commands whose output has no place for them: one stderr line each."""
+    for m in report.source_warnings:
+        click.echo(f"layerscope: warning: {report.path}: {' '.join(m.split())}", err=True)
+
+
 def handle_errors(fn):
     """Turn every failure into one stderr line and an exit code."""
 

@@ -235,7 +235,7 @@ class Overlay:
         if kind == wh.OPAQUE_MARKER:
             node = tree.get(dir_path)
             if node is None or node.kind != DIR:
-                out.warnings.append(Warning("noop-whiteout", e.path, f"opaque marker for {dir_path or '/'!r}, which is not a directory below"))
+                out.warnings.append(Warning("noop-whiteout", e.path, f"opaque marker for {'/' + dir_path!r}, which is not a directory below"))
                 return
             for k in tree.children.get(dir_path, ()):
                 child = f"{dir_path}/{k}" if dir_path else k
@@ -247,7 +247,7 @@ class Overlay:
         node = tree.get(target)
         if node is None:
             if not self._cleared_above(target, before, opaque):
-                out.warnings.append(Warning("noop-whiteout", e.path, f"whiteout of {target!r}, which does not exist below"))
+                out.warnings.append(Warning("noop-whiteout", e.path, f"whiteout of {'/' + target!r}, which does not exist below"))
             return
         before.setdefault(target, node)
         if node.kind == DIR and tree.children.get(target):
@@ -357,10 +357,10 @@ class Overlay:
         target, ok = self.tree.resolve(e.link or "")
         tnode = self.tree.get(target) if ok else None
         if tnode is None:
-            out.warnings.append(Warning("dangling-hardlink", e.path, f"hardlink to {e.link!r}, which is not in the image; not applied"))
+            out.warnings.append(Warning("dangling-hardlink", e.path, f"hardlink to {'/' + (e.link or '')!r}, which is not in the image; not applied"))
             return None
         if tnode.kind == DIR:
-            out.warnings.append(Warning("dangling-hardlink", e.path, f"hardlink to directory {e.link!r}; not applied"))
+            out.warnings.append(Warning("dangling-hardlink", e.path, f"hardlink to directory {'/' + (e.link or '')!r}; not applied"))
             return None
         t = tnode.entry
         entry = Entry(

@@ -1,4 +1,5 @@
-"""JSON documents: a public contract. Fields are added, never renamed, within a schema version."""
+"""JSON documents: a public contract (docs/json.md). Fields are added, never renamed, within a
+schema version; every image path has one form in every document: absolute, ``/`` the root."""
 
 from __future__ import annotations
 
@@ -10,7 +11,28 @@ from typing import Any
 from ..analysis.inspect import InspectReport
 from ..layer.entry import CONTENT_KINDS
 
-INSPECT_SCHEMA = "layerscope.inspect/1"
+INSPECT_SCHEMA = "layerscope.inspect/2"  # /2: image paths absolute
+
+
+def image_path(path: str) -> str:
+    """An image path as every JSON document shows it: ``/usr/bin/sh``; the root is ``/``.
+
+    The models keep paths relative (``usr/bin/sh``, ``""`` the root); text output and
+    dive / container-diff print them absolute, so the documents do too.
+    """
+    return "/" + path.lstrip("/")
+
+
+def _link(e) -> str | None:
+    """A symlink's target stays verbatim (it is data, resolved in context); every other
+    link (a hardlink's target, an overlay redirect's source) is an image path."""
+    if e.link is None or e.kind == "symlink":
+        return e.link
+    return image_path(e.link)
+
+
+def _warning(w) -> dict[str, Any]:
+    return {**w.as_dict(), "path": image_path(w.path)}
 
 
 def inspect_doc(report: InspectReport) -> dict[str, Any]:
@@ -22,6 +44,7 @@ def inspect_doc(report: InspectReport) -> dict[str, Any]:
             "format": report.format,
             "manifest_digest": report.manifest_digest,
             "config_digest": report.config_digest,
+            "legacy_id": report.legacy_id,
             "platform": report.platform,
             "size": report.size,
             "compressed_size": report.compressed_size,
@@ -66,11 +89,13 @@ def _waste_docs(w) -> dict[str, Any]:
             "dive_wasted_bytes": w.dive_wasted_bytes,
             "dive_user_wasted_ratio": _finite(w.dive_user_wasted_ratio),
             "by_reason": dict(w.by_reason),
-            "top": [{"path": t.path, "bytes": t.bytes, "reason": t.reason, "layers": t.layers} for t in w.top],
+            "top": [{"path": image_path(t.path), "bytes": t.bytes, "reason": t.reason, "layers": t.layers}
+                    for t in w.top],
         },
         "duplicate_content": {
             "savable_bytes": w.duplicate_bytes,
-            "groups": [{"digest": d.digest, "size": d.size, "paths": d.paths, "savable_bytes": d.savable_bytes}
+            "groups": [{"digest": d.digest, "size": d.size, "paths": [image_path(p) for p in d.paths],
+                        "savable_bytes": d.savable_bytes}
                        for d in w.duplicates],
         },
     }
@@ -85,13 +110,14 @@ def dumps(doc: dict[str, Any], *, pretty: bool | None = None) -> str:
     return json.dumps(doc, ensure_ascii=False, separators=(",", ":")) + "\n"
 
 
-CHANGES_SCHEMA = "layerscope.changes/1"
-LS_SCHEMA = "layerscope.ls/1"
-OVERLAY_SCHEMA = "layerscope.overlay/1"
+CHANGES_SCHEMA = "layerscope.changes/2"  # /2: image paths absolute
+LS_SCHEMA = "layerscope.ls/2"  # /2: image paths absolute, hardlink targets too
+OVERLAY_SCHEMA = "layerscope.overlay/2"  # /2: image paths absolute
 
 
 def _change(c) -> dict[str, Any]:
-    return {"path": c.path, "change": c.change, "type": c.type, "size": c.size, "removed_bytes": c.removed_bytes}
+    return {"path": image_path(c.path), "change": c.change, "type": c.type, "size": c.size,
+            "removed_bytes": c.removed_bytes}
 
 
 def changes_doc(report, only: int | None = None) -> dict[str, Any]:
@@ -104,7 +130,7 @@ def changes_doc(report, only: int | None = None) -> dict[str, Any]:
                 "digest": d.digest,
                 "created_by": d.created_by,
                 "changes": [_change(c) for c in d.changes],
-                "warnings": [w.as_dict() for w in d.warnings],
+                "warnings": [_warning(w) for w in d.warnings],
             }
             for d in report.layers
             if only is None or d.index == only
@@ -117,13 +143,13 @@ def ls_entry(path: str, node) -> dict[str, Any]:
     content = e.kind in CONTENT_KINDS
     digest = e.digest
     return {
-        "path": path,
+        "path": image_path(path),
         "type": e.kind,
         "size": e.size if content else 0,
         "mode": e.mode,
         "uid": e.uid,
         "gid": e.gid,
-        "link": e.link,
+        "link": _link(e),
         "layer": node.layer,
         "digest": digest.hex() if content and digest is not None else None,
     }
@@ -135,7 +161,7 @@ def ls_doc(view, rows: list[tuple[str, Any]]) -> dict[str, Any]:
         "image": {"ref": view.image.ref, "path": view.image.path, "config_digest": view.image.config_digest},
         "layer": view.upto,
         "entries": [ls_entry(p, n) for p, n in rows],  # one dict per path: the contract's shape
-        "warnings": [w.as_dict() for w in view.warnings],
+        "warnings": [_warning(w) for w in view.warnings],
     }
 
 
@@ -143,9 +169,9 @@ def overlay_doc(diff) -> dict[str, Any]:
     return {
         "schema": OVERLAY_SCHEMA,
         "image": {"ref": diff.image.ref, "path": diff.image.path, "config_digest": diff.image.config_digest},
-        "diff": [{"kind": i.kind, "path": i.path} for i in diff.items],
+        "diff": [{"kind": i.kind, "path": image_path(i.path)} for i in diff.items],
         "copy_up_bytes": diff.copy_up_bytes,
-        "copied_up": [{"path": p, "size": s} for p, s in diff.copied_up],
+        "copied_up": [{"path": image_path(p), "size": s} for p, s in diff.copied_up],
         "changes": [_change(c) for c in diff.changes.changes],
-        "warnings": [w.as_dict() for w in diff.warnings],
+        "warnings": [_warning(w) for w in diff.warnings],
     }

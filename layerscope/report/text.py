@@ -49,15 +49,23 @@ def _one_line(s: str | None, width: int) -> str:
     return s if len(s) <= width else s[: width - 1] + "…"
 
 
+def _verified(report: InspectReport) -> str:
+    if not report.verified:
+        return "no (--no-verify)"
+    if report.legacy_id is not None:
+        return "the id chain and layer files only (a pre-1.10 archive names no digests)"
+    return "all blob digests and diff_ids"
+
+
 def inspect_text(report: InspectReport, *, width: int = 120) -> str:
     out = [
         f"Image:      {report.ref or report.path} ({report.format})",
         f"Manifest:   {report.manifest_digest or '- (no manifest in a legacy docker-archive)'}",
-        f"Config:     {report.config_digest}",
+        f"Config:     {report.config_digest or f'- (pre-1.10 docker-archive: no config; image id {report.legacy_id})'}",
         f"Platform:   {report.platform or '-'}",
         f"Size:       {human_size(report.size)} uncompressed, {human_size(report.compressed_size)} stored"
         f" ({report.size:,} / {report.compressed_size:,} bytes)",
-        f"Verified:   {'all blob digests and diff_ids' if report.verified else 'no (--no-verify)'}",
+        f"Verified:   {_verified(report)}",
         "",
     ]
     header = f"{'#':>3}  {'digest':<12}  {'size':>9}  {'stored':>9}  {'comp':<5}  {'entries':>7}  created_by"

@@ -11,6 +11,7 @@ import os
 from ..errors import NotAnImageError, SelectionError
 from .container import Container, TarContainer, open_container
 from .docker import DockerArchive
+from .docker_v1 import DockerV1Archive, is_v1_archive
 from .image import Image, LayerRef
 from .oci import OCILayout
 from .platform import Platform, host_platform, parse_platform
@@ -62,4 +63,10 @@ def open_image(
         return img
     if c.exists("index.json"):
         return OCILayout(c, fmt=fmt_oci, verify=verify).select(ref, index, wanted)
-    raise NotAnImageError("not an image: no manifest.json (docker-archive) or index.json (OCI layout)", where=path)
+    if is_v1_archive(c):
+        img = DockerV1Archive(c, verify=verify).select(ref, index)
+        if wanted is not None and img.platform is not None and not img.platform.matches(wanted):
+            raise SelectionError(f"the image is {img.platform}, not {wanted}", where=path)
+        return img
+    raise NotAnImageError("not an image: no manifest.json (docker-archive), index.json (OCI layout) "
+                          "or repositories (pre-1.10 docker-archive)", where=path)

@@ -16,7 +16,7 @@ import hashlib
 import re
 from typing import Any
 
-from ..errors import BadInputError, DigestMismatchError, MissingBlobError, SelectionError
+from ..errors import BadInputError, MissingBlobError, SelectionError
 from .container import Container
 from .image import Image, LayerRef, config_facts, is_foreign, load_json, require
 from .oci import INDEX_TYPES, _descriptors, blob_name, check_descriptor, image_from_manifest
@@ -120,13 +120,17 @@ class DockerArchive:
             raise MissingBlobError(f"config {cfg_name!r} is missing", where=where)
         raw = self.c.read_bytes(cfg_name, what="config")
         cfg_digest = "sha256:" + hashlib.sha256(raw).hexdigest()
+        warnings = []
         m = _HEX_JSON.match(cfg_name)
-        if self.verify and m and cfg_digest != "sha256:" + m.group(1):
-            raise DigestMismatchError(f"config {cfg_name!r} digest mismatch: content is {cfg_digest}", where=where)
+        if m and cfg_digest != "sha256:" + m.group(1):
+            # docker load and dive accept it (Docker derives the image ID from the content), and the
+            # diff_ids inside are still checked against the layers: say so, report the real digest
+            warnings.append(f"config file {cfg_name!r} is not named by its digest: the content is {cfg_digest}")
         oci = self._oci_manifest_for(cfg_digest)
         if oci is not None and len(oci[1].get("layers") or []) == len(e["Layers"]):
             img = image_from_manifest(self.c, oci[1], path=where, fmt="docker-archive", ref=ref,
                                       manifest_digest=oci[0], verify=self.verify, platform_hint=None)
+            img.warnings[:0] = warnings
             return img
         config = load_json(self.c, cfg_name, what="config")
         diff_ids, created = config_facts(config, where=where, verify=self.verify, n_layers=len(e["Layers"]))
@@ -158,5 +162,5 @@ class DockerArchive:
             layers.append(layer)
         return Image(
             path=where, format="docker-archive", ref=ref, manifest_digest=None, config_digest=cfg_digest,
-            config=config, platform=from_json(config), layers=layers, manifest=None,
+            config=config, platform=from_json(config), layers=layers, manifest=None, warnings=warnings,
         )

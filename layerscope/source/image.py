@@ -100,11 +100,13 @@ class Image:
     format: str  # "docker-archive", "oci-layout", "oci-archive"
     ref: str | None
     manifest_digest: str | None
-    config_digest: str
+    config_digest: str | None  # None: a pre-1.10 docker-archive has no config blob
     config: dict[str, Any]
     platform: Platform | None
     layers: list[LayerRef]
     manifest: dict[str, Any] | None = None
+    warnings: list[str] = field(default_factory=list)  # the source is readable but odd: said, not fatal
+    legacy_id: str | None = None  # a pre-1.10 docker-archive's image id (random, not a digest)
 
 
 def load_json(container: Container, name: str, *, what: str, digest: str | None = None, verify: bool = True) -> Any:
