@@ -25,12 +25,46 @@ pure-Python stand-in ``pynative``),
 ``cuts`` (:func:`cut_points`), ``stream`` (:class:`Chunker`,
 :func:`iter_chunks`) and ``digest``.
 """
-from layerscope.chunk.backend import BACKEND
-from layerscope.chunk.cuts import cut_points
-from layerscope.chunk.digest import DIGESTS, chunk_digest, chunk_digests
-from layerscope.chunk.native import Buffer
-from layerscope.chunk.reference import DEFAULT_PARAMS, ChunkParams
-from layerscope.chunk.stream import Chunker, iter_chunks
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from layerscope.chunk.backend import BACKEND
+    from layerscope.chunk.cuts import cut_points
+    from layerscope.chunk.digest import DIGESTS, chunk_digest, chunk_digests
+    from layerscope.chunk.native import Buffer
+    from layerscope.chunk.reference import DEFAULT_PARAMS, ChunkParams
+    from layerscope.chunk.stream import Chunker, iter_chunks
+
+# Loaded on first use: `layerscope --version` asks for BACKEND alone.
+_LAZY = {
+    "BACKEND": "backend",
+    "cut_points": "cuts",
+    "DIGESTS": "digest",
+    "chunk_digest": "digest",
+    "chunk_digests": "digest",
+    "Buffer": "native",
+    "DEFAULT_PARAMS": "reference",
+    "ChunkParams": "reference",
+    "Chunker": "stream",
+    "iter_chunks": "stream",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 __all__ = [
     "BACKEND",

@@ -8,14 +8,12 @@ takes ``ffi`` and ``lib`` from :data:`BACKEND` and never asks which it got.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = ["BACKEND", "Backend"]
 
 
-@dataclass(frozen=True)
-class Backend:
+class Backend(NamedTuple):
     """A chunker backend: cffi's ``ffi``/``lib`` pair, or the same calls in Python."""
 
     name: str  # for people: ``layerscope --version`` prints it

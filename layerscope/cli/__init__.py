@@ -17,11 +17,10 @@ def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> 
     """``--version``, with the chunker this install runs (the C core is optional at install)."""
     if not value or ctx.resilient_parsing:
         return
-    from importlib.metadata import version
-
+    from .. import __version__  # not importlib.metadata: it costs more than the rest of start-up
     from ..chunk.backend import BACKEND
 
-    click.echo(f"layerscope, version {version('layerscope')} (chunker: {BACKEND.name})")
+    click.echo(f"layerscope, version {__version__} (chunker: {BACKEND.name})")
     ctx.exit()
 
 
