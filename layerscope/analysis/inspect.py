@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from collections.abc import Iterator
 
 from ..errors import UsageError
+from ..gcpause import paused_gc
 from ..fs.dive import DiveModel
 from ..fs.overlay import LayerChanges, Overlay
 from ..layer.entry import Entry
@@ -139,39 +140,40 @@ def inspect_image(
             scan.entries = None  # stacked: the per-layer records are no longer needed
 
     update, close = progress_bar(len(image.layers), enabled=progress)
-    try:
-        scans = scan_image(image, verify=verify, keep_entries=keep_entries or analyze, jobs=jobs, progress=update,
-                           on_layer=stack if analyze else None, cache=cache)
-    finally:
-        close()
-    layers: list[LayerInfo] = []
-    warnings: list[str] = list(image.warnings)
-    for ref, sc in zip(image.layers, scans):
-        if sc is None:
+    with paused_gc():  # one small object per entry, no cycles: see gcpause.py
+        try:
+            scans = scan_image(image, verify=verify, keep_entries=keep_entries or analyze, jobs=jobs, progress=update,
+                               on_layer=stack if analyze else None, cache=cache)
+        finally:
+            close()
+        layers: list[LayerInfo] = []
+        warnings: list[str] = list(image.warnings)
+        for ref, sc in zip(image.layers, scans):
+            if sc is None:
+                layers.append(LayerInfo(
+                    index=ref.index, digest=ref.digest, diff_id=ref.diff_id, media_type=ref.media_type,
+                    compression=ref.compression(), size=None, compressed_size=ref.compressed_size,
+                    created_by=ref.created_by, entries=None, foreign=True, urls=ref.urls,
+                ))
+                warnings.append(f"layer {ref.index} is a foreign layer whose blob is not in the image; not fetched, not analysed")
+                continue
+            digest = ref.digest or sc.blob_digest
+            if digest is None and sc.compression == "none":
+                digest = ref.diff_id  # an uncompressed blob's digest is its diff_id
             layers.append(LayerInfo(
-                index=ref.index, digest=ref.digest, diff_id=ref.diff_id, media_type=ref.media_type,
-                compression=ref.compression(), size=None, compressed_size=ref.compressed_size,
-                created_by=ref.created_by, entries=None, foreign=True, urls=ref.urls,
+                index=ref.index, digest=digest, diff_id=ref.diff_id or sc.diff_id, media_type=ref.media_type,
+                compression=sc.compression, size=sc.size, compressed_size=ref.compressed_size,
+                created_by=ref.created_by, entries=sc.entry_count, defects=sc.defects, files=sc.entries,
             ))
-            warnings.append(f"layer {ref.index} is a foreign layer whose blob is not in the image; not fetched, not analysed")
-            continue
-        digest = ref.digest or sc.blob_digest
-        if digest is None and sc.compression == "none":
-            digest = ref.diff_id  # an uncompressed blob's digest is its diff_id
-        layers.append(LayerInfo(
-            index=ref.index, digest=digest, diff_id=ref.diff_id or sc.diff_id, media_type=ref.media_type,
-            compression=sc.compression, size=sc.size, compressed_size=ref.compressed_size,
-            created_by=ref.created_by, entries=sc.entry_count, defects=sc.defects, files=sc.entries,
-        ))
-        warnings.extend(f"layer {ref.index}: {d}" for d in sc.defects)
-    return InspectReport(
-        path=image.path, format=image.format, ref=image.ref, manifest_digest=image.manifest_digest,
-        config_digest=image.config_digest, platform=str(image.platform) if image.platform else None,
-        layers=layers, verified=verify, warnings=warnings, source_warnings=list(image.warnings),
-        legacy_id=image.legacy_id,
-        waste=measure(overlay, dive, base_layers=base_layers) if dive is not None else None,
-        overlay=overlay, layer_changes=diffs if analyze else None,
-    )
+            warnings.extend(f"layer {ref.index}: {d}" for d in sc.defects)
+        return InspectReport(
+            path=image.path, format=image.format, ref=image.ref, manifest_digest=image.manifest_digest,
+            config_digest=image.config_digest, platform=str(image.platform) if image.platform else None,
+            layers=layers, verified=verify, warnings=warnings, source_warnings=list(image.warnings),
+            legacy_id=image.legacy_id,
+            waste=measure(overlay, dive, base_layers=base_layers) if dive is not None else None,
+            overlay=overlay, layer_changes=diffs if analyze else None,
+        )
 
 
 def inspect(
