@@ -10,6 +10,7 @@ import sys
 import click
 
 from ..errors import LayerscopeError, os_error
+from ..gcpause import paused_gc
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -29,7 +30,8 @@ def handle_errors(fn):
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
-            return fn(*args, **kwargs)
+            with paused_gc():  # a command is one batch job: rendering makes as many objects as scanning
+                return fn(*args, **kwargs)
         except LayerscopeError as e:
             if os.environ.get("LAYERSCOPE_DEBUG"):
                 raise
