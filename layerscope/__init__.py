@@ -15,7 +15,6 @@ its dependencies (zstd, ISA-L, mmap).
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
 
 from .errors import (
     BadInputError,
@@ -26,12 +25,13 @@ from .errors import (
     SelectionError,
 )
 
+TYPE_CHECKING = False  # not from typing: start-up time (`layerscope --version`)
 if TYPE_CHECKING:
     from . import ci
     from .analysis.inspect import InspectReport, LayerInfo, inspect, inspect_image
     from .source import Image, LayerRef, open_image
 
-__version__ = "0.1.0"
+from .version import __version__  # noqa: E402
 
 __all__ = [
     "inspect",
@@ -63,7 +63,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     where = _LAZY.get(name, "")
     if where == "":
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

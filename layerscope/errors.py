@@ -6,7 +6,11 @@ message is the one line a user sees, naming the file and the object at fault.
 
 from __future__ import annotations
 
-from typing import TypeVar
+TYPE_CHECKING = False  # typing costs more to import than this whole module
+if TYPE_CHECKING:
+    from typing import TypeVar
+
+    E = TypeVar("E", bound="LayerscopeError")
 
 
 class LayerscopeError(Exception):
@@ -41,9 +45,6 @@ class SelectionError(BadInputError):
 
 class UsageError(LayerscopeError):
     """The caller asked for something inconsistent."""
-
-
-E = TypeVar("E", bound=LayerscopeError)
 
 
 def os_error(e: OSError, doing: str | None = None, where: str | None = None,

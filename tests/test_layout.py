@@ -17,11 +17,11 @@ STAGES = {
     "testing": 0,  # image writers for tests and benchmarks: import no stage at all
     "source": 1,
     "layer": 2, "chunk": 2,
-    "fs": 3,
+    "fs": 3, "version": 3,
     "analysis": 4, "store": 4,
     "report": 5,
     "cli": 6, "ci": 6,
-    "__init__": 7, "__main__": 8,
+    "__init__": 7, "entry": 8, "__main__": 9,
 }
 
 

@@ -40,6 +40,25 @@ def test_start_up_imports_only_what_the_command_needs():
     """`layerscope --version` and `import layerscope` load no analysis stage (start-up time)."""
     heavy = {"layerscope.analysis", "layerscope.source", "layerscope.fs", "layerscope.layer", "zstandard",
              "isal", "xxhash", "tarfile", "layerscope.report"}
-    for code in ("import layerscope", "import layerscope.cli"):
+    for code in ("import layerscope", "import layerscope.cli", "import layerscope.entry"):
         loaded = _loaded_after(code)
         assert not {m for m in loaded if m.split(".")[0] in heavy or ".".join(m.split(".")[:2]) in heavy}, code
+
+
+def test_version_is_answered_without_loading_the_cli():
+    """The executable's --version / -V path loads neither click nor any stage but the chunk backend."""
+    for flag in ("--version", "-V"):
+        code = (f"import sys; sys.argv = ['layerscope', {flag!r}]; from layerscope.entry import main; main(); "
+                "print(sorted(m for m in sys.modules if m == 'click' or m.startswith('layerscope.')))")
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+        line, loaded = out.splitlines()
+        assert line.startswith("layerscope, version ") and "(chunker: " in line
+        assert set(eval(loaded)) <= {"layerscope.entry", "layerscope.version", "layerscope.chunk",
+                                     "layerscope.chunk.backend", "layerscope.errors", "layerscope._native",
+                                     "layerscope._native.lib", "layerscope.chunk.pynative",
+                                     "layerscope.chunk.reference"}, loaded
+    # and the click path prints the same line
+    from click.testing import CliRunner
+    from layerscope.cli import main
+    from layerscope.version import version_line
+    assert CliRunner().invoke(main, ["--version"]).output == version_line() + "\n"

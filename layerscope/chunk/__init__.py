@@ -28,8 +28,8 @@ pure-Python stand-in ``pynative``),
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False  # not from typing: start-up time
 if TYPE_CHECKING:  # pragma: no cover
     from layerscope.chunk.backend import BACKEND
     from layerscope.chunk.cuts import cut_points
@@ -53,7 +53,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -8,18 +8,27 @@ takes ``ffi`` and ``lib`` from :data:`BACKEND` and never asks which it got.
 """
 from __future__ import annotations
 
-from typing import Any, NamedTuple
 
 __all__ = ["BACKEND", "Backend"]
 
 
-class Backend(NamedTuple):
-    """A chunker backend: cffi's ``ffi``/``lib`` pair, or the same calls in Python."""
+class Backend:
+    """A chunker backend: cffi's ``ffi``/``lib`` pair, or the same calls in Python.
 
-    name: str  # for people: ``layerscope --version`` prints it
-    native: bool
-    ffi: Any
-    lib: Any
+    A plain class, not a dataclass: ``layerscope --version`` imports this
+    module, and start-up time is measured.
+    """
+
+    __slots__ = ("name", "native", "ffi", "lib")
+
+    def __init__(self, name: str, native: bool, ffi: object, lib: object) -> None:
+        self.name = name  # for people: ``layerscope --version`` prints it
+        self.native = native
+        self.ffi = ffi
+        self.lib = lib
+
+    def __repr__(self) -> str:
+        return f"Backend({self.name!r}, native={self.native})"
 
 
 def _select() -> Backend:

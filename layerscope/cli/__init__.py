@@ -17,10 +17,9 @@ def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> 
     """``--version``, with the chunker this install runs (the C core is optional at install)."""
     if not value or ctx.resilient_parsing:
         return
-    from .. import __version__  # not importlib.metadata: it costs more than the rest of start-up
-    from ..chunk.backend import BACKEND
+    from ..version import version_line
 
-    click.echo(f"layerscope, version {__version__} (chunker: {BACKEND.name})")
+    click.echo(version_line())  # `layerscope -V` alone never gets here: entry.py answers it first
     ctx.exit()
 
 
