@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 
 from ..errors import BadInputError, DigestMismatchError, LayerscopeError
 from ..layer.cache import ScanCache
@@ -112,7 +111,11 @@ def scan_image(
             progress(1)
         return scan
 
-    pool = ThreadPoolExecutor(max_workers=jobs) if jobs > 1 else None
+    pool = None
+    if jobs > 1:
+        from concurrent.futures import ThreadPoolExecutor  # loads logging: only when there is a pool
+
+        pool = ThreadPoolExecutor(max_workers=jobs)
     futures = {key: pool.submit(run, key) for key in order} if pool else {}
     try:
         out: list[LayerScan | None] = []

@@ -25,7 +25,6 @@ import json
 import marshal
 import os
 import struct
-import tempfile
 from collections.abc import Iterable
 
 from xxhash import xxh3_128_digest, xxh3_128_hexdigest
@@ -122,6 +121,8 @@ class ScanCache:
         d = os.path.dirname(path)
         try:
             os.makedirs(d, exist_ok=True)
+            import tempfile  # only writers need it
+
             fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=d)
             try:
                 with os.fdopen(fd, "wb") as f:

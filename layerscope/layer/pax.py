@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-from urllib.parse import unquote_to_bytes
 
 from ..errors import BadInputError
 
@@ -55,6 +54,8 @@ def libarchive_xattr(key: str, value: bytes, offset: int) -> tuple[str, bytes]:
     NAME is URL-encoded, VALUE base64 (libarchive omits the ``=`` padding).
     """
     quoted = key[len(LIBARCHIVE_XATTR) :].encode("utf-8", "surrogateescape")
+    from urllib.parse import unquote_to_bytes  # rare (libarchive xattrs): not at start-up
+
     name = unquote_to_bytes(quoted).decode("utf-8", "surrogateescape")
     v = bytes(value).strip()
     try:

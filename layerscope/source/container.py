@@ -15,7 +15,6 @@ import mmap
 import os
 import posixpath
 import stat
-import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -140,6 +139,8 @@ class TarContainer(Container):
                 if len(head) < 512:
                     raise NotAnImageError("not an image archive (too short to be a tar)", where=self.path)
                 f.seek(0)
+                import tarfile  # only outer archives need it: not loaded for a layout directory
+
                 try:
                     tf = tarfile.open(fileobj=f, mode="r:")
                 except tarfile.TarError as e:
