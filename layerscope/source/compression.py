@@ -172,7 +172,7 @@ class _QueueHash(threading.Thread):
 
     _DONE = object()
 
-    def __init__(self, hasher, depth: int = 16) -> None:
+    def __init__(self, hasher, depth: int = 4) -> None:
         super().__init__(name="layerscope-hash-diff", daemon=True)
         self.hasher = hasher
         self._q: queue.Queue = queue.Queue(maxsize=depth)  # bounds memory: depth * OUT_CHUNK
