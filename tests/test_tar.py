@@ -295,9 +295,38 @@ def test_partial_second_zero_block_is_truncation():
 
 
 @pytest.mark.parametrize("data", [b"", member(raw_header(b"a")), member(raw_header(b"a", size=5), b"abcde")])
-def test_eof_at_header_boundary_without_marker_is_truncation(data):
-    with pytest.raises(BadInputError, match=rf"truncated tar: .* at offset {len(data)}$"):
-        read_all(data)
+def test_eof_at_header_boundary_without_marker_ends_the_archive_with_a_note(data):
+    """Go's archive/tar (docker, containerd, dive) reads such a tar, and `umoci insert` writes them."""
+    notes: list[str] = []
+    entries = list(iter_entries(Stream(data), notes=notes))
+    assert len(entries) == (1 if data else 0)
+    assert len(notes) == 1 and notes[0].startswith("no-end-marker: the tar ends after its last member")
+    notes.clear()
+    list(iter_entries(Stream(data + END), notes=notes))
+    assert notes == []
+
+
+@pytest.mark.parametrize("size", [1, 511, 1000, tarmod.READ_SIZE + 3])
+def test_eof_in_the_padding_after_the_last_member_ends_the_archive(size):
+    """What `umoci insert` (0.4.7) writes: the last file's content, then nothing, not even its padding."""
+    body = os.urandom(size)
+    data = member(raw_header(b"a", size=3), b"abc") + raw_header(b"last", size=size) + body
+    for extra in (0, 1, (-size % 512) - 1):
+        if extra < 0:
+            continue
+        notes: list[str] = []
+        a, last = list(iter_entries(Stream(data + bytes(extra)), notes=notes))
+        assert (last.path, last.size, last.digest) == ("last", size, digest(body))
+        assert len(notes) == 1 and "no-end-marker" in notes[0]
+    with pytest.raises(BadInputError, match="truncated tar: content of 'last'"):
+        read_all(data[:-1])
+
+
+def test_eof_after_an_extended_header_is_still_truncation():
+    pax = member(raw_header(b"././@PaxHeader", typeflag=b"x", size=len(pax_records([(b"path", b"long")]))),
+                 pax_records([(b"path", b"long")]))
+    with pytest.raises(BadInputError, match=r"truncated tar: extended header at offset 0 and no member after it"):
+        read_all(pax)
 
 
 def test_empty_archive():
@@ -887,7 +916,11 @@ def test_pax_1_0_data_offset_is_after_the_map(sparse_dir, tmp_path):
 def test_sparse_truncated_everywhere(sparse_dir, variant, tmp_path):
     data = _tar_sparse(sparse_dir, variant, tmp_path)
     end = _end_of_archive(data)
+    whole = _member_boundaries(data)
     for cut in range(0, end, 97):
+        if cut in whole:  # whole members and no marker: Go's reading
+            read_all(data[:cut], hash_content=False)
+            continue
         with pytest.raises(BadInputError):
             read_all(data[:cut], hash_content=False)
 
@@ -976,6 +1009,18 @@ def _end_of_archive(data: bytes) -> int:
     return s.pos
 
 
+def _member_boundaries(data: bytes) -> dict[int, int]:
+    """Cuts Go's archive/tar reads as a complete archive: at a member's first header block, or
+    anywhere in the padding after a member's content (its data whole) -> how many members are whole."""
+    entries = read_all(data)
+    starts = [e.header_offset for e in entries] + [_end_of_archive(data) - 1024]
+    out = {starts[0]: 0}
+    for i, e in enumerate(entries):
+        for cut in range(e.data_offset + e.data_size, starts[i + 1] + 1):
+            out[cut] = i + 1
+    return out
+
+
 def _truncation_corpus() -> bytes:
     t = ti("x")
     t.pax_headers = {"SCHILY.xattr.user.a": "v", "path": "p/" + "q" * 150}
@@ -992,8 +1037,14 @@ def test_truncated_at_every_offset(fmt):
                       (ti("s", tarfile.SYMTYPE, linkname="t"), None), (ti("g"), b"z" * 1500)], FORMATS[fmt])
     end = _end_of_archive(data)
     assert read_all(data[: end - 512])  # one zero block then EOF: a complete archive
+    whole = _member_boundaries(data)
     for cut in range(end):
         if cut == end - 512:
+            continue
+        if cut in whole:  # every member before the cut is whole: read as Go reads it, with a note
+            notes: list[str] = []
+            assert len(list(iter_entries(Stream(data[:cut]), notes=notes))) == whole[cut]
+            assert len(notes) == 1 and "no-end-marker" in notes[0]
             continue
         with pytest.raises(BadInputError) as exc:
             read_all(data[:cut])
@@ -1014,8 +1065,8 @@ def test_truncated_inside_big_file():
 def test_truncation_hypothesis(cut):
     data = _truncation_corpus()
     end = _end_of_archive(data)
-    if cut >= end or cut == end - 512:  # tarfile's record padding / one zero block then EOF
-        read_all(data[:cut])
+    if cut >= end or cut == end - 512 or cut in _member_boundaries(data):
+        read_all(data[:cut])  # record padding / one zero block then EOF / whole members, no marker
         return
     with pytest.raises(BadInputError):
         read_all(data[:cut])

@@ -22,7 +22,10 @@ Policy choices worth knowing (each one covered by a test):
 
 * a bad header checksum, non-tar data, truncation anywhere, a malformed pax
   record, a multi-volume member ('M') raise :class:`BadInputError` with the
-  byte offset; EOF without any end-of-archive block is truncation too;
+  byte offset; but EOF right after a whole member (its padding included or
+  not), with no end-of-archive block at all, ends the archive (as in Go's archive/tar, which docker and
+  containerd use; `umoci insert` writes such layers) with a stream note
+  ``no-end-marker``: with verification on, a blob cut there fails its digest;
 * a lone zero block followed by a non-zero block is an error (Go's
   archive/tar, which unpacks layers in docker/containerd, refuses it too);
 * directories, links, devices and fifos never carry content, but a header of
@@ -62,6 +65,7 @@ READ_SIZE = 256 << 10  # content is read (and hashed) in slices of this size
 MAX_META_SIZE = 16 << 20  # pax / GNU long-name data kept in memory: refuse more
 MAX_SPARSE_SIZE = 1 << 40  # expanded size of a sparse file: refuse more (1 TiB of zeros to hash)
 IGNORED_DATA = "ignored-data"
+NO_END_MARKER = "no-end-marker"
 
 _ZERO_BLOCK = bytes(BLOCK_SIZE)
 _ZEROS = memoryview(bytes(READ_SIZE))
@@ -194,7 +198,7 @@ def _hash_big(read, size: int, padded: int, offset: int, hashing: bool, what: st
         rem -= READ_SIZE
         offset += READ_SIZE
     buf = read(rem + BLOCK_SIZE)
-    if len(buf) < rem:
+    if len(buf) < left:  # content cut short (only padding missing is the end of the stream: see below)
         raise _truncated(what, offset + len(buf))
     if h is not None:
         h.update(memoryview(buf)[:left])
@@ -329,13 +333,14 @@ def _hash_sparse(read, pairs, realsize: int, data_size: int, padded_tail: int, o
     return (h.digest() if h is not None else None), buf[padded_tail:]
 
 
-def iter_entries(stream: Readable, *, hash_content: bool = True) -> Iterator[Entry]:
+def iter_entries(stream: Readable, *, hash_content: bool = True, notes: list[str] | None = None) -> Iterator[Entry]:
     """Yield one :class:`Entry` per member of the tar read from ``stream``.
 
     ``stream.read(n)`` must return ``n`` bytes unless the stream ends (then
     fewer, ``b""`` at the end). Reading stops right after the end-of-archive
     marker. With ``hash_content=False`` content is read through but not
-    hashed and ``digest`` is ``None``.
+    hashed and ``digest`` is ``None``. Defects of the stream as a whole (not
+    of one member) are appended to ``notes``.
     """
     read = stream.read
     unpack = _HDR.unpack_from
@@ -357,7 +362,15 @@ def iter_entries(stream: Readable, *, hash_content: bool = True) -> Iterator[Ent
     while True:
         if len(blk) != BLOCK_SIZE:
             if not blk:
-                raise _truncated("end of data without end-of-archive marker", pos)
+                if start >= 0:
+                    raise _truncated(f"extended header at offset {start} and no member after it", pos)
+                # Every member is whole and the stream ends at a header boundary, with no
+                # end-of-archive marker: Go's archive/tar (docker, containerd, dive) reads
+                # that as the end, and `umoci insert` writes such layers; so do we, saying so.
+                if notes is not None:
+                    notes.append(f"{NO_END_MARKER}: the tar ends after its last member without the "
+                                 "end-of-archive marker (read as Go's archive/tar reads it)")
+                return
             raise _truncated("partial header block", pos)
         if blk == zero_block:
             nxt = read(BLOCK_SIZE)
@@ -552,7 +565,7 @@ def iter_entries(stream: Readable, *, hash_content: bool = True) -> Iterator[Ent
             if sparse is None:
                 if padded <= READ_SIZE:
                     buf = read(padded + BLOCK_SIZE)
-                    if len(buf) < padded:
+                    if len(buf) < padded and len(buf) < size:  # the content itself is cut short
                         raise _truncated(f"content of {_show(raw_name)}", pos + len(buf))
                     if not hash_content:
                         digest = None
