@@ -141,6 +141,7 @@ def _inflater(kind: str):
 
 
 BACKGROUND_MIN = 4 << 20  # blobs at least this big are hashed on their own threads
+HASH_WINDOW = 1 << 20  # mapped bytes the blob-hash thread holds (twice: dropping lags a window): peak RSS
 
 
 class _RegionHash(threading.Thread):
@@ -158,7 +159,7 @@ class _RegionHash(threading.Thread):
         self._stop_flag = False
 
     def run(self) -> None:
-        for window in self._region.windows(WINDOW):
+        for window in self._region.windows(HASH_WINDOW):
             if self._stop_flag:
                 return
             self.hasher.update(window)
@@ -172,7 +173,7 @@ class _QueueHash(threading.Thread):
 
     _DONE = object()
 
-    def __init__(self, hasher, depth: int = 4) -> None:
+    def __init__(self, hasher, depth: int = 2) -> None:
         super().__init__(name="layerscope-hash-diff", daemon=True)
         self.hasher = hasher
         self._q: queue.Queue = queue.Queue(maxsize=depth)  # bounds memory: depth * OUT_CHUNK
