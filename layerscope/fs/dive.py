@@ -144,9 +144,19 @@ class DiveModel:
             layer_size += size
             tree.add(e.path, (e.kind == DIR, size))
         self.layer_sizes.append(layer_size)
+        stacked = self.stacked
+        if not any(PREFIX in p for p in tree.info):
+            # No whiteout in the layer: dive's visit order can change nothing (only an
+            # unresolved whiteout stops a visit, and every add leaves the same stack
+            # whatever the order), so the children-first name sort is skipped.
+            self._account(tree, [p for p in tree.info if p])
+            info = tree.info
+            for path in info:
+                if path:
+                    stacked.add(path, info[path])
+            return
         order = tree.post_order()
         self._account(tree, order)
-        stacked = self.stacked
         for path in order:
             whiteout, target = _target(path)
             if whiteout:
