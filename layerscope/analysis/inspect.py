@@ -115,6 +115,7 @@ def inspect_image(
     upto: int | None = None,
     base_layers: int = 1,
     cache: ScanCache | bool | str | None = None,
+    changes: bool = True,
 ) -> InspectReport:
     """Scan every layer of a resolved image (verifying digests by default).
 
@@ -123,10 +124,12 @@ def inspect_image(
     and, for the whole image, the waste is measured. ``keep_entries`` keeps
     each layer's tar records on the report as well. Scans come from and go
     to the layer cache (``cache``: see :func:`~layerscope.analysis.layers.open_cache`).
+    With ``changes=False`` ``layer_changes`` holds each layer's warnings but
+    no per-path changes (faster, and lighter on many-file layers).
     """
     if upto is not None and not 0 <= upto < len(image.layers):
         raise UsageError(f"no layer {upto}: the image has layers 0..{len(image.layers) - 1}")
-    overlay = Overlay() if analyze else None
+    overlay = Overlay(changes=changes) if analyze else None
     dive = DiveModel() if analyze and upto is None else None
     diffs: list[LayerChanges] = []
 
@@ -189,6 +192,7 @@ def inspect(
     upto: int | None = None,
     base_layers: int = 1,
     cache: ScanCache | bool | str | None = None,
+    changes: bool = True,
 ) -> InspectReport:
     """Open ``spec`` (``PATH[:REF]``) and inspect it; the library entry point.
 
@@ -197,4 +201,5 @@ def inspect(
     """
     img = open_image(spec, image=image, platform=platform, verify=verify)
     return inspect_image(img, verify=verify, keep_entries=keep_entries, jobs=jobs, progress=progress,
-                         analyze=analyze, upto=upto, base_layers=base_layers, cache=cache)
+                         analyze=analyze, upto=upto, base_layers=base_layers, cache=cache,
+                         changes=changes)

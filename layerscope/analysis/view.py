@@ -75,7 +75,7 @@ def merged_view(spec: str, *, upto: int | None = None, rw: str | None = None, **
     if rw is not None and upto is not None:
         raise UsageError("--rw goes on top of the whole image; it cannot be combined with --layer")
     rw_entries = _read_rw(rw) if rw is not None else None  # bad input fails before the image is read
-    report, overlay, diffs = _stacked(spec, upto=upto, **kw)
+    report, overlay, diffs = _stacked(spec, upto=upto, changes=False, **kw)  # the tree and warnings only
     warnings = [w for d in diffs for w in d.warnings]
     last: LayerId = upto if upto is not None else len(report.layers) - 1
     if rw_entries is not None:
@@ -93,7 +93,7 @@ def _read_rw(path: str) -> list:
 def container_diff(spec: str, rw: str, **kw) -> ContainerDiff:
     """`docker diff` for a container's read/write layer, plus what copy-up cost."""
     rw_entries = _read_rw(rw)
-    report, overlay, _diffs = _stacked(spec, **kw)
+    report, overlay, _diffs = _stacked(spec, changes=False, **kw)
     tree = overlay.tree
     lower: dict[str, Node] = dict(tree.nodes)
     lower_children = {p: set(k) for p, k in tree.children.items()}
@@ -109,6 +109,7 @@ def container_diff(spec: str, rw: str, **kw) -> ContainerDiff:
         else:
             continue  # AUFS metadata, bad whiteouts: not applied
         named.append((kind, path, e.path))
+    overlay.record_changes = True  # the rw layer's changes are the answer
     result = overlay.apply("rw", rw_entries)
     items: dict[str, str] = {}
     for kind, path, _raw in named:

@@ -47,7 +47,8 @@ def inspect(image: str, as_json: bool, base_layers: int, image_name: str | None,
     from ..analysis.inspect import inspect as run_inspect
 
     report = run_inspect(image, image=image_name, platform=platform, verify=not no_verify,
-                         jobs=jobs, progress=progress, base_layers=base_layers, cache=use_cache)
+                         jobs=jobs, progress=progress, base_layers=base_layers, cache=use_cache,
+                         changes=False)
     if as_json:
         from ..report.json_out import dumps, inspect_doc
 

@@ -19,7 +19,7 @@ def _inspect(spec: str, *, base_layers: int | None = None, **kw):
 
     if base_layers is not None:  # else inspect's default (1, like dive)
         kw["base_layers"] = base_layers
-    return run_inspect(spec, **kw)
+    return run_inspect(spec, changes=False, **kw)  # gates read the tree and figures, not per-path changes
 
 
 def _write(path: str, text: str, what: str) -> None:

@@ -117,8 +117,11 @@ class _Renames:
 class Overlay:
     """Applies layers one by one to a :class:`Tree`."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, changes: bool = True) -> None:
+        """``changes=False``: apply layers without listing what each changed (inspect,
+        ls and ci need the tree and the warnings only; a Change per path costs time and memory)."""
         self.tree = Tree()
+        self.record_changes = changes
         # every regular file stored in a layer: (layer, path, size, inode); waste analysis reads it
         self.stored: list[tuple[LayerId, str, int, int]] = []
 
@@ -216,6 +219,8 @@ class Overlay:
             if node is not None and node.kind == DIR and lower is not None and lower.kind == DIR:
                 # a directory replaced and made a directory again in one layer: it was cleared
                 opaque[path] = opaque.get(path, 0) + removed.pop(path, 0)
+        if not self.record_changes:
+            return out
         for path, lower in before.items():
             if path in hidden and path not in tree:
                 continue
