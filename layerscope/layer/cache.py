@@ -26,6 +26,7 @@ import marshal
 import os
 import struct
 from collections.abc import Iterable
+from operator import attrgetter
 
 from xxhash import xxh3_128_digest, xxh3_128_hexdigest
 
@@ -39,6 +40,9 @@ _HEAD = struct.Struct("<8sII")
 _LEN = struct.Struct("<Q")
 _SUM = 16
 _KIND_CODE = {k: i for i, k in enumerate(KINDS)}
+# Entry fields stored as one list each, in this order (the kinds, as bytes, go second)
+_LIST_FIELDS = ("path", "size", "mode", "uid", "gid", "mtime", "link", "uname", "gname", "digest",
+                "header_offset", "data_offset", "data_size")
 _MAX_BODY = 1 << 34  # a decoded body larger than this is not one of ours
 _DISABLED = ("", "0", "off", "none", "false", "no")
 
@@ -193,23 +197,9 @@ def _encode(key: str, scan: LayerScan) -> bytes:
             defects.append((i, tuple(e.defects)))
         if e.raw_name != e.path:
             raw.append((i, e.raw_name))
-    columns = (
-        [e.path for e in entries],
-        bytes(kind_code[e.kind] for e in entries),
-        [e.size for e in entries],
-        [e.mode for e in entries],
-        [e.uid for e in entries],
-        [e.gid for e in entries],
-        [e.mtime for e in entries],
-        [e.link for e in entries],
-        [e.uname for e in entries],
-        [e.gname for e in entries],
-        [e.digest for e in entries],
-        [e.header_offset for e in entries],
-        [e.data_offset for e in entries],
-        [e.data_size for e in entries],
-        xattrs, devs, defects, raw,
-    )
+    lists = [list(map(attrgetter(f), entries)) for f in _LIST_FIELDS]
+    kinds = bytes(kind_code[e.kind] for e in entries)
+    columns = (lists[0], kinds, *lists[1:], xattrs, devs, defects, raw)
     raw_body = marshal.dumps(columns)
     body = zstandard.ZstdCompressor(level=3).compress(raw_body)
     header = json.dumps({
