@@ -11,10 +11,11 @@ import os
 import sys
 from collections.abc import Callable
 
-from ..errors import BadInputError, DigestMismatchError, LayerscopeError
+from ..errors import BadInputError, LayerscopeError
 from ..layer.cache import ScanCache
 from ..layer.scan import LayerScan, scan
 from ..source import Image, LayerRef
+from ..source.compression import diff_id_mismatch
 from ..sysinfo import usable_cpus
 
 ProgressFn = Callable[[int], None]
@@ -52,8 +53,7 @@ def scan_layer(layer: LayerRef, *, image_path: str, verify: bool = True, keep_en
         hit = cache.get(key)
         if hit is not None:
             if verify and layer.diff_id and hit.diff_id and hit.diff_id != layer.diff_id:
-                raise DigestMismatchError(
-                    f"diff_id mismatch: config says {layer.diff_id}, layer content is {hit.diff_id}", where=where)
+                raise diff_id_mismatch(layer.diff_id, hit.diff_id, where)
             if verify:
                 layer.check_blob(key, where=where)
             else:

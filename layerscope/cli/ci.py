@@ -11,7 +11,7 @@ import sys
 import click
 
 from ..errors import LayerscopeError, os_error
-from .options import handle_errors, image_options, warn
+from .options import handle_errors, image_options, warn, warning
 
 
 def _inspect(spec: str, *, base_layers: int | None = None, **kw):
@@ -60,8 +60,8 @@ def ci(image: str, config_path: str | None, baseline: str | None, dive_defaults:
     from ..report.json_out import dumps
 
     rules = load_rules(config_path, dive_defaults=dive_defaults)  # a bad config fails before any scan
-    for warning in rules.warnings:  # keys of a .dive-ci that dive ignores: ignored, but not silently
-        click.echo(f"layerscope: warning: {rules.source}: {warning}", err=True)
+    for w in rules.warnings:  # keys of a .dive-ci that dive ignores: ignored, but not silently
+        warning(rules.source, w)
     scan = {"platform": platform, "verify": not no_verify, "jobs": jobs, "progress": progress, "cache": use_cache}
     # stack the layers only when a rule needs waste figures or the final paths; the baseline only gives its size
     report = _inspect(image, image=image_name, base_layers=base_layers, analyze=rules.needs_analysis, **scan)

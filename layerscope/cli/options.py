@@ -18,10 +18,15 @@ def _fail(message: str, code: int = 2) -> None:
     sys.exit(code)
 
 
+def warning(where: str, message: str) -> None:
+    """One warning line on stderr, as errors are (``layerscope: warning: WHERE: MESSAGE``)."""
+    click.echo(f"layerscope: warning: {where}: {' '.join(message.split())}", err=True)
+
+
 def warn(report) -> None:
     """A source's warnings, for commands whose output has no place for them: one stderr line each."""
     for m in report.source_warnings:
-        click.echo(f"layerscope: warning: {report.path}: {' '.join(m.split())}", err=True)
+        warning(report.path, m)
 
 
 def handle_errors(fn):

@@ -223,6 +223,8 @@ def _all(col: Iterable, types: tuple[type, ...]) -> bool:
 
 def _decode(data: bytes, key: str) -> LayerScan | None:
     """The scan in ``data`` if it is whole, ours, current and for ``key``; else None."""
+    import zstandard
+
     try:
         if len(data) < _HEAD.size + _LEN.size + _SUM or xxh3_128_digest(memoryview(data)[:-_SUM]) != data[-_SUM:]:
             return None
@@ -240,18 +242,12 @@ def _decode(data: bytes, key: str) -> LayerScan | None:
         body_size = header["body_size"]
         if not (isinstance(n, int) and isinstance(body_size, int) and 0 <= body_size <= _MAX_BODY):
             return None
-        import zstandard
-
         raw_body = zstandard.ZstdDecompressor().decompress(data[at:at + blen], max_output_size=body_size)
         columns = marshal.loads(raw_body)
         return _rebuild(header, columns, n)
     except (ValueError, TypeError, KeyError, IndexError, EOFError, struct.error, UnicodeDecodeError,
-            RecursionError, MemoryError, OverflowError, AttributeError):
+            RecursionError, MemoryError, OverflowError, AttributeError, zstandard.ZstdError):
         return None
-    except Exception as e:  # zstd errors have no common base we import eagerly
-        if type(e).__module__.startswith("zstandard"):
-            return None
-        raise
 
 
 def _rebuild(header: dict, columns, n: int) -> LayerScan | None:

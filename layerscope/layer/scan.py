@@ -45,14 +45,12 @@ def scan(stream: VerifyingStream, *, keep_entries: bool = False, hash_content: b
     entries: list[Entry] | None = [] if keep_entries else None
     defects: list[str] = []
     count = 0
-    notes: list[str] = []
-    for e in iter_entries(stream, hash_content=hash_content, notes=notes):
+    for e in iter_entries(stream, hash_content=hash_content, notes=defects):  # stream notes come last
         count += 1
         if entries is not None:
             entries.append(e)
         if e.defects and len(defects) < MAX_DEFECTS:
             defects.extend(f"{d}: {e.raw_name!r}" for d in e.defects)
-    defects.extend(notes)
     stream.finish()
     return LayerScan(
         size=stream.size,

@@ -14,7 +14,6 @@ the end-of-archive marker are part of the diff_id) and checks both.
 
 from __future__ import annotations
 
-import hashlib
 import queue
 import threading
 import weakref
@@ -23,6 +22,7 @@ from collections.abc import Iterator
 
 from ..errors import BadInputError, DigestMismatchError
 from .container import WINDOW, Region
+from .digest import new_hasher
 from .magic import BZIP2, GZIP, GZIP_MAGIC, NONE, XZ, ZSTD, detect
 
 OUT_CHUNK = 1 << 20  # uncompressed bytes produced per decompressor call (bounds memory, defuses bombs)
@@ -144,6 +144,24 @@ BACKGROUND_MIN = 4 << 20  # blobs at least this big are hashed on their own thre
 HASH_WINDOW = 1 << 20  # mapped bytes the blob-hash thread holds (twice: dropping lags a window): peak RSS
 
 
+def blob_mismatch(expected: str, actual: str, where: str) -> DigestMismatchError:
+    """The one wording of a blob that does not hash to its digest (cold scan or cache hit)."""
+    return DigestMismatchError(f"blob digest mismatch: expected {expected}, got {actual}", where=where)
+
+
+def diff_id_mismatch(expected: str, actual: str, where: str) -> DigestMismatchError:
+    """The one wording of layer content that does not hash to the config's diff_id."""
+    return DigestMismatchError(f"diff_id mismatch: config says {expected}, layer content is {actual}", where=where)
+
+
+def hash_region(region: Region, hasher, cancelled=lambda: False) -> None:
+    """Feed a blob's bytes, straight from the archive's map, to ``hasher``."""
+    for window in region.windows(HASH_WINDOW):
+        if cancelled():
+            return
+        hasher.update(window)
+
+
 class _RegionHash(threading.Thread):
     """Hash a blob straight from the archive's map, beside the reader.
 
@@ -159,10 +177,7 @@ class _RegionHash(threading.Thread):
         self._stop_flag = False
 
     def run(self) -> None:
-        for window in self._region.windows(HASH_WINDOW):
-            if self._stop_flag:
-                return
-            self.hasher.update(window)
+        hash_region(self._region, self.hasher, lambda: self._stop_flag)
 
     def cancel(self) -> None:
         self._stop_flag = True
@@ -236,11 +251,11 @@ class LayerStream:
         self._diff_job: _QueueHash | None = None
         if verify:
             # Hash even without an expected digest: the caller reports what it is.
-            self._blob_hasher = self._hasher_for(blob_digest)
+            self._blob_hasher = new_hasher(_algo(blob_digest))
             if self.compression == NONE and _algo(blob_digest) == _algo(diff_id):
                 self._diff_hasher = self._blob_hasher  # an uncompressed blob *is* its tar stream
             else:
-                self._diff_hasher = self._hasher_for(diff_id)
+                self._diff_hasher = new_hasher(_algo(diff_id))
             if region.length >= BACKGROUND_MIN:
                 self._blob_job = _RegionHash(region, self._blob_hasher)
                 self._blob_job.start()
@@ -270,10 +285,6 @@ class LayerStream:
         self.size = 0  # uncompressed bytes produced so far
         self.blob_digest: str | None = None
         self.diff_id: str | None = None
-
-    @staticmethod
-    def _hasher_for(digest: str | None):
-        return hashlib.new(_algo(digest))
 
     def _next(self) -> bool:
         try:
@@ -330,9 +341,7 @@ class LayerStream:
             self._blob_job.join()
         actual = f"{_algo(self._expect_blob)}:{self._blob_hasher.hexdigest()}"
         if actual != self._expect_blob:
-            raise DigestMismatchError(
-                f"blob digest mismatch: expected {self._expect_blob}, got {actual}", where=self.where
-            ) from None
+            raise blob_mismatch(self._expect_blob, actual, self.where) from None
 
     def close(self) -> None:
         """Stop background hashing (a stream abandoned on an error)."""
@@ -355,12 +364,8 @@ class LayerStream:
         if self._blob_hasher is not None:
             self.blob_digest = f"{_algo(self._expect_blob)}:{self._blob_hasher.hexdigest()}"
             if self._expect_blob and self.blob_digest != self._expect_blob:
-                raise DigestMismatchError(
-                    f"blob digest mismatch: expected {self._expect_blob}, got {self.blob_digest}", where=self.where
-                )
+                raise blob_mismatch(self._expect_blob, self.blob_digest, self.where)
         if self._diff_hasher is not None:
             self.diff_id = f"{_algo(self._expect_diff)}:{self._diff_hasher.hexdigest()}"
             if self._expect_diff and self.diff_id != self._expect_diff:
-                raise DigestMismatchError(
-                    f"diff_id mismatch: config says {self._expect_diff}, layer content is {self.diff_id}", where=self.where
-                )
+                raise diff_id_mismatch(self._expect_diff, self.diff_id, self.where)

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import BadInputError, DigestMismatchError
-from .compression import LayerStream, detect
+from .compression import LayerStream, blob_mismatch, detect, diff_id_mismatch, hash_region
 from .container import Container
-from .digest import parse_digest, sha256_digest
+from .digest import new_hasher, parse_digest, sha256_digest
 from .platform import Platform
 
 FOREIGN_MARKERS = ("foreign", "nondistributable")
@@ -69,15 +69,11 @@ class LayerRef:
         """Hash the stored blob and compare it with ``expected`` (what a cache hit rests on)."""
         where = where or self.where(self.container.path)
         algo, _hex = parse_digest(expected, where=where)
-        h = hashlib.new(algo)
-        for window in self.container.region(self.name).windows():
-            h.update(window)
+        h = new_hasher(algo)
+        hash_region(self.container.region(self.name), h)
         actual = f"{algo}:{h.hexdigest()}"
         if actual != expected:
-            if self.digest:
-                raise DigestMismatchError(f"blob digest mismatch: expected {expected}, got {actual}", where=where)
-            raise DigestMismatchError(
-                f"diff_id mismatch: config says {expected}, layer content is {actual}", where=where)
+            raise (blob_mismatch if self.digest else diff_id_mismatch)(expected, actual, where)
 
     def open(self, *, verify: bool = True, where: str | None = None) -> LayerStream:
         """The layer's uncompressed tar stream, hashing as it is read."""
