@@ -17,5 +17,7 @@ def main() -> None:
         sys.stdout.write(version_line() + "\n")
         return
     from .cli import main as cli
+    from .cli.options import PROCESS
 
+    PROCESS["one_shot"] = True  # this process ends with the command
     cli(prog_name="layerscope")

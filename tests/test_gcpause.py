@@ -59,3 +59,41 @@ def test_inspect_restores_the_collector_even_on_error(tmp_path):
     except Exception:
         pass
     assert gc.isenabled()
+
+
+def test_freeze_spares_the_collection_after_a_pause():
+    """What a pause made is walked by the first collection after it, unless frozen."""
+    gc.collect()
+    base = gc.get_freeze_count()
+    try:
+        with paused_gc(freeze=True):
+            with paused_gc(freeze=False):
+                kept = [[i] for i in range(1000)]
+            assert gc.get_freeze_count() == base  # not the last pause to end: nothing frozen yet
+        assert gc.isenabled()
+        assert gc.get_freeze_count() >= base + len(kept)
+        assert not any(x is kept for x in gc.get_objects(0))
+    finally:
+        gc.unfreeze()
+    with paused_gc():
+        plain = [[i] for i in range(10)]
+    assert gc.get_freeze_count() == 0 and plain
+
+
+def test_the_executable_freezes_what_a_command_made(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from layerscope.cli import main
+    from layerscope.cli.options import PROCESS
+
+    exp = I.build_simple_oci_layout(tmp_path / "img", compress="gzip")
+    gc.collect()
+    result = CliRunner().invoke(main, ["inspect", "--no-cache", exp.arg])  # as a library caller: no freeze
+    assert result.exit_code == 0 and gc.get_freeze_count() == 0
+    monkeypatch.setitem(PROCESS, "one_shot", True)  # what layerscope.entry.main sets
+    try:
+        result = CliRunner().invoke(main, ["inspect", "--no-cache", exp.arg])
+        assert result.exit_code == 0, result.output
+        assert gc.get_freeze_count() > 0 and gc.isenabled()
+    finally:
+        gc.unfreeze()

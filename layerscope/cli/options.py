@@ -29,13 +29,20 @@ def warn(report) -> None:
         warning(report.path, m)
 
 
+# Set by the ``layerscope`` executable (layerscope.entry), not by click's test runner or a
+# library caller: the process ends with the command, so what the command made is frozen
+# rather than walked once more by the collector on the way out (see gcpause.py).
+PROCESS = {"one_shot": False}
+
+
 def handle_errors(fn):
     """Turn every failure into one stderr line and an exit code."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
-            with paused_gc():  # a command is one batch job: rendering makes as many objects as scanning
+            # a command is one batch job: rendering makes as many objects as scanning
+            with paused_gc(freeze=PROCESS["one_shot"]):
                 return fn(*args, **kwargs)
         except LayerscopeError as e:
             if os.environ.get("LAYERSCOPE_DEBUG"):
