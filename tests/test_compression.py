@@ -206,7 +206,7 @@ def _mapped_rss_kb(path: str) -> int:
 
 
 def test_background_hashing_is_used_and_stops_on_abandon(tmp_path, hashing):
-    """A stream given up half-way (a corrupt tar) leaves no hashing thread behind."""
+    """A stream given up half-way (a corrupt tar) leaves no hashing or inflating thread behind."""
     import gc
     import threading
     gc.collect()  # streams other tests dropped stop their threads when collected
@@ -214,19 +214,20 @@ def test_background_hashing_is_used_and_stops_on_abandon(tmp_path, hashing):
     s = LayerStream(_region(tmp_path, blob), where="w", blob_digest=_sha(blob), diff_id=_sha(RAW))
     s.read(1000)
     s.close()
-    assert not [t for t in threading.enumerate() if t.name.startswith("layerscope-hash")]
+    assert not [t for t in threading.enumerate() if t.name.startswith(("layerscope-hash", "layerscope-inflate"))]
     s3 = LayerStream(_region(tmp_path, blob), where="w", blob_digest=_sha(blob), diff_id=_sha(RAW))
     s3.read(1000)
     del s3
     gc.collect()
     import time
     deadline = time.monotonic() + 10
-    while [t for t in threading.enumerate() if t.name.startswith("layerscope-hash")] and time.monotonic() < deadline:
+    while [t for t in threading.enumerate() if t.name.startswith(("layerscope-hash", "layerscope-inflate"))] and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert not [t for t in threading.enumerate() if t.name.startswith("layerscope-hash")]
+    assert not [t for t in threading.enumerate() if t.name.startswith(("layerscope-hash", "layerscope-inflate"))]
     s2 = LayerStream(_region(tmp_path, blob), where="w", blob_digest=_sha(blob), diff_id=_sha(RAW))
     assert (s2._blob_job is not None) == (hashing == "background")
+    assert (s2._inflate_job is not None) == (hashing == "background")  # decompressed ahead, on its own thread
     _read_all(s2)
     s2.finish()
     assert (s2.blob_digest, s2.diff_id) == (_sha(blob), _sha(RAW))
-    assert not [t for t in threading.enumerate() if t.name.startswith("layerscope-hash")]
+    assert not [t for t in threading.enumerate() if t.name.startswith(("layerscope-hash", "layerscope-inflate"))]

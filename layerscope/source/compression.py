@@ -213,6 +213,56 @@ class _QueueHash(threading.Thread):
         self.close()
 
 
+class _Prefetch(threading.Thread):
+    """Decompress ahead of the reader, on another core.
+
+    Inflating (isal, zstd) releases the GIL, so a compressed layer's
+    decompression runs beside the tar walk and the model instead of taking
+    turns with them. Chunks (and the exception that ends them, if any) go
+    through a bounded queue: at most ``depth`` chunks wait, so memory stays
+    ``(depth + 2) * OUT_CHUNK`` whatever the layer's size.
+    """
+
+    _END = object()
+
+    def __init__(self, chunks: Iterator[bytes], hash_out, depth: int = 2) -> None:
+        super().__init__(name="layerscope-inflate", daemon=True)
+        self._chunks = chunks
+        self._hash_out = hash_out
+        self._q: queue.Queue = queue.Queue(maxsize=depth)
+        self._stop_flag = False
+
+    def run(self) -> None:
+        put, hash_out = self._q.put, self._hash_out
+        try:
+            for chunk in self._chunks:
+                if self._stop_flag:
+                    return
+                if hash_out is not None:
+                    hash_out(chunk)
+                put(chunk)
+            put(self._END)
+        except BaseException as e:  # handed to the reader, raised where it would have been
+            put(e)
+
+    def __iter__(self) -> Iterator[bytes]:
+        get, end = self._q.get, self._END
+        while (item := get()) is not end:
+            if isinstance(item, BaseException):
+                self.join()  # the producer is done: the reader may now touch the raw stream
+                raise item
+            yield item
+        self.join()
+
+    def cancel(self) -> None:
+        self._stop_flag = True
+        while self.is_alive():  # unblock a put on a full queue until the thread sees the flag
+            try:
+                self._q.get(timeout=0.05)
+            except queue.Empty:
+                pass
+
+
 def _cancel(*jobs) -> None:
     for job in jobs:
         if job is not None and job.is_alive():
@@ -276,10 +326,18 @@ class LayerStream:
         else:
             new, errors = _inflater(self.compression)
             chunks = _inflate_chunks(self._raw, new, errors, where, self.compression)
+        hash_out = (self._diff_job.update if self._diff_job is not None
+                    else self._diff_hasher.update if self._diff_hasher is not None
+                    and self._diff_hasher is not self._blob_hasher else None)
+        self._inflate_job: _Prefetch | None = None
+        if self.compression != NONE and region.length >= BACKGROUND_MIN:
+            # the producer hashes what it makes (the diff_id), so the reader only reads
+            self._inflate_job = _Prefetch(chunks, hash_out)
+            self._inflate_job.start()
+            weakref.finalize(self, _cancel, self._inflate_job)
+            chunks, hash_out = iter(self._inflate_job), None
         self._chunks = chunks
-        self._hash_out = (self._diff_job.update if self._diff_job is not None
-                          else self._diff_hasher.update if self._diff_hasher is not None
-                          and self._diff_hasher is not self._blob_hasher else None)
+        self._hash_out = hash_out
         self._buf: memoryview | bytes = _EMPTY
         self._pos = 0
         self.size = 0  # uncompressed bytes produced so far
@@ -344,9 +402,10 @@ class LayerStream:
             raise blob_mismatch(self._expect_blob, actual, self.where) from None
 
     def close(self) -> None:
-        """Stop background hashing (a stream abandoned on an error)."""
+        """Stop background work (a stream abandoned on an error)."""
+        _cancel(self._inflate_job)  # first: it feeds the diff_id hasher
         _cancel(self._blob_job, self._diff_job)
-        for job in (self._blob_job, self._diff_job):
+        for job in (self._inflate_job, self._blob_job, self._diff_job):
             if job is not None:
                 job.join()
 
