@@ -1,0 +1,62 @@
+"""dive's model has a fast path (a layer without whiteouts: no tree) and the
+general one (dive's tree, children first); both must give the figures of the
+tree-per-layer code that was checked against dive itself (tests/dive_reference.py,
+and test_interop_random.py / test_waste.py against the dive binary)."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from layerscope.fs.dive import DiveModel
+from layerscope.layer.entry import DIR, FILE, HARDLINK, SYMLINK, Entry
+from tests import dive_reference
+
+NAMES = ["a", "b", "c", "a/x", "a/y", "a/x/deep", "b/z", "c/q/r", "a/x/deep/er"]
+WHITEOUTS = [".wh.a", "a/.wh.x", "a/.wh..wh..opq", ".wh.b", "b/.wh.z", "a/x/.wh.deep", ".wh.c",
+             ".wh..wh.plnk/1", "a/.wh..wh.aufs", "c/.wh.q", ".wh.nope"]
+
+
+def _entry(path: str, kind: str, size: int) -> Entry:
+    return Entry(path=path, kind=kind, size=size if kind == FILE else 0, mode=0o644, uid=0, gid=0, mtime=0)
+
+
+def random_layer(rnd: random.Random, whiteouts: bool) -> list[Entry]:
+    out = []
+    for _ in range(rnd.randint(0, 12)):
+        if whiteouts and rnd.random() < 0.25:
+            out.append(_entry(rnd.choice(WHITEOUTS), FILE, 0))
+            continue
+        kind = rnd.choice([FILE, FILE, DIR, DIR, SYMLINK, HARDLINK])
+        out.append(_entry(rnd.choice(NAMES + [""]), kind, rnd.choice([0, 1, 7, 100, 4096])))
+    return out
+
+
+def figures(model) -> tuple:
+    return (model.cumulative, model.minimum, model.seen, model.layer_sizes, model.efficiency, model.wasted_bytes,
+            model.user_wasted_ratio(1), model.user_wasted_ratio(2))
+
+
+@pytest.mark.parametrize("seed", range(300))
+def test_fast_and_general_paths_give_the_reference_figures(seed):
+    rnd = random.Random(seed)
+    layers = [random_layer(rnd, whiteouts=i > 0 and rnd.random() < 0.5) for i in range(rnd.randint(1, 5))]
+    fast, general, ref = DiveModel(), DiveModel(fast=False), dive_reference.DiveModel()
+    for entries in layers:
+        for m in (fast, general, ref):
+            m.add_layer(entries)
+        # the figures are readable between layers too (a layer not stacked yet must not matter)
+        assert figures(fast) == figures(general) == figures(ref), (seed, layers)
+    assert fast.cumulative.keys() == ref.cumulative.keys()
+
+
+def test_fast_path_is_taken_only_without_whiteouts():
+    m = DiveModel()
+    m.add_layer([_entry("a/x", FILE, 3)])
+    assert m._pending is not None  # fast: stacked when the next layer comes
+    m.add_layer([_entry(".wh.a", FILE, 0)])
+    assert m._pending is None and m._stacked.kids is not None  # general: the stack got its index
+    m.add_layer([_entry("a/y", FILE, 5), _entry("b", DIR, 0)])
+    m.add_layer([_entry(".wh.a", FILE, 0)])
+    assert m.cumulative == {"a/x": 3, "a": 0, "a/y": 5, "b": 0}  # "a" was only implied: no directory, 0
