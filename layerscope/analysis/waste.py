@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 from ..fs.dive import DiveModel
 from ..fs.overlay import Overlay
+from ..layer.entry import CONTENT_KINDS
 
 REASONS = ("deleted", "overwritten", "metadata-copy", "opaque-hidden", "replaced")
 TOP_N = 20
@@ -119,25 +120,36 @@ def _layer_order(layer) -> tuple[int, int | str]:
 
 def _duplicates(overlay: Overlay) -> list[Duplicate]:
     """Identical content at different paths of the final filesystem (hardlinks excluded)."""
-    tree = overlay.tree
-    nodes = tree.nodes
-    # one dict probe per file; only digests seen twice are grouped by inode
+    nodes = overlay.tree.nodes
+    content = CONTENT_KINDS
+    # one dict probe per file; a digest seen again collects its paths and their inodes
     first: dict[bytes, str] = {}
-    again: dict[bytes, list[str]] = {}
+    again: dict[bytes, tuple[list[str], set[int]]] = {}
+    seen_first = first.setdefault
     for path, node in nodes.items():
         e = node.entry
-        if e.size > 0 and e.digest is not None and node.is_content:
-            seen = first.setdefault(e.digest, path)
-            if seen is not path:
-                again.setdefault(e.digest, [seen]).append(path)
+        digest = e.digest
+        if digest is None or e.size <= 0 or e.kind not in content:
+            continue
+        seen = seen_first(digest, path)
+        if seen is not path:
+            group = again.get(digest)
+            if group is None:
+                again[digest] = ([seen, path], {nodes[seen].inode, node.inode})
+            else:
+                group[0].append(path)
+                group[1].add(node.inode)
     out = []
-    for digest, names in again.items():
-        inodes: dict[int, list[str]] = {}
-        for p in names:
-            inodes.setdefault(nodes[p].inode, []).append(p)
-        if len(inodes) > 1:
-            paths = sorted(min(ns) for ns in inodes.values())
-            size = nodes[paths[0]].entry.size
-            out.append(Duplicate(digest.hex(), size, paths))
+    for digest, (names, inodes) in again.items():
+        if len(inodes) == len(names):  # no two names of one inode (the usual case)
+            paths = sorted(names)
+        elif len(inodes) > 1:
+            by_inode: dict[int, list[str]] = {}
+            for p in names:
+                by_inode.setdefault(nodes[p].inode, []).append(p)
+            paths = sorted(min(ns) for ns in by_inode.values())
+        else:
+            continue
+        out.append(Duplicate(digest.hex(), nodes[paths[0]].entry.size, paths))
     out.sort(key=lambda d: (-d.savable_bytes, d.paths[0]))
     return out

@@ -137,11 +137,18 @@ class Overlay:
         regular: list[Entry] = []
         metacopies: list[Entry] = []
         redirects: list[Entry] = []  # renamed lower directories (overlayfs redirect_dir): entry.link = old path
+        prefix, keep = wh.PREFIX, regular.append
         for e in entries:
-            for d in e.defects:
-                out.warnings.append(Warning(d, e.path, f"{d} in tar member {e.raw_name!r}"))
-                if d == METACOPY:
-                    metacopies.append(e)
+            if e.defects:
+                for d in e.defects:
+                    out.warnings.append(Warning(d, e.path, f"{d} in tar member {e.raw_name!r}"))
+                    if d == METACOPY:
+                        metacopies.append(e)
+            if prefix not in e.path:  # no marker (wh.classify's first test, without the call)
+                keep(e)
+                if e.link and e.kind == DIR:
+                    redirects.append(e)
+                continue
             kind, parent, name = wh.classify(e.path)
             if kind == wh.NOT_MARKER:
                 regular.append(e)
@@ -175,8 +182,12 @@ class Overlay:
             for marker in later:
                 self._marker(*marker, layer, out, before, removed, opaque, hidden, wiped)
 
-        # 2. the layer's own entries, in order
-        nodes = tree.nodes
+        # 2. the layer's own entries, in order. Without change lists, ``before``, ``removed`` and
+        #    ``wiped`` (read only to list changes) are not kept; a new path's node goes straight in
+        nodes, refs = tree.nodes, tree.refs
+        record = self.record_changes
+        new_inode = tree._inodes.__next__
+        stored = self.stored.append
         for e in regular:
             path = e.path
             parent = nodes.get(path.rpartition("/")[0])
@@ -191,27 +202,50 @@ class Overlay:
             elif not path:
                 continue
             old = nodes.get(path)
-            before.setdefault(path, old)
-            if e.kind == HARDLINK:
+            if record:
+                before.setdefault(path, old)
+            kind = e.kind
+            if kind == HARDLINK:
                 node = self._hardlink(e, layer, out)
                 if node is None:
                     continue
+                fresh = False
             else:
-                if e.link and e.kind == DIR:
+                if e.link and kind == DIR:
                     e = dataclasses.replace(e, link=None)  # the redirect was grafted in step 0
-                if METACOPY in e.defects:
+                if e.defects and METACOPY in e.defects:
                     # overlayfs metadata-only copy-up: the bytes are still a lower file's
                     src = meta_data.get(e.path)
                     e = dataclasses.replace(e, size=src.size if src else e.size, digest=src.digest if src else None,
                                             link=None)
-                node = Node(e, layer, tree.new_inode())
-                if e.kind == FILE and METACOPY not in e.defects:
-                    self.stored.append((layer, path, e.size, node.inode))
-            if old is not None and not (old.kind == DIR and e.kind == DIR):
-                if old.kind == DIR and tree.children.get(path):
-                    wiped.add(path)  # a directory's content went with it, whatever comes there later
-                removed[path] = removed.get(path, 0) + tree.remove(
-                    path, unseen=layer, reason=_replace_reason(old, node), subtree_reason="replaced", by=layer)
+                    node = Node(e, layer, new_inode())
+                else:
+                    node = Node(e, layer, new_inode())
+                    if kind == FILE:
+                        stored((layer, path, e.size, node.inode))
+                fresh = True
+            if old is None:
+                if fresh:  # Tree.put for a new path and a new inode
+                    nodes[path] = node
+                    refs[node.inode] = 1
+                    kids = tree._children
+                    if kids is not None:
+                        if kind == DIR:
+                            kids[path] = set()
+                        parent_path, _, name = path.rpartition("/")
+                        kids[parent_path].add(name)
+                else:
+                    tree.put(path, node)
+                continue
+            if not (old.kind == DIR and kind == DIR):
+                if record:
+                    if old.kind == DIR and tree.children.get(path):
+                        wiped.add(path)  # a directory's content went with it, whatever comes there later
+                    removed[path] = removed.get(path, 0) + tree.remove(
+                        path, unseen=layer, reason=_replace_reason(old, node), subtree_reason="replaced", by=layer)
+                else:
+                    tree.remove(path, unseen=layer, reason=_replace_reason(old, node), subtree_reason="replaced",
+                                by=layer)
             tree.put(path, node)
 
         for path in wiped:
