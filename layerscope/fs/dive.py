@@ -51,14 +51,17 @@ runs both ways on random layers and against the previous tree-per-layer code):
 
 from __future__ import annotations
 
+from itertools import compress, repeat
+from operator import attrgetter, itemgetter
+
 from ..layer.entry import DIR, FILE, Entry
 from ..layer.whiteout import META_PREFIX, PREFIX
 
 # A node's info: None for a parent dive made on the way (no file info), -1 for a
 # directory (header size 0), else the header size of a non-directory.
 Info = int | None
-_IMPLIED = None
 _DIR = -1
+_path, _size, _kind, _head = attrgetter("path"), attrgetter("size"), attrgetter("kind"), itemgetter(0)
 
 
 class _Tree:
@@ -167,13 +170,27 @@ def _info(e: Entry) -> Info:
     return e.size if kind == FILE else _DIR if kind == DIR else 0
 
 
+def _merge(old: int | list[int] | None, size: int) -> int | list[int]:
+    """A table record after one more sighting of ``size``."""
+    if old is None:
+        return size
+    if old.__class__ is int:
+        return [old + size, old if old < size else size, 2]
+    old[0] += size
+    low = old[1]
+    if low < 0 or size < low:
+        old[1] = size
+    old[2] += 1
+    return old
+
+
 class DiveModel:
     """Feed it every layer's entries in order (:meth:`add_layer`), then read the figures.
 
     ``fast=False`` builds dive's tree for every layer (the general path; tests
     compare the two)."""
 
-    __slots__ = ("layer_sizes", "fast", "_table", "_stacked", "_pending")
+    __slots__ = ("layer_sizes", "fast", "_table", "_stacked", "_pending", "_unaccounted")
 
     def __init__(self, *, fast: bool = True) -> None:
         self.layer_sizes: list[int] = []  # dive's layer size: summed header sizes
@@ -181,12 +198,15 @@ class DiveModel:
         # path -> size (seen once) or [cumulative, minimum, seen]
         self._table: dict[str, int | list[int]] = {}
         self._stacked = _Tree(indexed=False)  # dive's stack of the layers added so far (but _pending)
-        # the last layer, not stacked yet: (path -> info of the paths it lists, the parents it only implies)
-        self._pending: tuple[dict[str, Info], set[str]] | None = None
+        # the last layer if the fast path took it, not stacked yet: (path -> info of the paths it
+        # lists, their proper ancestors with the root, the summed sizes of its leaves)
+        self._pending: tuple[dict[str, Info], set[str], int] | None = None
+        self._unaccounted = False  # the pending layer's leaves are not in _table yet
 
     def add_layer(self, entries: list[Entry]) -> None:
         """Account one layer (its tar entries, in order), then stack it."""
         if self._pending is not None:
+            self._account_pending()
             self._stack_pending()
         if self.fast and self._add_plain(entries):
             return
@@ -211,65 +231,75 @@ class DiveModel:
                 stacked.add(path, tinfo[path])
 
     def _add_plain(self, entries: list[Entry]) -> bool:
-        """A layer without whiteouts (no ``.wh.`` in any path): account it from
-        its entry list, without a tree. False (nothing done) for any other layer."""
-        info: dict[str, Info] = {}
-        parents = {""}  # proper ancestors of the layer's paths
-        layer_size = 0
-        file, directory = FILE, DIR
-        for e in entries:
-            path = e.path
-            if not path:
-                continue  # "." : dive skips the root
-            if PREFIX in path:
-                return False
-            kind = e.kind
-            if kind == file:
-                size = info[path] = e.size
-                layer_size += size
-            else:
-                info[path] = _DIR if kind == directory else 0
-            parent = path.rpartition("/")[0]
-            while parent not in parents:  # "" is in: stops at the root
-                parents.add(parent)
-                parent = parent.rpartition("/")[0]
+        """A layer without whiteouts: its paths and their ancestors from its entry
+        list, in whole-list operations (no tree, no Python loop per entry); its
+        leaves go into the table when the next layer comes (the figures do
+        without). False (nothing done) for a layer with ``.wh.`` in a path, a
+        path listed twice or a non-file with a size: the general path takes those."""
+        paths = list(map(_path, entries))
+        if PREFIX in "\0".join(paths):
+            return False
+        sizes = list(map(_size, entries))
+        kinds = list(map(_kind, entries))
+        layer_size = sum(compress(sizes, map(FILE.__eq__, kinds)))
+        if sum(sizes) != layer_size:
+            return False  # a non-file with a size (the tar reader gives them 0)
+        info: dict[str, Info] = dict(zip(paths, sizes))  # what dive's tree would hold
+        roots = paths.count("")  # "." : dive skips the root
+        if len(info) + roots - (1 if roots else 0) != len(paths):
+            return False  # a path listed twice
+        info.update(zip(compress(paths, map(DIR.__eq__, kinds)), repeat(_DIR)))
+        if roots:
+            del info[""]
+            at = -1
+            for _ in range(roots):
+                at = paths.index("", at + 1)
+                if kinds[at] == FILE:
+                    layer_size -= sizes[at]
+        # the proper ancestors of the layer's paths: the parents, and above a parent it only implies, theirs
+        parents = set(map(_head, map(str.rpartition, paths, repeat("/"))))
+        parents.add("")
+        for p in parents - info.keys():
+            p = p.rpartition("/")[0]
+            while p not in parents:
+                parents.add(p)
+                p = p.rpartition("/")[0]
         self.layer_sizes.append(layer_size)
-        table = self._table
-        get = table.get
-        for path, size in info.items():  # the leaves, as dive visits them (any order will do)
-            if path in parents:
-                continue
-            if size < 0:
-                size = 0
-            old = get(path)
-            if old is None:
-                table[path] = size
-            elif old.__class__ is int:
-                table[path] = [old + size, old if old < size else size, 2]
-            else:
-                old[0] += size
-                low = old[1]
-                if low < 0 or size < low:
-                    old[1] = size
-                old[2] += 1
-        parents.discard("")
-        self._pending = (info, parents)
+        # the leaves are the listed paths that are no parent; what a listed parent has is not counted
+        leaf_bytes = layer_size - sum(filter((0).__lt__, filter(None, map(info.get, parents))))
+        self._pending = (info, parents, leaf_bytes)
+        self._unaccounted = True
         return True
 
+    def _account_pending(self) -> None:
+        """Put the pending layer's leaves in the table (dive's visit, in any order: no whiteouts)."""
+        if not self._unaccounted:
+            return
+        self._unaccounted = False
+        info, parents, _ = self._pending
+        table = self._table
+        leaves = info.keys() - parents
+        again = leaves & table.keys() if table else ()
+        if again:
+            leaves -= again
+            for path in again:
+                size = info[path]
+                table[path] = _merge(table[path], size if size > 0 else 0)
+        table.update(zip(leaves, map(max, map(info.__getitem__, leaves), repeat(0))))  # an empty dir: 0
+
     def _stack_pending(self) -> None:
-        info, parents = self._pending
+        info, parents, _ = self._pending
         self._pending = None
+        parents.difference_update(info)
+        parents.discard("")  # now the parents the layer only implies: dive's Stack takes their info away
         stacked = self._stacked
         if stacked.kids is None:
             sinfo = stacked.info
             sinfo.update(info)
-            for p in parents:
-                if p not in info:
-                    sinfo[p] = None  # only implied by the layer: dive's Stack takes the info away
+            sinfo.update(zip(parents, repeat(None)))
             return
         for p in parents:
-            if p not in info:
-                stacked.add(p, None)
+            stacked.add(p, None)
         for path, size in info.items():
             stacked.add(path, size)
 
@@ -280,11 +310,10 @@ class DiveModel:
             if path in kids:
                 continue  # only leaves
             whiteout, key = _target(path)
-            old = table.get(key)
             if whiteout:
                 lower = stacked.info.get(key, False)
                 if lower is False:
-                    if old is None:
+                    if key not in table:
                         table[key] = [0, -1, 0]
                     return  # dive's visitor errors out: the rest of this layer is not visited
                 size = stacked.subtree_size(key) if lower == _DIR else 0
@@ -292,44 +321,66 @@ class DiveModel:
                 size = info[path]
                 if size is None or size < 0:
                     size = 0
-            if old is None:
-                table[key] = size
-            elif old.__class__ is int:
-                table[key] = [old + size, old if old < size else size, 2]
-            else:
-                old[0] += size
-                low = old[1]
-                if low < 0 or size < low:
-                    old[1] = size
-                old[2] += 1
+            table[key] = _merge(table.get(key), size)
+
+    def _records(self) -> dict[str, int | list[int]]:
+        self._account_pending()
+        return self._table
 
     @property
     def cumulative(self) -> dict[str, int]:
-        return {p: v if v.__class__ is int else v[0] for p, v in self._table.items()}
+        return {p: v if v.__class__ is int else v[0] for p, v in self._records().items()}
 
     @property
     def minimum(self) -> dict[str, int]:
-        return {p: v if v.__class__ is int else v[1] for p, v in self._table.items()}
+        return {p: v if v.__class__ is int else v[1] for p, v in self._records().items()}
 
     @property
     def seen(self) -> dict[str, int]:
-        return {p: 1 if v.__class__ is int else v[2] for p, v in self._table.items()}
+        return {p: 1 if v.__class__ is int else v[2] for p, v in self._records().items()}
 
-    @property
-    def efficiency(self) -> float:
-        total = low = 0
-        for v in self._table.values():
+    def _sums(self) -> tuple[int, int, int]:
+        """(sum of cumulative, sum of minimum, wasted bytes), the pending layer's
+        leaves included without putting them in the table."""
+        total = low = wasted = 0
+        table = self._table
+        for v in table.values():
             if v.__class__ is int:
                 total += v
                 low += v
             else:
                 total += v[0]
                 low += v[1]
+                if v[2] >= 2:
+                    wasted += v[0]
+        if self._unaccounted:
+            info, parents, leaf_bytes = self._pending
+            total += leaf_bytes  # each leaf as if seen once; then the paths seen before
+            low += leaf_bytes
+            small, large = (table, info) if len(table) < len(info) else (info, table)
+            for path in small:
+                if path not in large or path in parents:
+                    continue
+                size = info[path]
+                if size < 0:
+                    size = 0
+                old = table[path]
+                cum, least, seen = (old, old, 1) if old.__class__ is int else old
+                low += (size if least < 0 or size < least else least) - least - size
+                if seen >= 2:
+                    wasted += size
+                elif seen == 1:
+                    wasted += cum + size
+        return total, low, wasted
+
+    @property
+    def efficiency(self) -> float:
+        total, low, _ = self._sums()
         return 1.0 if total == 0 else low / total
 
     @property
     def wasted_bytes(self) -> int:
-        return sum(v[0] for v in self._table.values() if v.__class__ is not int and v[2] >= 2)
+        return self._sums()[2]
 
     def user_wasted_ratio(self, base_layers: int = 1) -> float:
         """dive's ratio; +inf when the user layers store no bytes but waste exists (dive divides by 0)."""
