@@ -19,6 +19,7 @@ So the reasons always add up to ``wasted_bytes``.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 
 from ..fs.dive import DiveModel
@@ -48,7 +49,7 @@ class Duplicate:
         return self.size * (len(self.paths) - 1)
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, weakref_slot=True)
 class Waste:
     total_bytes: int  # regular-file bytes stored over all layers
     final_bytes: int  # regular-file bytes of the final filesystem (unique inodes)
@@ -60,7 +61,21 @@ class Waste:
     dive_efficiency: float
     dive_wasted_bytes: int
     dive_user_wasted_ratio: float
-    duplicates: list[Duplicate] = field(default_factory=list)
+    # the duplicates, or the stacked overlay to find them in on first use (see duplicates)
+    duplicates_of: list[Duplicate] | Overlay = field(default_factory=list, repr=False, compare=False)
+
+    @property
+    def duplicates(self) -> list[Duplicate]:
+        """Identical content at different paths of the final filesystem (hardlinks excluded).
+
+        Found on first use (a pass over every path: inspect's reports read it,
+        ci and the other commands do not), in the tree as :func:`measure` saw
+        it -- a later :meth:`Overlay.apply <layerscope.fs.overlay.Overlay.apply>`
+        makes it find them first."""
+        found = self.duplicates_of
+        if not isinstance(found, list):
+            found = self.duplicates_of = _duplicates(found)
+        return found
 
     @property
     def efficiency(self) -> float:
@@ -99,7 +114,7 @@ def measure(overlay: Overlay, dive: DiveModel, *, base_layers: int = 1, top_n: i
         if by is not None:
             rec[2].add(by)
     top = sorted(per_path.items(), key=lambda kv: (-kv[1][0], kv[0]))[:top_n]
-    return Waste(
+    waste = Waste(
         total_bytes=total,
         final_bytes=final,
         wasted_bytes=total - final,
@@ -110,8 +125,11 @@ def measure(overlay: Overlay, dive: DiveModel, *, base_layers: int = 1, top_n: i
         dive_efficiency=dive.efficiency,
         dive_wasted_bytes=dive.wasted_bytes,
         dive_user_wasted_ratio=dive.user_wasted_ratio(base_layers),
-        duplicates=_duplicates(overlay),
+        duplicates_of=overlay,
     )
+    ref = weakref.ref(waste)  # not the waste itself: the overlay would keep it (and it the overlay) alive
+    overlay.before_change(lambda: (w := ref()) is not None and w.duplicates)
+    return waste
 
 
 def _layer_order(layer) -> tuple[int, int | str]:

@@ -16,6 +16,7 @@ Rules (OCI image-spec layer.md, as containerd and umoci apply them):
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -124,8 +125,18 @@ class Overlay:
         self.record_changes = changes
         # every regular file stored in a layer: (layer, path, size, inode); waste analysis reads it
         self.stored: list[tuple[LayerId, str, int, int]] = []
+        self._before_change: list[Callable[[], object]] = []
+
+    def before_change(self, hook: Callable[[], object]) -> None:
+        """Call ``hook`` before the next layer changes the tree (once): a figure
+        computed lazily from the tree takes it as it is now."""
+        self._before_change.append(hook)
 
     def apply(self, layer: LayerId, entries: list[Entry]) -> LayerChanges:
+        if self._before_change:
+            hooks, self._before_change = self._before_change, []
+            for hook in hooks:
+                hook()
         out = LayerChanges(layer)
         tree = self.tree
         before: dict[str, Node | None] = {}  # first touch of a path in this layer -> its lower node
