@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 from ..fs.dive import DiveModel
 from ..fs.overlay import Overlay
+from ..fs.tree import LayerId
 from ..layer.entry import CONTENT_KINDS
 
 REASONS = ("deleted", "overwritten", "metadata-copy", "opaque-hidden", "replaced")
@@ -95,9 +96,17 @@ def measure(overlay: Overlay, dive: DiveModel, *, base_layers: int = 1, top_n: i
     user_total = user_wasted = 0
     by_reason = dict.fromkeys(REASONS, 0)
     per_path: dict[str, list] = {}  # path -> [bytes, {reason: bytes}, layers]
-    for layer, path, size, inode in overlay.stored:
+    users: dict[LayerId, bool] = {}
+    for rec in overlay._stored:  # a node (path: its entry's) or (layer, path, size, inode)
+        if rec.__class__ is tuple:
+            layer, path, size, inode = rec
+        else:
+            layer, inode, e = rec.layer, rec.inode, rec.entry
+            size, path = e.size, e.path
         total += size
-        user = isinstance(layer, int) and layer >= base_layers
+        user = users.get(layer)
+        if user is None:
+            user = users[layer] = isinstance(layer, int) and layer >= base_layers
         if user:
             user_total += size
         if inode in visible:

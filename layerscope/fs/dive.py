@@ -52,7 +52,7 @@ runs both ways on random layers and against the previous tree-per-layer code):
 from __future__ import annotations
 
 from itertools import compress, repeat
-from operator import attrgetter, itemgetter
+from operator import attrgetter, contains, itemgetter
 
 from ..layer.entry import DIR, FILE, Entry
 from ..layer.whiteout import META_PREFIX, PREFIX
@@ -237,7 +237,7 @@ class DiveModel:
         without). False (nothing done) for a layer with ``.wh.`` in a path, a
         path listed twice or a non-file with a size: the general path takes those."""
         paths = list(map(_path, entries))
-        if PREFIX in "\0".join(paths):
+        if any(map(contains, paths, repeat(PREFIX))):
             return False
         sizes = list(map(_size, entries))
         kinds = list(map(_kind, entries))

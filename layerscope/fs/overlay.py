@@ -123,9 +123,15 @@ class Overlay:
         ls and ci need the tree and the warnings only; a Change per path costs time and memory)."""
         self.tree = Tree()
         self.record_changes = changes
-        # every regular file stored in a layer: (layer, path, size, inode); waste analysis reads it
-        self.stored: list[tuple[LayerId, str, int, int]] = []
+        # every regular file stored in a layer, as its node (its entry's path is where it went),
+        # or as (layer, path, size, inode) when a symlinked parent took it elsewhere: see stored
+        self._stored: list[Node | tuple[LayerId, str, int, int]] = []
         self._before_change: list[Callable[[], object]] = []
+
+    @property
+    def stored(self) -> list[tuple[LayerId, str, int, int]]:
+        """Every regular file stored in a layer: (layer, path, size, inode), in order."""
+        return [r if r.__class__ is tuple else (r.layer, r.entry.path, r.entry.size, r.inode) for r in self._stored]
 
     def before_change(self, hook: Callable[[], object]) -> None:
         """Call ``hook`` before the next layer changes the tree (once): a figure
@@ -198,7 +204,7 @@ class Overlay:
         nodes, refs = tree.nodes, tree.refs
         record = self.record_changes
         new_inode = tree._inodes.__next__
-        stored = self.stored.append
+        stored = self._stored.append
         for e in regular:
             path = e.path
             parent = nodes.get(path.rpartition("/")[0])
@@ -232,8 +238,8 @@ class Overlay:
                     node = Node(e, layer, new_inode())
                 else:
                     node = Node(e, layer, new_inode())
-                    if kind == FILE:
-                        stored((layer, path, e.size, node.inode))
+                    if kind == FILE:  # the node keeps path (its entry's, but for a resolved one), size and inode
+                        stored(node if path is e.path else (layer, path, e.size, node.inode))
                 fresh = True
             if old is None:
                 if fresh:  # Tree.put for a new path and a new inode
