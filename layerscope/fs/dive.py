@@ -36,14 +36,18 @@ runs both ways on random layers and against the previous tree-per-layer code):
 
 * a layer with no ``.wh.`` in any path (the common case) builds no tree: its
   leaves are its paths that are no proper ancestor of another of its paths,
-  and its implied parents are the ancestors it does not list. Only an
-  unresolved whiteout stops a visit and every add leaves the same stack
-  whatever the order, so dive's children-first name sort cannot matter there;
+  and its implied parents are the ancestors it does not list, all found in
+  whole-list operations. Only an unresolved whiteout stops a visit and every
+  add leaves the same stack whatever the order, so dive's children-first
+  name sort cannot matter there. A path listed twice, or a non-file with a
+  size, sends the layer down the general path;
 * a layer with whiteouts gets dive's tree and children-first visit;
 * dive's stack is a flat path -> info dict; its children index (needed to
   size and remove a whiteout's subtree) is built on the first whiteout and
-  kept from then on; each layer is stacked only when the next one comes (the
-  last one never needs to be);
+  kept from then on;
+* a layer the fast path took is stacked, and its leaves put in the per-path
+  table, only when the next layer comes: the figures add the last layer's
+  leaves without inserting them (for a typical image, its largest layer);
 * the per-path table holds the size for a path seen once, and
   ``[cumulative, minimum, seen]`` for the rest; ``cumulative``, ``minimum``
   and ``seen`` are dicts built from it on demand.
