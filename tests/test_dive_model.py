@@ -42,6 +42,8 @@ def figures(model) -> tuple:
     # the totals first: the fast path's last layer is then not in the per-path table yet
     totals = (model.efficiency, model.wasted_bytes, model.user_wasted_ratio(1), model.user_wasted_ratio(2))
     table = (model.cumulative, model.minimum, model.seen, model.layer_sizes)
+    if isinstance(model, DiveModel):
+        model._sums_cache = None  # (kept until the next layer) count again, from the complete table
     assert (model.efficiency, model.wasted_bytes) == totals[:2]  # the same once it is
     return totals + table
 

@@ -174,33 +174,21 @@ def _info(e: Entry) -> Info:
     return e.size if kind == FILE else _DIR if kind == DIR else 0
 
 
-def _merge(old: int | list[int] | None, size: int) -> int | list[int]:
-    """A table record after one more sighting of ``size``."""
-    if old is None:
-        return size
-    if old.__class__ is int:
-        return [old + size, old if old < size else size, 2]
-    old[0] += size
-    low = old[1]
-    if low < 0 or size < low:
-        old[1] = size
-    old[2] += 1
-    return old
-
-
 class DiveModel:
     """Feed it every layer's entries in order (:meth:`add_layer`), then read the figures.
 
     ``fast=False`` builds dive's tree for every layer (the general path; tests
     compare the two)."""
 
-    __slots__ = ("layer_sizes", "fast", "_table", "_stacked", "_pending", "_unaccounted")
+    __slots__ = ("layer_sizes", "fast", "_table", "_totals", "_stacked", "_pending", "_unaccounted", "_sums_cache")
 
     def __init__(self, *, fast: bool = True) -> None:
         self.layer_sizes: list[int] = []  # dive's layer size: summed header sizes
         self.fast = fast
         # path -> size (seen once) or [cumulative, minimum, seen]
         self._table: dict[str, int | list[int]] = {}
+        self._totals = [0, 0, 0]  # the table's sums: cumulative, minimum, cumulative of paths seen twice or more
+        self._sums_cache: tuple[int, int, int] | None = None
         self._stacked = _Tree(indexed=False)  # dive's stack of the layers added so far (but _pending)
         # the last layer if the fast path took it, not stacked yet: (path -> info of the paths it
         # lists, their proper ancestors with the root, the summed sizes of its leaves)
@@ -209,6 +197,7 @@ class DiveModel:
 
     def add_layer(self, entries: list[Entry]) -> None:
         """Account one layer (its tar entries, in order), then stack it."""
+        self._sums_cache = None
         if self._pending is not None:
             self._account_pending()
             self._stack_pending()
@@ -275,12 +264,37 @@ class DiveModel:
         self._unaccounted = True
         return True
 
+    def _see(self, key: str, size: int) -> None:
+        """One more sighting of ``key`` with ``size``: its record and the table's sums."""
+        table, totals = self._table, self._totals
+        old = table.get(key)
+        totals[0] += size
+        if old is None:
+            table[key] = size
+            totals[1] += size
+        elif old.__class__ is int:
+            table[key] = [old + size, old if old < size else size, 2]
+            if size < old:
+                totals[1] += size - old
+            totals[2] += old + size
+        else:
+            cum, low, seen = old
+            old[0] = cum + size
+            if low < 0 or size < low:
+                old[1] = size
+                totals[1] += size - low
+            old[2] = seen + 1
+            if seen >= 2:
+                totals[2] += size
+            elif seen == 1:
+                totals[2] += cum + size
+
     def _account_pending(self) -> None:
         """Put the pending layer's leaves in the table (dive's visit, in any order: no whiteouts)."""
         if not self._unaccounted:
             return
         self._unaccounted = False
-        info, parents, _ = self._pending
+        info, parents, leaf_bytes = self._pending
         table = self._table
         leaves = info.keys() - parents
         again = leaves & table.keys() if table else ()
@@ -288,8 +302,13 @@ class DiveModel:
             leaves -= again
             for path in again:
                 size = info[path]
-                table[path] = _merge(table[path], size if size > 0 else 0)
+                if size < 0:
+                    size = 0
+                leaf_bytes -= size
+                self._see(path, size)
         table.update(zip(leaves, map(max, map(info.__getitem__, leaves), repeat(0))))  # an empty dir: 0
+        self._totals[0] += leaf_bytes  # the new paths, each seen once
+        self._totals[1] += leaf_bytes
 
     def _stack_pending(self) -> None:
         info, parents, _ = self._pending
@@ -319,13 +338,14 @@ class DiveModel:
                 if lower is False:
                     if key not in table:
                         table[key] = [0, -1, 0]
+                        self._totals[1] -= 1
                     return  # dive's visitor errors out: the rest of this layer is not visited
                 size = stacked.subtree_size(key) if lower == _DIR else 0
             else:
                 size = info[path]
                 if size is None or size < 0:
                     size = 0
-            table[key] = _merge(table.get(key), size)
+            self._see(key, size)
 
     def _records(self) -> dict[str, int | list[int]]:
         self._account_pending()
@@ -346,17 +366,10 @@ class DiveModel:
     def _sums(self) -> tuple[int, int, int]:
         """(sum of cumulative, sum of minimum, wasted bytes), the pending layer's
         leaves included without putting them in the table."""
-        total = low = wasted = 0
+        if self._sums_cache is not None:
+            return self._sums_cache
+        total, low, wasted = self._totals
         table = self._table
-        for v in table.values():
-            if v.__class__ is int:
-                total += v
-                low += v
-            else:
-                total += v[0]
-                low += v[1]
-                if v[2] >= 2:
-                    wasted += v[0]
         if self._unaccounted:
             info, parents, leaf_bytes = self._pending
             total += leaf_bytes  # each leaf as if seen once; then the paths seen before
@@ -375,7 +388,8 @@ class DiveModel:
                     wasted += size
                 elif seen == 1:
                     wasted += cum + size
-        return total, low, wasted
+        self._sums_cache = total, low, wasted
+        return self._sums_cache
 
     @property
     def efficiency(self) -> float:
