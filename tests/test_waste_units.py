@@ -109,3 +109,16 @@ def test_dive_stack_ignores_our_overlay_rules():
     whiteout of the opaque directory still counts the lower files."""
     dive = _dive([D("d"), E("d/old", b"o" * 50)], [D("d"), E("d/.wh..wh..opq"), E("d/new", b"n")], [E(".wh.d")])
     assert dive.cumulative["d"] == 51
+
+
+def test_duplicates_are_found_in_the_tree_measure_saw():
+    """Duplicates are found on first use; a layer applied after measure does not change them."""
+    ov, dive = Overlay(), DiveModel()
+    layer = [E("a", b"same" * 10), E("b", b"same" * 10)]
+    dive.add_layer(layer)
+    ov.apply(0, layer)
+    early, late = measure(ov, dive), measure(ov, dive)
+    assert [d.paths for d in early.duplicates] == [["a", "b"]]  # early: found before the next layer
+    ov.apply("rw", [E("c", b"same" * 10), E(".wh.a")])
+    assert [d.paths for d in late.duplicates] == [["a", "b"]]  # late: found as it was, before "rw"
+    assert [d.paths for d in measure(ov, dive).duplicates] == [["b", "c"]]

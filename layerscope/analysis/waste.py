@@ -19,10 +19,13 @@ So the reasons always add up to ``wasted_bytes``.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 
 from ..fs.dive import DiveModel
 from ..fs.overlay import Overlay
+from ..fs.tree import LayerId
+from ..layer.entry import CONTENT_KINDS
 
 REASONS = ("deleted", "overwritten", "metadata-copy", "opaque-hidden", "replaced")
 TOP_N = 20
@@ -47,7 +50,7 @@ class Duplicate:
         return self.size * (len(self.paths) - 1)
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, weakref_slot=True)
 class Waste:
     total_bytes: int  # regular-file bytes stored over all layers
     final_bytes: int  # regular-file bytes of the final filesystem (unique inodes)
@@ -59,7 +62,21 @@ class Waste:
     dive_efficiency: float
     dive_wasted_bytes: int
     dive_user_wasted_ratio: float
-    duplicates: list[Duplicate] = field(default_factory=list)
+    # the duplicates, or the stacked overlay to find them in on first use (see duplicates)
+    duplicates_of: list[Duplicate] | Overlay = field(default_factory=list, repr=False, compare=False)
+
+    @property
+    def duplicates(self) -> list[Duplicate]:
+        """Identical content at different paths of the final filesystem (hardlinks excluded).
+
+        Found on first use (a pass over every path: inspect's reports read it,
+        ci and the other commands do not), in the tree as :func:`measure` saw
+        it -- a later :meth:`Overlay.apply <layerscope.fs.overlay.Overlay.apply>`
+        makes it find them first."""
+        found = self.duplicates_of
+        if not isinstance(found, list):
+            found = self.duplicates_of = _duplicates(found)
+        return found
 
     @property
     def efficiency(self) -> float:
@@ -79,9 +96,17 @@ def measure(overlay: Overlay, dive: DiveModel, *, base_layers: int = 1, top_n: i
     user_total = user_wasted = 0
     by_reason = dict.fromkeys(REASONS, 0)
     per_path: dict[str, list] = {}  # path -> [bytes, {reason: bytes}, layers]
-    for layer, path, size, inode in overlay.stored:
+    users: dict[LayerId, bool] = {}
+    for rec in overlay._stored:  # a node (path: its entry's) or (layer, path, size, inode)
+        if rec.__class__ is tuple:
+            layer, path, size, inode = rec
+        else:
+            layer, inode, e = rec.layer, rec.inode, rec.entry
+            size, path = e.size, e.path
         total += size
-        user = isinstance(layer, int) and layer >= base_layers
+        user = users.get(layer)
+        if user is None:
+            user = users[layer] = isinstance(layer, int) and layer >= base_layers
         if user:
             user_total += size
         if inode in visible:
@@ -98,7 +123,7 @@ def measure(overlay: Overlay, dive: DiveModel, *, base_layers: int = 1, top_n: i
         if by is not None:
             rec[2].add(by)
     top = sorted(per_path.items(), key=lambda kv: (-kv[1][0], kv[0]))[:top_n]
-    return Waste(
+    waste = Waste(
         total_bytes=total,
         final_bytes=final,
         wasted_bytes=total - final,
@@ -109,8 +134,11 @@ def measure(overlay: Overlay, dive: DiveModel, *, base_layers: int = 1, top_n: i
         dive_efficiency=dive.efficiency,
         dive_wasted_bytes=dive.wasted_bytes,
         dive_user_wasted_ratio=dive.user_wasted_ratio(base_layers),
-        duplicates=_duplicates(overlay),
+        duplicates_of=overlay,
     )
+    ref = weakref.ref(waste)  # not the waste itself: the overlay would keep it (and it the overlay) alive
+    overlay.before_change(lambda: (w := ref()) is not None and w.duplicates)
+    return waste
 
 
 def _layer_order(layer) -> tuple[int, int | str]:
@@ -119,25 +147,36 @@ def _layer_order(layer) -> tuple[int, int | str]:
 
 def _duplicates(overlay: Overlay) -> list[Duplicate]:
     """Identical content at different paths of the final filesystem (hardlinks excluded)."""
-    tree = overlay.tree
-    nodes = tree.nodes
-    # one dict probe per file; only digests seen twice are grouped by inode
+    nodes = overlay.tree.nodes
+    content = CONTENT_KINDS
+    # one dict probe per file; a digest seen again collects its paths and their inodes
     first: dict[bytes, str] = {}
-    again: dict[bytes, list[str]] = {}
+    again: dict[bytes, tuple[list[str], set[int]]] = {}
+    seen_first = first.setdefault
     for path, node in nodes.items():
         e = node.entry
-        if e.size > 0 and e.digest is not None and node.is_content:
-            seen = first.setdefault(e.digest, path)
-            if seen is not path:
-                again.setdefault(e.digest, [seen]).append(path)
+        digest = e.digest
+        if digest is None or e.size <= 0 or e.kind not in content:
+            continue
+        seen = seen_first(digest, path)
+        if seen is not path:
+            group = again.get(digest)
+            if group is None:
+                again[digest] = ([seen, path], {nodes[seen].inode, node.inode})
+            else:
+                group[0].append(path)
+                group[1].add(node.inode)
     out = []
-    for digest, names in again.items():
-        inodes: dict[int, list[str]] = {}
-        for p in names:
-            inodes.setdefault(nodes[p].inode, []).append(p)
-        if len(inodes) > 1:
-            paths = sorted(min(ns) for ns in inodes.values())
-            size = nodes[paths[0]].entry.size
-            out.append(Duplicate(digest.hex(), size, paths))
+    for digest, (names, inodes) in again.items():
+        if len(inodes) == len(names):  # no two names of one inode (the usual case)
+            paths = sorted(names)
+        elif len(inodes) > 1:
+            by_inode: dict[int, list[str]] = {}
+            for p in names:
+                by_inode.setdefault(nodes[p].inode, []).append(p)
+            paths = sorted(min(ns) for ns in by_inode.values())
+        else:
+            continue
+        out.append(Duplicate(digest.hex(), nodes[paths[0]].entry.size, paths))
     out.sort(key=lambda d: (-d.savable_bytes, d.paths[0]))
     return out

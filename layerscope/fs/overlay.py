@@ -16,6 +16,7 @@ Rules (OCI image-spec layer.md, as containerd and umoci apply them):
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -122,10 +123,26 @@ class Overlay:
         ls and ci need the tree and the warnings only; a Change per path costs time and memory)."""
         self.tree = Tree()
         self.record_changes = changes
-        # every regular file stored in a layer: (layer, path, size, inode); waste analysis reads it
-        self.stored: list[tuple[LayerId, str, int, int]] = []
+        # every regular file stored in a layer, as its node (its entry's path is where it went),
+        # or as (layer, path, size, inode) when a symlinked parent took it elsewhere: see stored
+        self._stored: list[Node | tuple[LayerId, str, int, int]] = []
+        self._before_change: list[Callable[[], object]] = []
+
+    @property
+    def stored(self) -> list[tuple[LayerId, str, int, int]]:
+        """Every regular file stored in a layer: (layer, path, size, inode), in order."""
+        return [r if r.__class__ is tuple else (r.layer, r.entry.path, r.entry.size, r.inode) for r in self._stored]
+
+    def before_change(self, hook: Callable[[], object]) -> None:
+        """Call ``hook`` before the next layer changes the tree (once): a figure
+        computed lazily from the tree takes it as it is now."""
+        self._before_change.append(hook)
 
     def apply(self, layer: LayerId, entries: list[Entry]) -> LayerChanges:
+        if self._before_change:
+            hooks, self._before_change = self._before_change, []
+            for hook in hooks:
+                hook()
         out = LayerChanges(layer)
         tree = self.tree
         before: dict[str, Node | None] = {}  # first touch of a path in this layer -> its lower node
@@ -137,11 +154,18 @@ class Overlay:
         regular: list[Entry] = []
         metacopies: list[Entry] = []
         redirects: list[Entry] = []  # renamed lower directories (overlayfs redirect_dir): entry.link = old path
+        prefix, keep = wh.PREFIX, regular.append
         for e in entries:
-            for d in e.defects:
-                out.warnings.append(Warning(d, e.path, f"{d} in tar member {e.raw_name!r}"))
-                if d == METACOPY:
-                    metacopies.append(e)
+            if e.defects:
+                for d in e.defects:
+                    out.warnings.append(Warning(d, e.path, f"{d} in tar member {e.raw_name!r}"))
+                    if d == METACOPY:
+                        metacopies.append(e)
+            if prefix not in e.path:  # no marker (wh.classify's first test, without the call)
+                keep(e)
+                if e.link and e.kind == DIR:
+                    redirects.append(e)
+                continue
             kind, parent, name = wh.classify(e.path)
             if kind == wh.NOT_MARKER:
                 regular.append(e)
@@ -175,8 +199,12 @@ class Overlay:
             for marker in later:
                 self._marker(*marker, layer, out, before, removed, opaque, hidden, wiped)
 
-        # 2. the layer's own entries, in order
-        nodes = tree.nodes
+        # 2. the layer's own entries, in order. Without change lists, ``before``, ``removed`` and
+        #    ``wiped`` (read only to list changes) are not kept; a new path's node goes straight in
+        nodes, refs = tree.nodes, tree.refs
+        record = self.record_changes
+        new_inode = tree._inodes.__next__
+        stored = self._stored.append
         for e in regular:
             path = e.path
             parent = nodes.get(path.rpartition("/")[0])
@@ -191,27 +219,50 @@ class Overlay:
             elif not path:
                 continue
             old = nodes.get(path)
-            before.setdefault(path, old)
-            if e.kind == HARDLINK:
+            if record:
+                before.setdefault(path, old)
+            kind = e.kind
+            if kind == HARDLINK:
                 node = self._hardlink(e, layer, out)
                 if node is None:
                     continue
+                fresh = False
             else:
-                if e.link and e.kind == DIR:
+                if e.link and kind == DIR:
                     e = dataclasses.replace(e, link=None)  # the redirect was grafted in step 0
-                if METACOPY in e.defects:
+                if e.defects and METACOPY in e.defects:
                     # overlayfs metadata-only copy-up: the bytes are still a lower file's
                     src = meta_data.get(e.path)
                     e = dataclasses.replace(e, size=src.size if src else e.size, digest=src.digest if src else None,
                                             link=None)
-                node = Node(e, layer, tree.new_inode())
-                if e.kind == FILE and METACOPY not in e.defects:
-                    self.stored.append((layer, path, e.size, node.inode))
-            if old is not None and not (old.kind == DIR and e.kind == DIR):
-                if old.kind == DIR and tree.children.get(path):
-                    wiped.add(path)  # a directory's content went with it, whatever comes there later
-                removed[path] = removed.get(path, 0) + tree.remove(
-                    path, unseen=layer, reason=_replace_reason(old, node), subtree_reason="replaced", by=layer)
+                    node = Node(e, layer, new_inode())
+                else:
+                    node = Node(e, layer, new_inode())
+                    if kind == FILE:  # the node keeps path (its entry's, but for a resolved one), size and inode
+                        stored(node if path is e.path else (layer, path, e.size, node.inode))
+                fresh = True
+            if old is None:
+                if fresh:  # Tree.put for a new path and a new inode
+                    nodes[path] = node
+                    refs[node.inode] = 1
+                    kids = tree._children
+                    if kids is not None:
+                        if kind == DIR:
+                            kids[path] = set()
+                        parent_path, _, name = path.rpartition("/")
+                        kids[parent_path].add(name)
+                else:
+                    tree.put(path, node)
+                continue
+            if not (old.kind == DIR and kind == DIR):
+                if record:
+                    if old.kind == DIR and tree.children.get(path):
+                        wiped.add(path)  # a directory's content went with it, whatever comes there later
+                    removed[path] = removed.get(path, 0) + tree.remove(
+                        path, unseen=layer, reason=_replace_reason(old, node), subtree_reason="replaced", by=layer)
+                else:
+                    tree.remove(path, unseen=layer, reason=_replace_reason(old, node), subtree_reason="replaced",
+                                by=layer)
             tree.put(path, node)
 
         for path in wiped:

@@ -45,13 +45,34 @@ class Tree:
         self._inodes = itertools.count(1)
         root = Entry(path="", kind=DIR, size=0, mode=0o755, uid=0, gid=0, mtime=0)
         self.nodes: dict[str, Node] = {"": Node(root, -1, 0)}
-        self.children: dict[str, set[str]] = {"": set()}
+        self._children: dict[str, set[str]] | None = None  # see children
         self.refs: dict[int, int] = {}  # inode -> number of paths naming it
         self.names: dict[int, dict[str, None]] = {}  # hardlinked content inode -> its paths, oldest first
         self.gone: dict[int, tuple[str, LayerId]] = {}  # content inode -> (why, which layer) it left view
 
     def new_inode(self) -> int:
         return next(self._inodes)
+
+    @property
+    def children(self) -> dict[str, set[str]]:
+        """Directory path -> the names in it (every directory has a key).
+
+        An index of ``nodes``, built on first use and kept up to date from
+        then on: stacking needs it only to remove or clear a directory, and a
+        many-file layer without either never pays for it."""
+        kids = self._children
+        if kids is None:
+            kids = self._children = {}
+            for path, node in self.nodes.items():
+                if node.entry.kind == DIR and path not in kids:
+                    kids[path] = set()
+                if path:
+                    parent, _, name = path.rpartition("/")
+                    names = kids.get(parent)
+                    if names is None:
+                        names = kids[parent] = set()
+                    names.add(name)
+        return kids
 
     def get(self, path: str) -> Node | None:
         return self.nodes.get(path)
@@ -68,25 +89,30 @@ class Tree:
         A node sharing an existing inode is another name of it: a hardlink
         entry says which path it names; otherwise ``same_as`` does.
         """
-        old = self.nodes.get(path)
+        nodes, refs = self.nodes, self.refs
+        old = nodes.get(path)
         if old is not None:
             self._unref(path, old)
-        self.nodes[path] = node
-        n = self.refs[node.inode] = self.refs.get(node.inode, 0) + 1
+        nodes[path] = node
+        inode = node.inode
+        n = refs[inode] = refs.get(inode, 0) + 1
         kind = node.entry.kind
         if kind == HARDLINK and n == 1:  # what it named is gone (it replaced its own target)
             node.entry = dataclasses.replace(node.entry, kind=FILE, link=None)
+            kind = FILE
         elif n > 1 and kind in CONTENT_KINDS:
-            names = self.names.setdefault(node.inode, {})
+            names = self.names.setdefault(inode, {})
             other = node.entry.link if kind == HARDLINK else same_as
             if other is not None:
                 names.setdefault(other, None)  # a name of this inode until now
             names[path] = None
-        if node.kind == DIR:
-            self.children.setdefault(path, set())
-        if path:
-            parent, _, name = path.rpartition("/")
-            self.children[parent].add(name)
+        kids = self._children
+        if kids is not None:
+            if kind == DIR and path not in kids:
+                kids[path] = set()
+            if path:
+                parent, _, name = path.rpartition("/")
+                kids[parent].add(name)
 
     def name_of(self, inode: int) -> str | None:
         """Some path naming ``inode`` (a scan: only for the rare re-naming of lower content)."""
@@ -143,22 +169,30 @@ class Tree:
         Content whose last name goes records why (``reason`` for ``path``,
         ``subtree_reason`` for what was below it) and by which layer.
         """
-        if path not in self.nodes or path == "":
+        nodes = self.nodes
+        top = nodes.get(path)
+        if top is None or path == "":
             return 0
+        # a non-directory has no children: no need for the index (nor to build it)
+        children = self.children if top.entry.kind == DIR else self._children
         removed = 0
         stack = [path]
         while stack:
             p = stack.pop()
-            node = self.nodes.pop(p)
+            node = nodes.pop(p)
             if self._unref(p, node) and node.is_content:
                 self.gone[node.inode] = (reason if p == path else (subtree_reason or reason), by)
                 if node.layer != unseen:
                     removed += node.entry.size
-            kids = self.children.pop(p, None)
-            if kids:
-                stack.extend(f"{p}/{k}" for k in kids)
-        parent, _, name = path.rpartition("/")
-        self.children.get(parent, set()).discard(name)
+            if children is not None:
+                kids = children.pop(p, None)
+                if kids:
+                    stack.extend(f"{p}/{k}" for k in kids)
+        if children is not None:
+            parent, _, name = path.rpartition("/")
+            names = children.get(parent)
+            if names is not None:
+                names.discard(name)
         return removed
 
     def clear_children(self, path: str, *, by: LayerId | None = None) -> int:
