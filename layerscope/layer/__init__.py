@@ -7,7 +7,7 @@
 
 from .entry import BLOCK, CHAR, DIR, FIFO, FILE, HARDLINK, KINDS, SYMLINK, Entry
 from .paths import normalize_path
-from .tar import iter_entries
+from .tarscan import iter_entries
 
 __all__ = [
     "BLOCK",

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from .entry import Entry
-from .tar import iter_entries
+from .tarscan import iter_entries
 
 
 class VerifyingStream(Protocol):
