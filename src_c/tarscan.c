@@ -127,11 +127,13 @@ static int is_normal(const uint8_t *s, size_t n, size_t *plen)
 
 /* Pax records as pax.parse_records splits them (or stricter).  1: well
  * formed, no GNU.sparse.* key, every "size" plain decimal or empty; *size
- * is the last "size" (-1: none, or empty, so the header's counts). */
-static int pax_ok(const uint8_t *d, size_t end, int64_t *size)
+ * is the last "size" (-1: none, or empty, so the header's counts) and
+ * *path the last "path" value (*path_len 0: none, or empty). */
+static int pax_ok(const uint8_t *d, size_t end, int64_t *size, const uint8_t **path, size_t *path_len)
 {
     size_t pos = 0;
     *size = -1;
+    *path_len = 0;
     while (pos < end) {
         if (d[pos] == 0) {
             for (size_t k = pos; k < end; k++)
@@ -166,6 +168,10 @@ static int pax_ok(const uint8_t *d, size_t end, int64_t *size)
         size_t klen = eq - sp - 1;
         if (klen >= 11 && memcmp(key, "GNU.sparse.", 11) == 0)
             return 0;
+        if (klen == 4 && memcmp(key, "path", 4) == 0) {
+            *path = d + eq + 1;
+            *path_len = rec_end - 1 - (eq + 1);
+        }
         if (klen == 4 && memcmp(key, "size", 4) == 0) {
             size_t vlen = rec_end - 1 - (eq + 1);
             if (vlen == 0) {
@@ -276,8 +282,8 @@ int ls_tar_scan(ls_tar_state *st, ls_tar_batch *b, const uint8_t *buf, size_t le
         size_t j = i;     /* the header block being looked at */
         size_t need;
         const uint8_t *h;
-        const uint8_t *pax = NULL, *lname = NULL, *llink = NULL;
-        size_t pax_len = 0, lname_len = 0, llink_len = 0;
+        const uint8_t *pax = NULL, *lname = NULL, *llink = NULL, *pax_path = NULL;
+        size_t pax_len = 0, lname_len = 0, llink_len = 0, pax_path_len = 0;
         uint64_t meta_bytes = 0, size;
         int64_t pax_size = -1;
         int have_meta = 0;
@@ -317,7 +323,7 @@ int ls_tar_scan(ls_tar_state *st, ls_tar_batch *b, const uint8_t *buf, size_t le
                     goto short_input;
                 }
                 if (t == 'x') {
-                    if (pax != NULL || !pax_ok(data, (size_t)size, &pax_size))
+                    if (pax != NULL || !pax_ok(data, (size_t)size, &pax_size, &pax_path, &pax_path_len))
                         goto fallback; /* two pax headers: Python merges them */
                     pax = data;
                     pax_len = (size_t)size;
@@ -376,8 +382,6 @@ int ls_tar_scan(ls_tar_state *st, ls_tar_batch *b, const uint8_t *buf, size_t le
             case '6': kind = LS_TAR_KIND_FIFO; break;
             default: kind = LS_TAR_KIND_FILE; break; /* POSIX: unknown types are files */
             }
-            if (t == '\0' && pax != NULL)
-                goto fallback; /* a pax path could turn it into a directory: Python decides */
             if (kind == LS_TAR_KIND_CHAR || kind == LS_TAR_KIND_BLOCK) {
                 if (octal(h + 329, 8, &devmajor) < 0 || octal(h + 337, 8, &devminor) < 0)
                     goto fallback;
@@ -394,6 +398,12 @@ int ls_tar_scan(ls_tar_state *st, ls_tar_batch *b, const uint8_t *buf, size_t le
                 }
             }
             raw_len = prefix_len ? prefix_len + 1 + name_len : name_len;
+            if (t == '\0') { /* pre-POSIX: a trailing slash makes a directory (of the final name) */
+                int slash = pax_path_len ? pax_path[pax_path_len - 1] == '/'
+                                         : name_len ? name[name_len - 1] == '/' : prefix_len != 0;
+                if (slash)
+                    kind = LS_TAR_KIND_DIR;
+            }
             if (kind == LS_TAR_KIND_HARDLINK || kind == LS_TAR_KIND_SYMLINK) {
                 flags |= LS_TAR_LINK;
                 if (llink != NULL) {
@@ -443,8 +453,7 @@ int ls_tar_scan(ls_tar_state *st, ls_tar_batch *b, const uint8_t *buf, size_t le
                 memcpy(text, name, name_len);
             }
             text[raw_len] = 0;
-            if (t == '\0' && raw_len && text[raw_len - 1] == '/')
-                kind = LS_TAR_KIND_DIR; /* pre-POSIX: a trailing slash makes a directory */
+
             normal = is_normal(text, raw_len, &path_len);
             if (normal) {
                 memcpy(text + raw_len + 1, text, path_len);
