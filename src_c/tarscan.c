@@ -239,7 +239,7 @@ int ls_tar_scan(ls_tar_state *st, ls_tar_batch *b, const uint8_t *buf, size_t le
     uint64_t off0;     /* stream offset of buf[0] */
     const int hashing = st->hash_content;
 
-    b->count = b->n_special = b->text_used = b->data_used = 0;
+    b->count = b->n_special = b->n_slashed = b->text_used = b->data_used = 0;
     b->consumed = b->need = b->arena_need = b->n_owners = 0;
     st->pending_done = 0;
 
@@ -385,6 +385,7 @@ int ls_tar_scan(ls_tar_state *st, ls_tar_batch *b, const uint8_t *buf, size_t le
             if (kind == LS_TAR_KIND_CHAR || kind == LS_TAR_KIND_BLOCK) {
                 if (octal(h + 329, 8, &devmajor) < 0 || octal(h + 337, 8, &devminor) < 0)
                     goto fallback;
+                flags |= LS_TAR_DEVICE;
             }
             if (lname != NULL) {
                 name = lname;
@@ -434,9 +435,9 @@ int ls_tar_scan(ls_tar_state *st, ls_tar_batch *b, const uint8_t *buf, size_t le
             if (b->count == b->max_entries)
                 goto full;
             room = b->arena_cap - b->text_used - b->data_used;
-            if (room < 2 * raw_len + 2 + link_len + pax_len + 64) {
+            if (room < raw_len + 1 + link_len + pax_len + 64) {
                 if (b->count == 0)
-                    b->arena_need = 2 * raw_len + 2 + link_len + pax_len + 64;
+                    b->arena_need = raw_len + 1 + link_len + pax_len + 64;
                 goto full;
             }
             own = owner_index(b, h + 265, &room);
@@ -452,17 +453,16 @@ int ls_tar_scan(ls_tar_state *st, ls_tar_batch *b, const uint8_t *buf, size_t le
             } else {
                 memcpy(text, name, name_len);
             }
-            text[raw_len] = 0;
-
             normal = is_normal(text, raw_len, &path_len);
             if (normal) {
-                memcpy(text + raw_len + 1, text, path_len);
+                if (path_len != raw_len)
+                    b->slashed[b->n_slashed++] = (uint32_t)b->count;
             } else {
-                path_len = 0;
+                path_len = raw_len;
                 flags |= LS_TAR_ODD_NAME;
             }
-            text[raw_len + 1 + path_len] = 0;
-            b->text_used += raw_len + 2 + path_len;
+            text[path_len] = 0;
+            b->text_used += path_len + 1;
 
             e = &b->entries[b->count];
             e->header_offset = off0 + chain;

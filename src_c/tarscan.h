@@ -45,6 +45,7 @@
 #define LS_TAR_ODD_NAME 4     /* name not in normal form: Python normalises it */
 #define LS_TAR_LINK 8         /* hard or symbolic link: target at link_off/link_len */
 #define LS_TAR_IGNORED_DATA 16 /* a non-file whose header claims data (not 'D') */
+#define LS_TAR_DEVICE 32      /* character or block device: devmajor / devminor */
 
 /* ls_tar_entry.kind */
 #define LS_TAR_KIND_FILE 0
@@ -86,18 +87,21 @@ typedef struct {
 
 /* Where one call's output goes (caller-allocated, reused), and what it got.
  *
- * The arena holds two stacks: from its start, "raw name\0path\0" per
- * record in record order (path is empty for LS_TAR_ODD_NAME); from its
+ * The arena holds two stacks: from its start, one "name\0" per record in
+ * record order: the normal path (the raw name is that plus "/" for the
+ * records listed in slashed), or the raw name for LS_TAR_ODD_NAME; from its
  * end, downwards, link targets, pax data and raw 64-byte owner fields. */
 typedef struct {
     ls_tar_entry *entries;
     size_t max_entries;
     uint32_t *special;      /* indices of records with flags, max_entries slots */
+    uint32_t *slashed;      /* indices of records whose raw name is path + "/", max_entries slots */
     uint8_t *arena;
     size_t arena_cap;
     /* out */
     size_t count;
     size_t n_special;
+    size_t n_slashed;
     size_t text_used;       /* arena[0:text_used]: the names */
     size_t data_used;       /* arena[arena_cap - data_used:]: the rest */
     size_t consumed;        /* bytes of buf done with */

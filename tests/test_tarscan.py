@@ -42,13 +42,26 @@ class Stream:
         return chunk
 
 
-def outcome(backend, data: bytes, *, hash_content: bool = True, as_memoryview: bool = False):
-    """(entries yielded, notes, error as (type, message) or None)."""
+class PieceStream(Stream):
+    """Also ``read1``: whatever is at hand, here pieces of random sizes (LayerStream's decompressor chunks)."""
+
+    def __init__(self, data: bytes, seed: int) -> None:
+        super().__init__(data, as_memoryview=True)
+        self.rnd = random.Random(seed)
+
+    def read1(self, n: int):
+        return self.read(min(n, self.rnd.choice([1, 7, 512, 513, 1000, 4096, 65536 + 3, 1 << 20])))
+
+
+def outcome(backend, data: bytes, *, hash_content: bool = True, as_memoryview: bool = False,
+            pieces: int | None = None):
+    """(entries yielded, notes, error as (type, message) or None); ``pieces``: a PieceStream seed."""
     saved = tarscan.BACKEND
     tarscan.BACKEND = backend
     entries, notes = [], []
+    stream = Stream(data, as_memoryview) if pieces is None else PieceStream(data, pieces)
     try:
-        for e in tarscan.iter_entries(Stream(data, as_memoryview), hash_content=hash_content, notes=notes):
+        for e in tarscan.iter_entries(stream, hash_content=hash_content, notes=notes):
             entries.append(e)
     except Exception as e:  # noqa: BLE001 -- any divergence, crashes included, must show
         return entries, notes, (type(e).__name__, str(e))
@@ -184,6 +197,7 @@ def test_generated_archives(fmt, seed, slice_size, handovers):
     assert error is None and notes == [] and entries  # the corpus itself is good
     assert_same(data, hash_content=False)
     assert_same(data, as_memoryview=True)
+    assert_same(data, pieces=seed)
     assert handovers == []  # C read all of it: this compared C with the reference
 
 
@@ -265,6 +279,18 @@ def test_truncated_at_every_offset_of_a_small_archive(slice_size):
                   (tarfile.TarInfo("g"), b"z" * 1500)], tarfile.PAX_FORMAT)
     for cut in range(len(data) + 1):
         assert_same(data[:cut])
+        assert_same(data[:cut], pieces=cut)
+
+
+def test_entry_batches_are_the_entries():
+    data = corpus(3, "pax", count=60)
+    for backend in (tarscan.PYTHON, tarscan.NATIVE):
+        tarscan.BACKEND, saved = backend, tarscan.BACKEND
+        try:
+            batches = list(tarscan.iter_entry_batches(Stream(data)))
+        finally:
+            tarscan.BACKEND = saved
+        assert [e for b in batches for e in b] == outcome(tarscan.PYTHON, data)[0]
 
 
 @settings(max_examples=300, deadline=None,
@@ -398,6 +424,7 @@ def test_odd_archives(name, slice_size):
     for cut in sorted({len(data), len(data) - 1, len(data) - 512, len(data) - 513, 512, 513}):
         if 0 <= cut <= len(data):
             assert_same(data[:cut])
+            assert_same(data[:cut], pieces=cut)
 
 
 def test_c_layout_matches_the_decoder():

@@ -24,8 +24,10 @@ reader (tests run both; a suspected C bug can be ruled out with it).
 
 from __future__ import annotations
 
+import operator
 import os
 from collections.abc import Iterator
+from itertools import chain, compress, repeat
 
 from ..errors import BadInputError
 from . import tar as reference
@@ -33,7 +35,7 @@ from .entry import BLOCK, CHAR, DIR, FIFO, FILE, HARDLINK, SYMLINK, Entry
 from .paths import normalize_link, normalize_path
 from .pax import parse_records
 
-__all__ = ["BACKEND", "NATIVE", "PYTHON", "SLICE", "TarBackend", "iter_entries"]
+__all__ = ["BACKEND", "NATIVE", "PYTHON", "SLICE", "TarBackend", "iter_entries", "iter_entry_batches"]
 
 SLICE = 1 << 20  # stream bytes handed to C per call
 _MAX_RECORDS = 4096  # records per call: a 1 MiB slice holds at most 2048 members
@@ -49,6 +51,9 @@ _LAYOUT = {
     "digest": ("16s", 88),
 }
 _KIND_NAMES = (FILE, DIR, SYMLINK, HARDLINK, CHAR, BLOCK, FIFO)  # LS_TAR_KIND_* order
+_DIGEST_SLICES = [slice(o, o + 16) for o in range(88, _MAX_RECORDS * _RECORD_SIZE, _RECORD_SIZE)]
+# ls_tar_entry.flags (tarscan.h)
+_PENDING, _PAX, _ODD_NAME, _LINK, _IGNORED_DATA, _DEVICE = 1, 2, 4, 8, 16, 32
 
 
 class TarBackend:
@@ -97,7 +102,34 @@ def iter_entries(stream: reference.Readable, *, hash_content: bool = True,
     backend = BACKEND
     if not backend.native:
         return reference.iter_entries(stream, hash_content=hash_content, notes=notes)
+    return chain.from_iterable(_scan(backend, stream, hash_content, notes))
+
+
+def iter_entry_batches(stream: reference.Readable, *, hash_content: bool = True,
+                       notes: list[str] | None = None) -> Iterator[list[Entry]]:
+    """:func:`iter_entries` a list at a time, for callers that keep or count
+    them all (``scan``): no generator step per member. On an error, the
+    entries before it come first, then the error."""
+    backend = BACKEND
+    if not backend.native:
+        return _batched(reference.iter_entries(stream, hash_content=hash_content, notes=notes))
     return _scan(backend, stream, hash_content, notes)
+
+
+def _batched(entries: Iterator[Entry], size: int = 1024) -> Iterator[list[Entry]]:
+    batch: list[Entry] = []
+    try:
+        for e in entries:
+            batch.append(e)
+            if len(batch) == size:
+                yield batch
+                batch = []
+    except BadInputError:
+        if batch:
+            yield batch
+        raise
+    if batch:
+        yield batch
 
 
 class _Resume:
@@ -120,19 +152,21 @@ class _Resume:
 
 
 def _scan(backend: TarBackend, stream: reference.Readable, hash_content: bool,
-          notes: list[str] | None) -> Iterator[Entry]:
+          notes: list[str] | None) -> Iterator[list[Entry]]:
     ffi, lib = backend.ffi, backend.lib
     uninit = ffi.new_allocator(should_clear_after_alloc=False)
     st = ffi.new("ls_tar_state *")
     lib.ls_tar_init(st, hash_content)
     batch = ffi.new("ls_tar_batch *")
-    keep = [uninit("ls_tar_entry[]", _MAX_RECORDS), uninit("uint32_t[]", _MAX_RECORDS),
+    records = min(_MAX_RECORDS, len(_DIGEST_SLICES))
+    keep = [uninit("ls_tar_entry[]", records), uninit("uint32_t[]", records), uninit("uint32_t[]", records),
             uninit("uint8_t[]", _ARENA)]  # cdata the batch points into must stay alive
-    batch.entries, batch.special, batch.arena = keep
-    batch.max_entries = _MAX_RECORDS
+    batch.entries, batch.special, batch.slashed, batch.arena = keep
+    batch.max_entries = records
     batch.arena_cap = _ARENA
     decoder = _Decoder(ffi, batch, hash_content)
     read = stream.read
+    read1 = getattr(stream, "read1", None)  # what is at hand, uncopied (LayerStream, io objects)
     scan = lib.ls_tar_scan
     MORE, FULL, END, FALLBACK = lib.LS_TAR_MORE, lib.LS_TAR_FULL, lib.LS_TAR_END, lib.LS_TAR_FALLBACK
 
@@ -145,33 +179,41 @@ def _scan(backend: TarBackend, stream: reference.Readable, hash_content: bool,
             more = read(want)
             final = len(more) < want
             buf = tail + bytes(more)
+        elif read1 is not None:
+            buf = read1(SLICE)
+            final = not buf
         else:
             buf = read(SLICE)
             final = len(buf) < SLICE
         cbuf = ffi.from_buffer(buf)
         start = 0
-        while True:
-            status = scan(st, batch, cbuf + start, len(buf) - start, final)
-            if pending is not None and st.pending_done:
-                if hash_content:
-                    pending.digest = bytes(ffi.buffer(st.digest, 16))
-                yield pending
-                pending = None
-            if batch.count:
-                entries, error = decoder.decode()
-                if error is not None:  # a bad pax value: the members before it come out first
-                    yield from entries
-                    raise error
-                if decoder.last_pending:
-                    pending = entries.pop()
-                yield from entries
-            if status != FULL:
-                break
-            if not batch.count:  # one member needs a bigger arena (a very long name)
-                cap = max(batch.arena_need, 2 * batch.arena_cap)
-                keep[2] = uninit("uint8_t[]", cap)
-                batch.arena, batch.arena_cap = keep[2], cap
-            start += batch.consumed
+        try:
+            while True:
+                status = scan(st, batch, cbuf + start, len(buf) - start, final)
+                if pending is not None and st.pending_done:
+                    if hash_content:
+                        pending.digest = bytes(ffi.buffer(st.digest, 16))
+                    yield [pending]
+                    pending = None
+                if batch.count:
+                    entries, error = decoder.decode()
+                    if error is not None:  # a bad pax value: the members before it come out first
+                        yield entries
+                        raise error
+                    if decoder.last_pending:
+                        pending = entries.pop()
+                    yield entries
+                if status != FULL:
+                    break
+                if not batch.count:  # one member needs a bigger arena (a very long name)
+                    cap = max(batch.arena_need, 2 * batch.arena_cap)
+                    keep[3] = uninit("uint8_t[]", cap)
+                    batch.arena, batch.arena_cap = keep[3], cap
+                start += batch.consumed
+        finally:
+            # let go of buf now: a memoryview still exported to cffi when an error's
+            # traceback cycle is collected makes CPython's gc fail (BufferError, then worse)
+            ffi.release(cbuf)
         if status == MORE:
             if final:
                 raise AssertionError("tar scanner asked for more input after the end of the stream")
@@ -182,7 +224,7 @@ def _scan(backend: TarBackend, stream: reference.Readable, hash_content: bool,
             return
         if status == FALLBACK:
             rest = _Resume(buf[start + batch.consumed:], stream)
-            yield from reference.iter_entries(rest, hash_content=hash_content, notes=notes, offset=st.pos)
+            yield from _batched(reference.iter_entries(rest, hash_content=hash_content, notes=notes, offset=st.pos))
             return
         # LS_TAR_TRUNCATED: the stream ended inside the pending member's content
         assert pending is not None
@@ -190,7 +232,7 @@ def _scan(backend: TarBackend, stream: reference.Readable, hash_content: bool,
 
 
 class _Decoder:
-    """Records and arena of one batch -> Entry objects."""
+    """Records and arena of one batch -> Entry objects, a column at a time."""
 
     def __init__(self, ffi, batch, hash_content: bool) -> None:
         self._ffi = ffi
@@ -199,22 +241,21 @@ class _Decoder:
         self._owners: dict[bytes, tuple[str, str]] = {}  # raw uname+gname field -> names
         self.last_pending = False
 
-    def _owner_names(self, arena: bytes, base: int) -> tuple[list[str], list[str]]:
+    def _owner_names(self, data: bytes, base: int) -> list[tuple[str, str]]:
         b = self._batch
         cache = self._owners
-        unames, gnames = [], []
+        out = []
         for k in range(b.n_owners):
             off = b.owner_off[k] - base
-            field = arena[off:off + 64]
+            field = data[off:off + 64]
             names = cache.get(field)
             if names is None:
                 if len(cache) > 4096:
                     cache.clear()
                 names = cache[field] = (reference._cstr(field[:32]).decode("utf-8", "surrogateescape"),
                                         reference._cstr(field[32:]).decode("utf-8", "surrogateescape"))
-            unames.append(names[0])
-            gnames.append(names[1])
-        return unames, gnames
+            out.append(names)
+        return out
 
     def decode(self) -> tuple[list[Entry], BadInputError | None]:
         """This batch's entries, and the error of the first bad one (the entries before it only)."""
@@ -222,39 +263,49 @@ class _Decoder:
         n = b.count
         raw = ffi.buffer(b.entries, n * _RECORD_SIZE)[:]
         mv = memoryview(raw)
-        q, i4, f8 = mv.cast("Q"), mv.cast("I"), mv.cast("d")
+        q, i4 = mv.cast("Q"), mv.cast("I")
         qs, i4s = _RECORD_SIZE // 8, _RECORD_SIZE // 4
         kind_codes = mv[81::_RECORD_SIZE].tolist()
-        text = ffi.buffer(b.arena, b.text_used)[:].decode("utf-8", "surrogateescape").split("\0")
-        data_base = b.arena_cap - b.data_used
-        data = ffi.buffer(b.arena + data_base, b.data_used)[:]
-        unames_b, gnames_b = self._owner_names(data, data_base)
-        owners = i4[19::i4s].tolist()
+        paths = ffi.buffer(b.arena, b.text_used)[:].decode("utf-8", "surrogateescape").split("\0")
+        del paths[n:]
+        raw_names = paths[:]
+        for i in ffi.unpack(b.slashed, b.n_slashed):
+            raw_names[i] = paths[i] + "/"
         if self._hash:
-            digests = [raw[o:o + 16] if k == 0 else None
-                       for o, k in zip(range(88, n * _RECORD_SIZE, _RECORD_SIZE), kind_codes)]
+            digests = list(map(raw.__getitem__, _DIGEST_SLICES[:n]))
+            for i in compress(range(n), kind_codes):  # not regular files
+                digests[i] = None
         else:
             digests = [None] * n
+        data_base = b.arena_cap - b.data_used
+        data = ffi.buffer(b.arena + data_base, b.data_used)[:]
+        owners = self._owner_names(data, data_base)
+        if len(owners) == 1:
+            unames, gnames = repeat(owners[0][0]), repeat(owners[0][1])
+        else:
+            idx = i4[19::i4s].tolist()
+            unames = map(operator.itemgetter(0), map(owners.__getitem__, idx))
+            gnames = map(operator.itemgetter(1), map(owners.__getitem__, idx))
         entries = list(map(
             Entry,
-            text[1:2 * n:2],  # path
+            paths,
             map(_KIND_NAMES.__getitem__, kind_codes),
             q[3::qs].tolist(),  # size
             i4[10::i4s].tolist(),  # mode
             i4[11::i4s].tolist(),  # uid
             i4[12::i4s].tolist(),  # gid
-            f8[4::qs].tolist(),  # mtime
-            [None] * n,  # link
+            mv.cast("d")[4::qs].tolist(),  # mtime
+            repeat(None),  # link
             [{} for _ in range(n)],  # xattrs
-            i4[13::i4s].tolist(),  # devmajor
-            i4[14::i4s].tolist(),  # devminor
-            map(unames_b.__getitem__, owners),
-            map(gnames_b.__getitem__, owners),
+            repeat(0),  # devmajor (devices: _special)
+            repeat(0),  # devminor
+            unames,
+            gnames,
             digests,
             q[0::qs].tolist(),  # header_offset
             q[1::qs].tolist(),  # data_offset
-            text[0:2 * n:2],  # raw_name
-            [()] * n,  # defects
+            raw_names,
+            repeat(()),  # defects
             q[2::qs].tolist(),  # data_size
         ))
         self.last_pending = False
@@ -264,18 +315,20 @@ class _Decoder:
                     self._special(entries[idx], mv[idx * _RECORD_SIZE:(idx + 1) * _RECORD_SIZE], data, data_base)
                 except BadInputError as e:
                     return entries[:idx], e
-            self.last_pending = bool(raw[(n - 1) * _RECORD_SIZE + 82] & 1)  # LS_TAR_PENDING
+            self.last_pending = bool(raw[(n - 1) * _RECORD_SIZE + 82] & _PENDING)
         return entries, None
 
     def _special(self, e: Entry, rec: memoryview, data: bytes, base: int) -> None:
-        """What C left to Python: pax records, odd names, link targets, ignored data."""
+        """What C left to Python: pax records, odd names, links, devices, ignored data."""
         r4 = rec.cast("I")
         flags = rec[82]
+        if flags & _DEVICE:
+            e.devmajor, e.devminor = r4[13], r4[14]
         link_raw = None
-        if flags & 8:  # LS_TAR_LINK
+        if flags & _LINK:
             off = r4[15] - base
             link_raw = data[off:off + r4[16]]
-        if flags & 2:  # LS_TAR_PAX: C checked the records' form and their size
+        if flags & _PAX:  # C checked the records' form and their size
             off = r4[17] - base
             pax = dict(parse_records(data[off:off + r4[18]], 0))
             name, link_raw, _, e.uid, e.gid, e.uname, e.gname, e.mtime, e.xattrs = reference.apply_pax(
@@ -283,11 +336,11 @@ class _Decoder:
                 link_raw, e.data_size, e.uid, e.gid, e.uname, e.gname, e.mtime)
             e.raw_name = name.decode("utf-8", "surrogateescape")
             e.path, e.defects = normalize_path(e.raw_name)
-        elif flags & 4:  # LS_TAR_ODD_NAME
+        elif flags & _ODD_NAME:  # the text holds the raw name
             e.path, e.defects = normalize_path(e.raw_name)
-        if flags & 16:  # LS_TAR_IGNORED_DATA
+        if flags & _IGNORED_DATA:
             e.defects += (reference.IGNORED_DATA,)
-        if flags & 8:
+        if flags & _LINK:
             link = link_raw.decode("utf-8", "surrogateescape")
             if e.kind is HARDLINK:
                 e.link, link_defects = normalize_link(link)
