@@ -1,5 +1,9 @@
 """Streaming tar reader: a layer stream in, :class:`Entry` records out.
 
+The reference reader: :mod:`.tarscan` runs the C scanner when the package
+has it and hands it over to this module for what C does not take; both
+give the same entries and errors. The rules live here.
+
 Reads ustar, POSIX pax and GNU (incl. old-GNU and pax sparse) archives from any
 object with ``read(n)``; never seeks, never extracts, never holds more than one
 1 MiB slice of file content. Each regular file's content is hashed with
