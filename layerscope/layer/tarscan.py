@@ -231,6 +231,11 @@ def _scan(backend: TarBackend, stream: reference.Readable, hash_content: bool,
         raise reference._truncated(f"content of {reference._show(pending.raw_name)}", st.pos)
 
 
+def _pick(seq, keys: list) -> tuple | list:
+    """``[seq[k] for k in keys]`` in one C call (itemgetter: ~3x faster than a map)."""
+    return operator.itemgetter(*keys)(seq) if len(keys) > 1 else [seq[k] for k in keys]
+
+
 class _Decoder:
     """Records and arena of one batch -> Entry objects, a column at a time."""
 
@@ -272,7 +277,7 @@ class _Decoder:
         for i in ffi.unpack(b.slashed, b.n_slashed):
             raw_names[i] = paths[i] + "/"
         if self._hash:
-            digests = list(map(raw.__getitem__, _DIGEST_SLICES[:n]))
+            digests = list(_pick(raw, _DIGEST_SLICES[:n]))
             for i in compress(range(n), kind_codes):  # not regular files
                 digests[i] = None
         else:
@@ -284,12 +289,12 @@ class _Decoder:
             unames, gnames = repeat(owners[0][0]), repeat(owners[0][1])
         else:
             idx = i4[19::i4s].tolist()
-            unames = map(operator.itemgetter(0), map(owners.__getitem__, idx))
-            gnames = map(operator.itemgetter(1), map(owners.__getitem__, idx))
+            unames = _pick([o[0] for o in owners], idx)
+            gnames = _pick([o[1] for o in owners], idx)
         entries = list(map(
             Entry,
             paths,
-            map(_KIND_NAMES.__getitem__, kind_codes),
+            _pick(_KIND_NAMES, kind_codes),
             q[3::qs].tolist(),  # size
             i4[10::i4s].tolist(),  # mode
             i4[11::i4s].tolist(),  # uid
