@@ -394,6 +394,10 @@ ODD_ARCHIVES = {
     "old-gnu-prefix-ignored": _hdr(b"n", magic=b"ustar  \x00")[:345] + b"pre" + bytes(164) + END,
     "v7": _hdr(b"v7", 2, magic=bytes(8)) + _pad(b"ab") + END,
     "empty-name": _hdr(b"") + END,
+    # a batch's names are decoded in one piece: a cut UTF-8 sequence must not join the next name
+    "utf8-split": _hdr(b"a\xc3") + _hdr(b"\xa9b/") + _hdr(b"c\xe2\x82") + _hdr(b"\xacd", 0, b"5") + END,
+    "utf8-split-long": (_hdr(b"././@LongLink", 3, b"L") + _pad(b"x\xf0\x9f") + _hdr(b"f")
+                        + _hdr(b"\x98\x80") + END),
     "root-name": _hdr(b"./") + _hdr(b"/") + END,
     "garbage": b"hello world\n" * 100,
     "empty": b"",

@@ -4,8 +4,9 @@
 (``src_c/tarscan.c`` in ``layerscope._native``) when the package was built
 with it, else with the pure-Python reference reader (:mod:`.tar`); both give
 the same entries, stream notes and errors (tests/test_tarscan.py compares
-them).  The C scanner is about ten times faster per member: the header walk
-and the XXH3 hashing were half of a scan's time.
+them).  The header walk and XXH3 hashing were half of a scan's time; in C
+they cost about a sixth of what the Python reader spends per member
+(nodemods: ~2 us instead of ~12 us on top of decompressing and hashing).
 
 How the work is split: Python reads the stream in ``SLICE``-sized pieces and
 owns every policy; C walks the headers of a slice, hashes content (across
