@@ -224,6 +224,20 @@ static int owner_index(ls_tar_batch *b, const uint8_t *field, size_t *room)
     return (int)b->n_owners++;
 }
 
+/* Index of (mode, uid, gid) in this batch's table; -1: table full. */
+static int ids_index(ls_tar_batch *b, uint32_t mode, uint32_t uid, uint32_t gid)
+{
+    for (size_t k = b->n_ids; k-- > 0;)
+        if (b->id_mode[k] == mode && b->id_uid[k] == uid && b->id_gid[k] == gid)
+            return (int)k;
+    if (b->n_ids == LS_TAR_MAX_OWNERS)
+        return -1;
+    b->id_mode[b->n_ids] = mode;
+    b->id_uid[b->n_ids] = uid;
+    b->id_gid[b->n_ids] = gid;
+    return (int)b->n_ids++;
+}
+
 static uint32_t put_data(ls_tar_batch *b, const uint8_t *p, size_t n)
 {
     b->data_used += n;
@@ -240,7 +254,7 @@ int ls_tar_scan(ls_tar_state *st, ls_tar_batch *b, const uint8_t *buf, size_t le
     const int hashing = st->hash_content;
 
     b->count = b->n_special = b->n_slashed = b->text_used = b->data_used = 0;
-    b->consumed = b->need = b->arena_need = b->n_owners = 0;
+    b->consumed = b->need = b->arena_need = b->n_owners = b->n_ids = 0;
     st->pending_done = 0;
 
     /* ---- the pending member's content and padding ---------------------- */
@@ -363,7 +377,7 @@ int ls_tar_scan(ls_tar_state *st, ls_tar_batch *b, const uint8_t *buf, size_t le
             size_t data_start = j + BLOCK, avail = len - data_start;
             uint64_t dsize;
             size_t dpad;
-            int kind, own, normal;
+            int kind, own, ids, normal;
             uint8_t flags = 0;
             size_t room;
             ls_tar_entry *e;
@@ -440,6 +454,9 @@ int ls_tar_scan(ls_tar_state *st, ls_tar_batch *b, const uint8_t *buf, size_t le
                     b->arena_need = raw_len + 1 + link_len + pax_len + 64;
                 goto full;
             }
+            ids = ids_index(b, (uint32_t)(mode & 07777), (uint32_t)uid, (uint32_t)gid);
+            if (ids < 0)
+                goto full;
             own = owner_index(b, h + 265, &room);
             if (own < 0)
                 goto full;
@@ -488,6 +505,7 @@ int ls_tar_scan(ls_tar_state *st, ls_tar_batch *b, const uint8_t *buf, size_t le
             e->owner = (uint32_t)own;
             e->typeflag = t;
             e->kind = (uint8_t)kind;
+            e->ids = (uint8_t)ids;
             memset(e->reserved, 0, sizeof(e->reserved));
 
             if (kind != LS_TAR_KIND_FILE) {

@@ -81,7 +81,8 @@ typedef struct {
     uint8_t typeflag;
     uint8_t kind;           /* LS_TAR_KIND_* */
     uint8_t flags;          /* LS_TAR_* flags */
-    uint8_t reserved[5];
+    uint8_t ids;            /* index into batch.id_* (mode, uid, gid) */
+    uint8_t reserved[4];
     uint8_t digest[16];     /* XXH3-128, canonical (big-endian) bytes */
 } ls_tar_entry;
 
@@ -110,6 +111,11 @@ typedef struct {
     size_t arena_need;      /* LS_TAR_FULL with no record: grow the arena to this */
     size_t n_owners;
     uint32_t owner_off[64]; /* arena offsets of this batch's distinct owner fields */
+    size_t n_ids;           /* this batch's distinct (mode, uid, gid): Python shares
+                               one int object per value, as tar.py's id cache does */
+    uint32_t id_mode[64];
+    uint32_t id_uid[64];
+    uint32_t id_gid[64];
 } ls_tar_batch;
 
 /* Everything that carries over from one slice to the next. */

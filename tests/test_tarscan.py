@@ -237,6 +237,30 @@ def test_archive_bigger_than_the_record_and_arena_budgets(monkeypatch):
             assert_same(data)
 
 
+def test_more_distinct_ids_and_owners_than_a_batch_holds(slice_size):
+    """C keeps 64 distinct (mode, uid, gid) and uname+gname per batch: more start a new batch."""
+    members = []
+    for i in range(300):
+        t = tarfile.TarInfo(f"f{i}")
+        t.uid, t.gid, t.mode = i, i % 7, 0o600 + i % 3
+        t.uname, t.gname = f"u{i % 150}", f"g{i % 90}"
+        members.append((t, b"x" * (i % 3)))
+    data = build(members, tarfile.USTAR_FORMAT)
+    entries = assert_same(data)[0]
+    assert [(e.uid, e.uname) for e in entries[:3]] == [(0, "u0"), (1, "u1"), (2, "u2")]
+
+
+def test_equal_ids_share_int_objects():
+    """As the reference's id cache: 150,000 entries must not hold 450,000 ints for a few values."""
+    members = [(tarfile.TarInfo(f"f{i}"), b"x") for i in range(5000)]
+    for t, _ in members:
+        t.uid = t.gid = 1000
+    data = build(members, tarfile.USTAR_FORMAT)
+    for backend in (tarscan.PYTHON, tarscan.NATIVE):
+        entries = outcome(backend, data)[0]
+        assert len({id(e.mode) for e in entries}) == len({id(e.uid) for e in entries}) == 1
+
+
 @pytest.mark.parametrize("length", [100, 101, 1000, 70_000, 2 << 20])
 def test_long_names_and_links(length, slice_size):
     name = "d/" + "n" * length

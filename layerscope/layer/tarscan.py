@@ -49,6 +49,7 @@ _LAYOUT = {
     "mtime": ("d", 32), "mode": ("I", 40), "uid": ("I", 44), "gid": ("I", 48), "devmajor": ("I", 52),
     "devminor": ("I", 56), "link_off": ("I", 60), "link_len": ("I", 64), "pax_off": ("I", 68),
     "pax_len": ("I", 72), "owner": ("I", 76), "typeflag": ("B", 80), "kind": ("B", 81), "flags": ("B", 82),
+    "ids": ("B", 83),
     "digest": ("16s", 88),
 }
 _KIND_NAMES = (FILE, DIR, SYMLINK, HARDLINK, CHAR, BLOCK, FIFO)  # LS_TAR_KIND_* order
@@ -245,6 +246,7 @@ class _Decoder:
         self._batch = batch
         self._hash = hash_content
         self._owners: dict[bytes, tuple[str, str]] = {}  # raw uname+gname field -> names
+        self._ids: dict[tuple[int, int, int], tuple[int, int, int]] = {}  # one int object per value
         self.last_pending = False
 
     def _owner_names(self, data: bytes, base: int) -> list[tuple[str, str]]:
@@ -262,6 +264,21 @@ class _Decoder:
                                         reference._cstr(field[32:]).decode("utf-8", "surrogateescape"))
             out.append(names)
         return out
+
+    def _id_columns(self, idx: list[int]):
+        """mode, uid and gid columns from the batch's table of distinct triples."""
+        b = self._batch
+        cache = self._ids
+        if len(cache) > 4096:
+            cache.clear()
+        table = []
+        for k in range(b.n_ids):
+            t = (b.id_mode[k], b.id_uid[k], b.id_gid[k])
+            table.append(cache.setdefault(t, t))
+        if len(table) == 1:
+            return repeat(table[0][0]), repeat(table[0][1]), repeat(table[0][2])
+        return (_pick([t[0] for t in table], idx), _pick([t[1] for t in table], idx),
+                _pick([t[2] for t in table], idx))
 
     def decode(self) -> tuple[list[Entry], BadInputError | None]:
         """This batch's entries, and the error of the first bad one (the entries before it only)."""
@@ -292,14 +309,16 @@ class _Decoder:
             idx = i4[19::i4s].tolist()
             unames = _pick([o[0] for o in owners], idx)
             gnames = _pick([o[1] for o in owners], idx)
+        idx = mv[83::_RECORD_SIZE].tolist()
+        modes, uids, gids = self._id_columns(idx)
         entries = list(map(
             Entry,
             paths,
             _pick(_KIND_NAMES, kind_codes),
             q[3::qs].tolist(),  # size
-            i4[10::i4s].tolist(),  # mode
-            i4[11::i4s].tolist(),  # uid
-            i4[12::i4s].tolist(),  # gid
+            modes,
+            uids,
+            gids,
             mv.cast("d")[4::qs].tolist(),  # mtime
             repeat(None),  # link
             [{} for _ in range(n)],  # xattrs
