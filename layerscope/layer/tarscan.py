@@ -294,9 +294,14 @@ class _Decoder:
         raw_names = paths[:]
         for i in ffi.unpack(b.slashed, b.n_slashed):
             raw_names[i] = paths[i] + "/"
+        data_sizes = q[2::qs].tolist()
+        sizes = data_sizes[:]  # a file's size is its data_size: one int object, as in the reference
+        nonfiles = list(compress(range(n), kind_codes))
+        for i in nonfiles:
+            sizes[i] = 0
         if self._hash:
             digests = list(_pick(raw, _DIGEST_SLICES[:n]))
-            for i in compress(range(n), kind_codes):  # not regular files
+            for i in nonfiles:
                 digests[i] = None
         else:
             digests = [None] * n
@@ -315,7 +320,7 @@ class _Decoder:
             Entry,
             paths,
             _pick(_KIND_NAMES, kind_codes),
-            q[3::qs].tolist(),  # size
+            sizes,
             modes,
             uids,
             gids,
@@ -331,7 +336,7 @@ class _Decoder:
             q[1::qs].tolist(),  # data_offset
             raw_names,
             repeat(()),  # defects
-            q[2::qs].tolist(),  # data_size
+            data_sizes,
         ))
         self.last_pending = False
         if b.n_special:
