@@ -77,8 +77,13 @@ class Result:
 
 
 class Layerscope:
-    def __init__(self) -> None:
+    def __init__(self, tar_backend: str | None = None) -> None:
         self.cmd, self.env = _layerscope_command_and_env()
+        if tar_backend == "python":
+            self.env["LAYERSCOPE_TAR_BACKEND"] = "python"
+        elif tar_backend == "c":
+            _need_c_tar_scanner()
+            self.env.pop("LAYERSCOPE_TAR_BACKEND", None)
         self._cache: dict[tuple, Result] = {}
 
     def __call__(self, *args: str | os.PathLike, cwd: Path | None = None,
@@ -109,8 +114,36 @@ class Layerscope:
 
 
 @pytest.fixture(scope="session")
-def ls() -> Layerscope:
-    return Layerscope()
+def ls(request) -> Layerscope:
+    """The CLI; ``@pytest.mark.parametrize("ls", TAR_BACKENDS, indirect=True)`` runs it with each tar reader."""
+    return Layerscope(getattr(request, "param", None))
+
+
+# --------------------------------------------------------------------------
+# both tar readers: the pure-Python reference and the C scanner
+# --------------------------------------------------------------------------
+
+TAR_BACKENDS = ["python", "c"]
+
+
+def _need_c_tar_scanner() -> None:
+    from layerscope.layer import tarscan
+
+    if tarscan.NATIVE is None:
+        pytest.skip("the C tar scanner is not built (layerscope._native)")
+
+
+@pytest.fixture(params=TAR_BACKENDS)
+def tar_backend(request, monkeypatch) -> str:
+    """Run the test once with each tar reader (in this process)."""
+    from layerscope.layer import tarscan
+
+    if request.param == "c":
+        _need_c_tar_scanner()
+        monkeypatch.setattr(tarscan, "BACKEND", tarscan.NATIVE)
+    else:
+        monkeypatch.setattr(tarscan, "BACKEND", tarscan.PYTHON)
+    return request.param
 
 
 # --------------------------------------------------------------------------

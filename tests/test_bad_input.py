@@ -17,6 +17,10 @@ import pytest
 
 import images as I
 
+# Layer-tar damage reaches the tar reader: run those cases with both readers
+# (the pure-Python reference and the C scanner; see conftest.TAR_BACKENDS).
+BOTH_TAR_READERS = pytest.mark.parametrize("ls", ["python", "c"], indirect=True)
+
 
 def h12(digest: str) -> str:
     return I.hexof(digest)[:12]
@@ -70,6 +74,7 @@ def _layer_names(archive):
     return mj[0]["Layers"]
 
 
+@BOTH_TAR_READERS
 @pytest.mark.parametrize("where", ["manifest-data", "manifest-header", "layer-data", "layer-header",
                                    "last-layer-end"])
 @pytest.mark.parametrize("order", ["manifest-last", "manifest-first"])
@@ -90,6 +95,7 @@ def test_truncated_docker_archive(where, order, pristine, copy_image, ls):
     I.assert_bad(ls("inspect", "--json", p), *names)
 
 
+@BOTH_TAR_READERS
 def test_archive_without_end_blocks(pristine, copy_image, ls):
     """Every member whole, the two end-of-archive blocks missing: refusing or
     accepting are both fine, but cleanly."""
@@ -102,6 +108,7 @@ def test_archive_without_end_blocks(pristine, copy_image, ls):
         I.assert_bad(res, "cut.tar")
 
 
+@BOTH_TAR_READERS
 @pytest.mark.parametrize("frac", [0.1, 0.5, 0.97])
 def test_truncated_oci_archive(frac, pristine, tmp_path, ls):
     src = pristine["oci-gzip"]
@@ -112,6 +119,7 @@ def test_truncated_oci_archive(frac, pristine, tmp_path, ls):
     I.assert_bad(ls("inspect", "--json", p), "cut-oci.tar", h12(big.digest))
 
 
+@BOTH_TAR_READERS
 def test_truncated_blob_in_layout(pristine, copy_image, ls):
     src = pristine["oci-zstd"]
     d = copy_image(src.path)
@@ -142,6 +150,7 @@ def test_flipped_byte_docker_archive(pristine, copy_image, ls):
     I.assert_bad(ls("inspect", "--json", p), h12(layer.digest))
 
 
+@BOTH_TAR_READERS
 def test_flipped_byte_docker_archive_no_verify(pristine, copy_image, ls):
     src = pristine["docker-archive"]
     p = copy_image(src.path, "flip.tar")
@@ -165,6 +174,7 @@ def test_flipped_byte_layout_blob(kind, pristine, copy_image, ls):
     I.assert_bad(ls("inspect", "--json", d), h12(layer.digest))
 
 
+@BOTH_TAR_READERS
 @pytest.mark.parametrize("kind", ["oci-gzip", "oci-zstd", "oci-plain"])
 def test_flipped_byte_layout_blob_no_verify(kind, pristine, copy_image, ls):
     src = pristine[kind]
@@ -450,6 +460,7 @@ def _hostile_dirs(tmp_path):
     return cwd
 
 
+@BOTH_TAR_READERS
 def test_hostile_member_names_write_nothing(pristine, tmp_path, ls):
     cwd = _hostile_dirs(tmp_path)
     src = pristine["docker-archive"]
@@ -535,6 +546,7 @@ def test_symlink_loop_in_archive(pristine, tmp_path, ls):
     I.assert_bad(ls("inspect", "--json", p, timeout=30), a[:12], "loop.tar", "link")
 
 
+@BOTH_TAR_READERS
 def test_hostile_layer_shapes_are_analysed_not_crashed_on(tmp_path, ls):
     """A layer nesting 3,000 directories deep (a 6,000-character PAX path), a
     symlink loop that a later entry writes through, a hardlink into the loop and

@@ -75,6 +75,25 @@ def test_every_member_and_frame_is_read_and_verified(name, tmp_path):
     assert (s.size, s.blob_digest, s.diff_id) == (len(RAW), _sha(blob), _sha(RAW))
 
 
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+def test_read1_hands_out_what_is_at_hand_then_empty_at_the_end(name, tmp_path):
+    """The tar scanner's way of reading: pieces of at most n bytes, b"" only at the end, mixed with read(n)."""
+    blob, _ = VARIANTS[name]
+    s = LayerStream(_region(tmp_path, blob), where="w", blob_digest=_sha(blob), diff_id=_sha(RAW))
+    out = bytearray()
+    rnd = random.Random(2)
+    while True:
+        n = rnd.choice((1, 512, 70_000, 1 << 20))
+        b = s.read1(n) if rnd.random() < 0.7 else s.read(n)
+        assert len(b) <= n
+        if not b:
+            break
+        out += b
+    assert out == RAW and s.read1(10) == b""
+    s.finish()
+    assert (s.size, s.blob_digest, s.diff_id) == (len(RAW), _sha(blob), _sha(RAW))
+
+
 def test_detect_by_magic_not_name():
     assert detect(b"\x1f\x8b\x08") == "gzip"
     assert detect(b"\x28\xb5\x2f\xfd") == "zstd"

@@ -106,6 +106,7 @@ def test_ls_rw_shows_the_container_view(upper):
     assert entries["/etc/os-release"]["layer"] == 0
 
 
+@pytest.mark.usefixtures("tar_backend")  # both tar readers (conftest)
 def test_oci_form_tar_gives_the_same_diff(tmp_path, upper):
     """The same changes as a layer tar (docker commit form: .wh. markers)."""
     buf = tmp_path / "rw.tar"

@@ -51,8 +51,31 @@ out = {
     "stream": [len(c) for c in iter_chunks(io.BytesIO(data), small, read_size=10_000)],
     "sha256": [d.hex() for d in chunk_digests(data, cut_points(data, params=small), "sha256")],
 }
+from layerscope.layer import iter_entries, tarscan
+out["tar_backend"] = [tarscan.BACKEND.name, tarscan.BACKEND.native]
+out["tar"] = [[e.path, e.kind, e.size, e.digest.hex() if e.digest else None, e.header_offset]
+              for e in iter_entries(io.BytesIO(TAR))]
 json.dump(out, sys.stdout)
 """
+
+
+# A small layer tar for PROBE, built the same way there and here (tarfile and
+# a seeded random are deterministic): read there without the C scanner.
+PROBE_TAR = """
+def probe_tar():
+    import io, random, tarfile
+    rnd = random.Random(9)
+    bio = io.BytesIO()
+    with tarfile.open(fileobj=bio, mode="w", format=tarfile.PAX_FORMAT) as t:
+        for i in range(30):
+            ti = tarfile.TarInfo(f"d{i % 3}/" + "f" * (i * 7) + str(i))
+            data = rnd.randbytes(rnd.choice([0, 1, 600, 70_000]))
+            ti.size = len(data)
+            t.addfile(ti, io.BytesIO(data))
+    return bio.getvalue()
+TAR = probe_tar()
+"""
+PROBE = PROBE_TAR + PROBE
 
 
 def _copy_source(dst: Path) -> Path:
@@ -141,3 +164,13 @@ def test_pure_python_install_chunks_like_the_c_core(no_compiler_install):
     assert there["small"] == cut_points(data, params=small)
     assert there["stream"] == [len(c) for c in iter_chunks(io.BytesIO(data), small, read_size=10_000)]
     assert there["sha256"] == [d.hex() for d in chunk_digests(data, there["small"], "sha256")]
+
+    # the tar reader: the reference there, the C scanner here, the same entries
+    from layerscope.layer import iter_entries, tarscan
+    probe: dict = {}
+    exec(PROBE_TAR, probe)
+    assert there["tar_backend"] == ["pure-Python tar reader", False]
+    assert tarscan.BACKEND.native
+    here = [[e.path, e.kind, e.size, e.digest.hex() if e.digest else None, e.header_offset]
+            for e in iter_entries(io.BytesIO(probe["TAR"]))]
+    assert there["tar"] == here and len(here) == 30

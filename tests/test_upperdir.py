@@ -475,6 +475,7 @@ def build_tar() -> bytes:
     return buf.getvalue()
 
 
+@pytest.mark.usefixtures("tar_backend")  # both tar readers (conftest)
 @pytest.mark.parametrize("compression", ["none", "gzip", "zstd"])
 def test_tar_form_equals_dir_form(xbase, tmp_path, compression):
     base, ns, user_ok = xbase

@@ -7,10 +7,11 @@ That purity is what lets callers fan layers out over threads, processes or
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Protocol
 
 from .entry import Entry
-from .tar import iter_entries
+from .tarscan import iter_entry_batches
 
 
 class VerifyingStream(Protocol):
@@ -38,6 +39,7 @@ class LayerScan:
 
 
 MAX_DEFECTS = 50  # a hostile layer could have millions; report the first ones
+_defects = attrgetter("defects")
 
 
 def scan(stream: VerifyingStream, *, keep_entries: bool = False, hash_content: bool = True) -> LayerScan:
@@ -45,12 +47,16 @@ def scan(stream: VerifyingStream, *, keep_entries: bool = False, hash_content: b
     entries: list[Entry] | None = [] if keep_entries else None
     defects: list[str] = []
     count = 0
-    for e in iter_entries(stream, hash_content=hash_content, notes=defects):  # stream notes come last
-        count += 1
+    # a batch at a time: no Python step per entry but its defects' (stream notes come last)
+    for batch in iter_entry_batches(stream, hash_content=hash_content, notes=defects):
+        count += len(batch)
         if entries is not None:
-            entries.append(e)
-        if e.defects and len(defects) < MAX_DEFECTS:
-            defects.extend(f"{d}: {e.raw_name!r}" for d in e.defects)
+            entries.extend(batch)
+        if len(defects) < MAX_DEFECTS:
+            for e in filter(_defects, batch):
+                if len(defects) >= MAX_DEFECTS:
+                    break
+                defects.extend(f"{d}: {e.raw_name!r}" for d in e.defects)
     stream.finish()
     return LayerScan(
         size=stream.size,

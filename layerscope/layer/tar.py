@@ -1,5 +1,9 @@
 """Streaming tar reader: a layer stream in, :class:`Entry` records out.
 
+The reference reader: :mod:`.tarscan` runs the C scanner when the package
+has it and hands it over to this module for what C does not take; both
+give the same entries and errors. The rules live here.
+
 Reads ustar, POSIX pax and GNU (incl. old-GNU and pax sparse) archives from any
 object with ``read(n)``; never seeks, never extracts, never holds more than one
 1 MiB slice of file content. Each regular file's content is hashed with
@@ -240,6 +244,52 @@ def _decimal(value: bytes, key: str, offset: int, *, allow_float: bool = False):
         raise BadInputError(f"bad value {v[:40]!r} for pax {key!r} at offset {offset}") from None
 
 
+def apply_pax(pax: dict[str, bytes], hpos: int, name: bytes, link: bytes | None, size: int, uid: int, gid: int,
+              uname: str, gname: str, mtime: float):
+    """A member's header fields with its pax records applied, plus its xattrs.
+
+    One place for the pax rules, shared with the C scanner's decoding
+    (tarscan.py). ``link`` is the GNU long link name (None: none); an empty
+    pax value leaves the header's field alone. Returns ``(name, link, size,
+    uid, gid, uname, gname, mtime, xattrs)``.
+    """
+    xattrs: dict[str, bytes] = {}
+    v = pax.get("path")
+    if v:
+        name = v
+    v = pax.get("GNU.sparse.name")
+    if v:
+        name = v
+    v = pax.get("linkpath")
+    if v:
+        link = v
+    v = pax.get("size")
+    if v:
+        size = _decimal(v, "size", hpos)
+    v = pax.get("uid")
+    if v:
+        uid = _decimal(v, "uid", hpos)
+    v = pax.get("gid")
+    if v:
+        gid = _decimal(v, "gid", hpos)
+    v = pax.get("uname")
+    if v:
+        uname = bytes(v).decode("utf-8", "surrogateescape")
+    v = pax.get("gname")
+    if v:
+        gname = bytes(v).decode("utf-8", "surrogateescape")
+    v = pax.get("mtime")
+    if v:
+        mtime = _decimal(v, "mtime", hpos, allow_float=True)
+    for key, v in pax.items():
+        if key.startswith(SCHILY_XATTR):
+            xattrs[key[len(SCHILY_XATTR) :]] = bytes(v)
+        elif key.startswith(LIBARCHIVE_XATTR):
+            k, raw = libarchive_xattr(key, v, hpos)
+            xattrs[k] = raw
+    return name, link, size, uid, gid, uname, gname, mtime, xattrs
+
+
 def _pax_sparse_map(pax: dict, pairs: list | None, offset: int) -> list[tuple[int, int]] | None:
     """The sparse map of a GNU pax 0.0 / 0.1 member, ``_MAP_IN_DATA`` for 1.0, else None."""
     if "GNU.sparse.major" in pax or "GNU.sparse.minor" in pax:
@@ -333,14 +383,17 @@ def _hash_sparse(read, pairs, realsize: int, data_size: int, padded_tail: int, o
     return (h.digest() if h is not None else None), buf[padded_tail:]
 
 
-def iter_entries(stream: Readable, *, hash_content: bool = True, notes: list[str] | None = None) -> Iterator[Entry]:
+def iter_entries(stream: Readable, *, hash_content: bool = True, notes: list[str] | None = None,
+                 offset: int = 0) -> Iterator[Entry]:
     """Yield one :class:`Entry` per member of the tar read from ``stream``.
 
     ``stream.read(n)`` must return ``n`` bytes unless the stream ends (then
     fewer, ``b""`` at the end). Reading stops right after the end-of-archive
     marker. With ``hash_content=False`` content is read through but not
     hashed and ``digest`` is ``None``. Defects of the stream as a whole (not
-    of one member) are appended to ``notes``.
+    of one member) are appended to ``notes``. ``offset`` is the stream offset
+    of the first byte ``stream`` gives: the C scanner (tarscan.py) hands the
+    rest of an archive over at a header boundary.
     """
     read = stream.read
     unpack = _HDR.unpack_from
@@ -351,7 +404,7 @@ def iter_entries(stream: Readable, *, hash_content: bool = True, notes: list[str
     id_cache: dict[bytes, tuple[int, int, int]] = {}  # mode+uid+gid fields: few distinct values
     owner_cache: dict[bytes, tuple[str, str]] = {}  # uname+gname fields
 
-    pos = 0  # stream offset of `blk`
+    pos = offset  # stream offset of `blk`
     blk = read(BLOCK_SIZE)
     start = -1  # offset of the first pre-header (pax / long name) of the pending member
     pax: dict[str, bytes] | None = None
@@ -495,40 +548,9 @@ def iter_entries(stream: Readable, *, hash_content: bool = True, notes: list[str
         realsize = 0
 
         if pax is not None:
-            v = pax.get("path")
-            if v:
-                name = v
-            v = pax.get("GNU.sparse.name")
-            if v:
-                name = v
-            v = pax.get("linkpath")
-            if v:
-                longlink = v
-            v = pax.get("size")
-            if v:
-                size = _decimal(v, "size", hpos)
-                padded = (size + 511) & ~511
-            v = pax.get("uid")
-            if v:
-                uid = _decimal(v, "uid", hpos)
-            v = pax.get("gid")
-            if v:
-                gid = _decimal(v, "gid", hpos)
-            v = pax.get("uname")
-            if v:
-                uname = bytes(v).decode("utf-8", "surrogateescape")
-            v = pax.get("gname")
-            if v:
-                gname = bytes(v).decode("utf-8", "surrogateescape")
-            v = pax.get("mtime")
-            if v:
-                mtime = _decimal(v, "mtime", hpos, allow_float=True)
-            for key, v in pax.items():
-                if key.startswith(SCHILY_XATTR):
-                    xattrs[key[len(SCHILY_XATTR) :]] = bytes(v)
-                elif key.startswith(LIBARCHIVE_XATTR):
-                    k, raw = libarchive_xattr(key, v, hpos)
-                    xattrs[k] = raw
+            name, longlink, size, uid, gid, uname, gname, mtime, xattrs = apply_pax(
+                pax, hpos, name, longlink, size, uid, gid, uname, gname, mtime)
+            padded = (size + 511) & ~511
             if kind is FILE:
                 sparse = _pax_sparse_map(pax, sparse_pairs, hpos)
                 if sparse is not None:

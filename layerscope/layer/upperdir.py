@@ -100,7 +100,7 @@ from ..source.compression import LayerStream
 from ..source.container import Region
 from . import whiteout
 from .entry import BLOCK, CHAR, DIR, FIFO, FILE, HARDLINK, METACOPY, SYMLINK, Entry
-from .tar import iter_entries
+from .tarscan import iter_entries
 
 __all__ = ["CHANGED_WHILE_READ", "METACOPY", "READ_SIZE", "REDIRECT", "read_rw_layer", "read_upper_dir",
            "read_upper_tar"]

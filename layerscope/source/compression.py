@@ -390,6 +390,19 @@ class LayerStream:
                 need -= len(buf)
         return b"".join(parts)
 
+    def read1(self, n: int) -> memoryview | bytes:
+        """Up to ``n`` bytes, ``b""`` only at the end: what the current chunk
+        still holds, else the next chunk's head; never a copy (the tar
+        scanner reads this way: it takes any amount)."""
+        buf, pos = self._buf, self._pos
+        while pos == len(buf):
+            if not self._next():
+                return b""
+            buf, pos = self._buf, 0
+        end = min(pos + n, len(buf))
+        self._pos = end
+        return buf[pos:end]
+
     def _explain_failure(self) -> None:
         """A corrupt stream is often a corrupt blob: say so if the digest proves it."""
         if self._blob_hasher is None or not self._expect_blob:
