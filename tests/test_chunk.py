@@ -673,3 +673,21 @@ def test_whole_api_on_the_pure_python_backend(monkeypatch):
         assert chunk_digests(data, want_cuts, "sha256") == [hashlib.sha256(c).digest() for c in want_stream]
     finally:
         N._native_params.cache_clear()  # cached params belong to the backend they were made by
+
+
+def test_a_failed_scan_lets_go_of_the_buffer(monkeypatch):
+    """The C view of the caller's buffer ends with the scan, even when it fails and the
+    traceback (which holds the scan's frame) is kept: else the buffer stays exported
+    (a bytearray cannot grow; a collection that meets the cycle can fail or crash)."""
+    data = bytearray(random.Random(3).randbytes(10_000))
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(N, "scan_from", boom)
+    try:
+        P.scan(SMALL, data, True, threads=1)
+    except RuntimeError as e:
+        kept = e  # its traceback keeps P.scan's frame, and with it the C view
+    data.extend(b"x")  # BufferError while a view is exported
+    assert kept.__traceback__ is not None and len(data) == 10_001

@@ -13,7 +13,7 @@ import mmap
 from layerscope.chunk.backend import BACKEND
 from layerscope.chunk.reference import ChunkParams
 
-__all__ = ["Buffer", "byte_view", "from_buffer", "scan_from"]
+__all__ = ["Buffer", "byte_view", "from_buffer", "release", "scan_from"]
 
 ffi, lib = BACKEND.ffi, BACKEND.lib
 
@@ -27,6 +27,12 @@ _new_uninitialised = ffi.new_allocator(should_clear_after_alloc=False)
 def from_buffer(data: Buffer):  # -> cdata 'uint8_t[]'
     """``data`` as a C byte array, without copying it."""
     return ffi.from_buffer("uint8_t[]", data)
+
+
+def release(src) -> None:
+    """Let go of ``data``'s buffer now: a view cffi still holds, caught in a reference
+    cycle with an exception, makes a later ``gc.collect()`` fail on the exported buffer."""
+    ffi.release(src)
 
 
 def byte_view(data: Buffer) -> memoryview:

@@ -195,8 +195,11 @@ def _splice(true: list[int], keep: int, spec: list[int]) -> list[int]:
 def scan(params: ChunkParams, data: Buffer, final: bool, threads: int | None = None) -> list[int]:
     """Cut points of ``data`` (relative to it), by C, without copying ``data``."""
     src = native.from_buffer(data)
-    size = len(src)
-    parts = segment_count(params, size, threads)
-    if parts < 2:
-        return native.scan_from(params, src, 0, size, final)
-    return scan_segments(params, src, size, final, [size * k // parts for k in range(parts)])
+    try:
+        size = len(src)
+        parts = segment_count(params, size, threads)
+        if parts < 2:
+            return native.scan_from(params, src, 0, size, final)
+        return scan_segments(params, src, size, final, [size * k // parts for k in range(parts)])
+    finally:
+        native.release(src)

@@ -57,6 +57,9 @@ class _FFI:
             view = view.cast("B")
         return _Pointer(view)
 
+    def release(self, pointer: _Pointer) -> None:
+        pointer.view.release()
+
     def unpack(self, array: list[int], count: int) -> list[int]:
         return array[:count]
 
