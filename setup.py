@@ -33,7 +33,7 @@ def _warn(error: BaseException) -> None:
     reason = " ".join(str(error).split()) or type(error).__name__
     if len(reason) > 160:  # a failed compiler command line; the compiler's own output is above
         reason = reason[:160] + "..."
-    print(f"WARNING: layerscope: C chunker not built ({reason}); installing the pure-Python chunker "
+    print(f"WARNING: layerscope: C core not built ({reason}); installing the pure-Python tar reader and chunker "
           "(same results, slower)", file=sys.stderr, flush=True)
 
 

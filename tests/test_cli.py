@@ -70,8 +70,16 @@ def test_version_names_the_chunker_in_use():
 
     res = run("--version")
     assert res.returncode == 0, res.stderr
-    assert res.stdout == f"layerscope, version {layerscope.__version__} (chunker: {BACKEND.name})\n"
+    tar = "C" if BACKEND.native else "pure Python"
+    assert res.stdout == f"layerscope, version {layerscope.__version__} (tar reader: {tar}; chunker: {BACKEND.name})\n"
     assert BACKEND.name == ("C FastCDC" if BACKEND.native else "pure Python; C core not built")
+
+
+def test_version_names_the_forced_reference_tar_reader(monkeypatch):
+    from layerscope.version import version_line
+
+    monkeypatch.setenv("LAYERSCOPE_TAR_BACKEND", "python")
+    assert "(tar reader: pure Python; chunker: " in version_line()
 
 
 def test_short_version_option():

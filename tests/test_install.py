@@ -26,7 +26,7 @@ from layerscope.chunk import BACKEND, DEFAULT_PARAMS, ChunkParams, chunk_digests
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPS = ["cffi", "_cffi_backend", "click", "isal", "tqdm", "xxhash", "yaml", "zstandard"]
-WARNING = re.compile(r"^\s*WARNING: layerscope: C chunker not built \(.+\); installing the pure-Python chunker "
+WARNING = re.compile(r"^\s*WARNING: layerscope: C core not built \(.+\); installing the pure-Python tar reader and chunker "
                      r"\(same results, slower\)$", re.M)
 
 pytestmark = pytest.mark.install
@@ -142,7 +142,7 @@ def test_version_names_the_pure_python_chunker(no_compiler_install):
     venv, _ = no_compiler_install
     p = subprocess.run([venv / "bin" / "layerscope", "--version"], capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, p.stderr
-    assert p.stdout == "layerscope, version 0.1.0 (chunker: pure Python; C core not built)\n"
+    assert p.stdout == "layerscope, version 0.1.0 (tar reader: pure Python; chunker: pure Python; C core not built)\n"
 
 
 def test_pure_python_install_chunks_like_the_c_core(no_compiler_install):

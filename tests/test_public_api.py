@@ -52,7 +52,7 @@ def test_version_is_answered_without_loading_the_cli():
                 "print(sorted(m for m in sys.modules if m == 'click' or m.startswith('layerscope.')))")
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
         line, loaded = out.splitlines()
-        assert line.startswith("layerscope, version ") and "(chunker: " in line
+        assert line.startswith("layerscope, version ") and "; chunker: " in line
         assert set(eval(loaded)) <= {"layerscope.entry", "layerscope.version", "layerscope.chunk",
                                      "layerscope.chunk.backend", "layerscope.errors", "layerscope._native",
                                      "layerscope._native.lib", "layerscope.chunk.pynative",
