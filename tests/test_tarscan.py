@@ -472,3 +472,19 @@ def test_huge_pax_header_is_bounded():
     data = _pax(b"%d" % n + body) + _hdr(b"f") + END
     entries, notes, error = assert_same(data)
     assert error is not None and "too large" in error[1]
+
+
+def test_entries_without_xattrs_share_one_empty_mapping_that_refuses_changes():
+    """~64 bytes an entry saved; the shared mapping cannot be changed through one entry."""
+    from layerscope.layer.entry import NO_XATTRS, Entry
+
+    data = corpus(11, "pax", count=30)
+    entries, _, _ = outcome(tarscan.NATIVE, data)
+    plain = [e for e in entries if not e.xattrs]
+    assert plain and all(e.xattrs is NO_XATTRS for e in plain)
+    assert Entry("a", "file", 0, 0o644, 0, 0, 0).xattrs is NO_XATTRS and NO_XATTRS == {}
+    with pytest.raises(TypeError):
+        plain[0].xattrs["user.x"] = b"1"
+    with pytest.raises(TypeError):
+        NO_XATTRS.update({"user.x": b"1"})
+    assert NO_XATTRS == {}

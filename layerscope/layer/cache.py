@@ -30,7 +30,7 @@ from operator import attrgetter
 
 from xxhash import xxh3_128_digest, xxh3_128_hexdigest
 
-from .entry import KINDS, Entry
+from .entry import KINDS, NO_XATTRS, Entry
 from .scan import LayerScan
 
 SCAN_FORMAT = 1  # bump whenever a scan's content or this encoding changes
@@ -269,7 +269,7 @@ def _rebuild(header: dict, columns, n: int) -> LayerScan | None:
             return None
     kind_names = [KINDS[k] for k in kinds]
     entries = [
-        Entry(p, k, s, m, u, g, t, ln, {}, 0, 0, un, gn, dg, ho, do, p, (), ds)
+        Entry(p, k, s, m, u, g, t, ln, NO_XATTRS, 0, 0, un, gn, dg, ho, do, p, (), ds)
         for p, k, s, m, u, g, t, ln, un, gn, dg, ho, do, ds in zip(
             paths, kind_names, sizes, modes, uids, gids, mtimes, links, unames, gnames, digests, hoffs, doffs, dsizes)
     ]

@@ -32,7 +32,7 @@ from itertools import chain, compress, repeat
 
 from ..errors import BadInputError
 from . import tar as reference
-from .entry import BLOCK, CHAR, DIR, FIFO, FILE, HARDLINK, SYMLINK, Entry
+from .entry import BLOCK, CHAR, DIR, FIFO, FILE, HARDLINK, NO_XATTRS, SYMLINK, Entry
 from .paths import normalize_link, normalize_path
 from .pax import parse_records
 
@@ -326,7 +326,7 @@ class _Decoder:
             gids,
             mv.cast("d")[4::qs].tolist(),  # mtime
             repeat(None),  # link
-            [{} for _ in range(n)],  # xattrs
+            repeat(NO_XATTRS),  # xattrs: pax members get their own below
             repeat(0),  # devmajor (devices: _special)
             repeat(0),  # devminor
             unames,
