@@ -58,7 +58,7 @@ from xxhash import xxh3_128, xxh3_128_digest
 
 from ..errors import BadInputError
 from .entry import BLOCK as _BLOCK_KIND
-from .entry import CHAR, DIR, FIFO, FILE, HARDLINK, SYMLINK, Entry
+from .entry import CHAR, DIR, FIFO, FILE, HARDLINK, NO_XATTRS, SYMLINK, Entry
 from .paths import normalize_link, normalize_path
 from .pax import LIBARCHIVE_XATTR, SCHILY_XATTR, libarchive_xattr, parse_records
 
@@ -287,7 +287,7 @@ def apply_pax(pax: dict[str, bytes], hpos: int, name: bytes, link: bytes | None,
         elif key.startswith(LIBARCHIVE_XATTR):
             k, raw = libarchive_xattr(key, v, hpos)
             xattrs[k] = raw
-    return name, link, size, uid, gid, uname, gname, mtime, xattrs
+    return name, link, size, uid, gid, uname, gname, mtime, xattrs or NO_XATTRS
 
 
 def _pax_sparse_map(pax: dict, pairs: list | None, offset: int) -> list[tuple[int, int]] | None:
@@ -543,7 +543,7 @@ def iter_entries(stream: Readable, *, hash_content: bool = True, notes: list[str
             mtime = float(int(mt[:11], 8))
         else:
             mtime = float(_base256(mt) if mt[0] & 0x80 else _num(mt, "mtime", hpos))
-        xattrs: dict[str, bytes] = {}
+        xattrs: dict[str, bytes] = NO_XATTRS
         sparse = None
         realsize = 0
 
