@@ -1,38 +1,9 @@
 """The dive model as it was before the flat rewrite (layerscope/fs/dive.py at 237a900),
 kept as a reference: tests/test_dive_model.py checks the model gives its figures.
 
-Its own docstring follows, unchanged.
-
-dive (filetree/efficiency.go) builds one tree per layer from the layer's tar
-entries, visits each tree's *leaves* and, per path, sums the tar header sizes
-it sees across layers:
-
-* a leaf is a node with no children in that layer's tree; a whiteout leaf
-  (``.wh.NAME``) stands for the path it deletes;
-* a whiteout's size is the summed header sizes of the subtree it deletes in
-  dive's own stack of the layers below -- if dive's node there is a
-  directory, else 0;
-* score = sum over paths of the smallest size seen / sum of all sizes seen;
-  wasted bytes = the summed sizes of every path seen in two or more layers.
-
-So dive counts the copy it keeps as waste, never counts a deleted file's
-bytes, and ignores opaque directories; layerscope's own ``wasted_bytes``
-does none of that. The numbers match dive's because dive's trees are
-emulated here rather than read off layerscope's merged view, quirks
-included:
-
-* tree building (``AddPath``): missing parents are created as nodes with no
-  file info (not directories, size 0); a later entry for a path replaces its
-  info and keeps its children; a name starting with ``.wh..wh.`` (opaque
-  marker, AUFS metadata) is not added, but the parents made on the way are;
-* stacking (``Stack``): every node of the upper tree, children first, in name
-  order: a whiteout removes the path's subtree, anything else sets the path's
-  info -- a parent the upper layer only implied loses its directory info, so a
-  later whiteout of it counts 0 bytes. No symlink is followed, opaque markers
-  do nothing;
-* a whiteout of a path missing from dive's stack puts the path in the table
-  with minimum -1 and ends the visit of that layer's remaining leaves (dive's
-  visitor returns an error); a user ratio with no user bytes is infinite.
+It is the straightforward emulation of dive's trees (one tree per layer,
+children-first visits, name-sorted stacking) that layerscope/fs/dive.py's
+docstring describes; that docstring holds for it, quirks included.
 """
 
 from __future__ import annotations
