@@ -13,7 +13,7 @@ PKG = Path(__file__).resolve().parent.parent / "layerscope"
 
 # stage -> position along the data flow; equal positions may not import each other either
 STAGES = {
-    "errors": 0, "units": 0, "sysinfo": 0, "gcpause": 0,
+    "errors": 0, "units": 0, "sysinfo": 0, "gcpause": 0, "heap": 0,
     "testing": 0,  # image writers for tests and benchmarks: import no stage at all
     "source": 1,
     "layer": 2, "chunk": 2,

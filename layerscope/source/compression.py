@@ -21,6 +21,7 @@ from collections.abc import Iterator
 
 
 from ..errors import BadInputError, DigestMismatchError
+from ..heap import Trimmer
 from .container import WINDOW, Region
 from .digest import new_hasher
 from .magic import BZIP2, GZIP, GZIP_MAGIC, NONE, XZ, ZSTD, detect
@@ -233,7 +234,7 @@ class _Prefetch(threading.Thread):
         self._stop_flag = False
 
     def run(self) -> None:
-        put, hash_out = self._q.put, self._hash_out
+        put, hash_out, freed = self._q.put, self._hash_out, Trimmer().add
         try:
             for chunk in self._chunks:
                 if self._stop_flag:
@@ -241,6 +242,7 @@ class _Prefetch(threading.Thread):
                 if hash_out is not None:
                     hash_out(chunk)
                 put(chunk)
+                freed(len(chunk))  # the chunks before it are gone by now: keep RSS flat
             put(self._END)
         except BaseException as e:  # handed to the reader, raised where it would have been
             put(e)
