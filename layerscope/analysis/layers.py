@@ -90,23 +90,54 @@ def scan_image(
     up to that layer are done, so callers can stack layers while later ones
     are still being read.
     """
+    each = (lambda _image, index, scan: on_layer(index, scan)) if on_layer else None
+    return scan_images([image], verify=verify, keep_entries=keep_entries, jobs=jobs, progress=progress,
+                       on_layer=each, cache=cache)[0]
+
+
+def blob_key(image: Image, layer: LayerRef) -> str:
+    """What names a layer's bytes across images: its blob digest, else (a legacy
+    archive's layer file) the archive and the file."""
+    return layer.digest or f"file:{image.path}:{layer.name}"
+
+
+def scan_images(
+    images: list[Image],
+    *,
+    verify: bool = True,
+    keep_entries: bool = False,
+    jobs: int | None = None,
+    progress: ProgressFn | None = None,
+    on_layer: Callable[[int, int, LayerScan | None], None] | None = None,
+    cache: ScanCache | bool | str | None = None,
+) -> list[list[LayerScan | None]]:
+    """:func:`scan_image` over several images in one pool: a blob two images
+    share (same digest) is read once, and the same scan object serves both.
+
+    ``on_layer(image_index, layer_index, scan)`` is called image by image, in
+    layer order. A shared blob was verified against the first image's diff_id;
+    every other layer naming it is checked against the diff_id the scan found.
+    """
     store = open_cache(cache)
-    todo: dict[str, LayerRef] = {}
-    key_of: list[str | None] = []
-    for layer in image.layers:
-        if layer.foreign:
-            key_of.append(None)
-            continue
-        key = layer.digest or f"file:{layer.name}"
-        todo.setdefault(key, layer)
-        key_of.append(key)
-    order = sorted(todo, key=lambda k: -(todo[k].compressed_size or 0))  # largest first: workers finish together
+    todo: dict[str, tuple[Image, LayerRef]] = {}
+    key_of: list[list[str | None]] = []
+    for image in images:
+        keys: list[str | None] = []
+        for layer in image.layers:
+            if layer.foreign:
+                keys.append(None)
+                continue
+            key = blob_key(image, layer)
+            todo.setdefault(key, (image, layer))
+            keys.append(key)
+        key_of.append(keys)
+    order = sorted(todo, key=lambda k: -(todo[k][1].compressed_size or 0))  # largest first: workers finish together
     jobs = min(jobs or default_jobs(), len(order)) or 1
     results: dict[str, LayerScan] = {}
 
     def run(key: str) -> LayerScan:
-        scan = scan_layer(todo[key], image_path=image.path, verify=verify, keep_entries=keep_entries,
-                          cache=store)
+        image, layer = todo[key]
+        scan = scan_layer(layer, image_path=image.path, verify=verify, keep_entries=keep_entries, cache=store)
         if progress:
             progress(1)
         return scan
@@ -118,20 +149,32 @@ def scan_image(
         pool = ThreadPoolExecutor(max_workers=jobs)
     futures = {key: pool.submit(run, key) for key in order} if pool else {}
     try:
-        out: list[LayerScan | None] = []
-        for index, key in enumerate(key_of):
-            if key is not None and key not in results:
-                results[key] = futures[key].result() if pool else run(key)
-            scan = results[key] if key is not None else None
-            if on_layer:
-                on_layer(index, scan)
-            out.append(scan)
+        out: list[list[LayerScan | None]] = []
+        for i, (image, keys) in enumerate(zip(images, key_of)):
+            scans: list[LayerScan | None] = []
+            for index, key in enumerate(keys):
+                if key is not None and key not in results:
+                    results[key] = futures[key].result() if pool else run(key)
+                scan = results[key] if key is not None else None
+                if scan is not None and verify and todo[key][1] is not image.layers[index]:
+                    _check_diff_id(image, image.layers[index], scan)
+                if on_layer:
+                    on_layer(i, index, scan)
+                scans.append(scan)
+            out.append(scans)
         return out
     finally:
         if pool:
             for f in futures.values():
                 f.cancel()
             pool.shutdown(wait=True)
+
+
+def _check_diff_id(image: Image, layer: LayerRef, scan: LayerScan) -> None:
+    """A layer whose blob was read for another layer (of this image or another):
+    its config's diff_id must still be the content's."""
+    if layer.diff_id and scan.diff_id and layer.diff_id != scan.diff_id:
+        raise diff_id_mismatch(layer.diff_id, scan.diff_id, layer.where(image.path))
 
 
 def progress_bar(total: int, *, enabled: bool | None = None, desc: str = "layers") -> tuple[ProgressFn | None, Callable[[], None]]:

@@ -74,11 +74,15 @@ def database_kind(path: str) -> str | None:
     return None
 
 
+def candidate(path: str) -> bool:
+    """A cheap first test (two C calls): False for every path that is no package database."""
+    return path.endswith(_SUFFIXES) or path.startswith(_STATUS_D)
+
+
 def wanted(e: Entry) -> bool:
     """Is ``e`` a package database whose bytes a scan keeps?"""
     p = e.path
-    return (e.kind is FILE and (p.endswith(_SUFFIXES) or p.startswith(_STATUS_D))
-            and database_kind(p) is not None)
+    return e.kind is FILE and (p.endswith(_SUFFIXES) or p.startswith(_STATUS_D)) and database_kind(p) is not None
 
 
 def _fits(e: Entry) -> bool:
