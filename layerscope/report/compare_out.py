@@ -142,17 +142,21 @@ def _signed(n: int) -> str:
     return human_size(n, signed=True)
 
 
+def _delta(n: int) -> str:
+    return _signed(n) if n else ""
+
+
 def compare_text(r: CompareReport, *, all_rows: bool = False, width: int = 120) -> str:
     limit = None if all_rows else LIMIT
     lc, files, pk, hist = r.layers, r.files, r.packages, r.history
     sa, sb = r.a, r.b
-    out = [f"A: {_name(sa)}  {sa.layers} layers, {human_size(sa.size) if sa.size is not None else '-'}",
-           f"B: {_name(sb)}  {sb.layers} layers, {human_size(sb.size) if sb.size is not None else '-'}",
+    out = [f"A: {_name(sa)}  {_layers(sa.layers)}, {human_size(sa.size) if sa.size is not None else '-'}",
+           f"B: {_name(sb)}  {_layers(sb.layers)}, {human_size(sb.size) if sb.size is not None else '-'}",
            ""]
     # -- the summary -----------------------------------------------------------------------
     if lc is not None:
         where = ("same layer stack" if lc.first_divergence is None
-                 else f"shared prefix {lc.shared_prefix} layers, diverge at layer {lc.first_divergence}")
+                 else f"shared prefix {_layers(lc.shared_prefix)}, diverge at layer {lc.first_divergence}")
         out.append(f"Layers:    {len(lc.shared)} shared ({human_size(lc.shared_bytes)}), "
                    f"{len(lc.only_a)} only in A ({human_size(lc.only_a_bytes)}), "
                    f"{len(lc.only_b)} only in B ({human_size(lc.only_b_bytes)}); {where}")
@@ -208,7 +212,7 @@ def compare_text(r: CompareReport, *, all_rows: bool = False, width: int = 120) 
                            for p, n in files.removed[:limit]], len(files.removed), limit)
         if files.modified:
             out += ["", f"Modified ({len(files.modified):,}):"]
-            out += _elide([f"  ~ {_signed(size(m.b) - size(m.a)):>10}  {image_path(m.path)}  ({', '.join(m.changes)})"
+            out += _elide([f"  ~ {_delta(size(m.b) - size(m.a)):>10}  {image_path(m.path)}  ({', '.join(m.changes)})"
                            for m in files.modified[:limit]], len(files.modified), limit)
     if r.directories:
         out += ["", "Size change by directory (everything below each; largest first):"]
@@ -225,6 +229,10 @@ def compare_text(r: CompareReport, *, all_rows: bool = False, width: int = 120) 
         out.append("")
         out += [f"warning: {w}" for w in warnings]
     return "\n".join(out) + "\n"
+
+
+def _layers(n: int) -> str:
+    return f"{n} layer{'s' if n != 1 else ''}"
 
 
 def _counts(counts: dict[str, int]) -> str:
