@@ -25,13 +25,6 @@ pytestmark = pytest.mark.interop
 
 
 @pytest.fixture(scope="session")
-def cimg(tmp_path_factory) -> CI.CompareImages:
-    if not CI.have_tools():
-        pytest.skip("umoci, dpkg and dpkg-deb are needed for the compare interop tests")
-    return CI.build(tmp_path_factory.mktemp("compare"))
-
-
-@pytest.fixture(scope="session")
 def ab(cimg, ls) -> dict:
     return ls("compare", "--json", cimg.arg("a"), cimg.arg("b")).json()
 
@@ -215,6 +208,23 @@ def test_long_lists_are_elided(cimg, ls, monkeypatch):
     assert "more (--all" not in full
     for path, _node in report.files.added:
         assert f"  /{path}\n" in full
+
+
+def test_a_shared_layer_is_read_once(cimg, monkeypatch):
+    """One pool for both images: the base layer both share is scanned a single time."""
+    import layerscope
+    from layerscope.analysis import layers
+
+    read = []
+    real = layers.scan
+
+    def counting(stream, **kw):
+        read.append(stream.where)
+        return real(stream, **kw)
+
+    monkeypatch.setattr(layers, "scan", counting)
+    layerscope.compare(cimg.arg("a"), cimg.arg("b"), cache=False, jobs=1)
+    assert len(read) == 4 and len(set(read)) == 4  # base, a's layer, b's two
 
 
 def test_python_api(cimg):
