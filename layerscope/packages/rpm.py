@@ -51,11 +51,13 @@ def read_rpmdb(path: str, data: bytes) -> tuple[list[Package], list[str]]:
 
     if data[18:20] == b"\x02\x02":  # WAL mode: read it as a plain database file
         data = data[:18] + b"\x01\x01" + data[20:]
+    if not data.startswith(b"SQLite format 3\0"):
+        raise BadDatabase("not a readable rpm sqlite database (no sqlite header); its packages are not compared")
     db = sqlite3.connect(":memory:")
     try:
         db.deserialize(data)
         rows = db.execute("SELECT blob FROM Packages").fetchall()
-    except sqlite3.Error as e:
+    except (sqlite3.Error, MemoryError, OverflowError) as e:  # deserialize says MemoryError for some garbage
         raise BadDatabase(f"not a readable rpm sqlite database ({e}); its packages are not compared") from None
     finally:
         db.close()
