@@ -237,3 +237,32 @@ def test_python_api(cimg):
     img = layerscope.open_image(cimg.arg("b"))
     same = layerscope.compare_images(img, img, cache=False)
     assert not same.differ
+
+
+def test_random_stacks_against_umoci(random_image, tmp_path):
+    """Each random stack's first layer(s) against the whole stack (they share a prefix, so B
+    goes on from a copy of A's tree), and the whole stack against its first layer: the file
+    lists equal the two ``umoci unpack`` trees compared here (xattrs are not in this oracle)."""
+    import overlay_images as O
+    import random_stacks as R
+    from layerscope import compare
+    from layerscope.report.compare_out import compare_doc
+
+    unpacked = O.UnpackCache(tmp_path)
+    compared = 0
+    for seed in R.SEEDS:
+        for n in range(1, R.LAYERS):
+            tags = (f"r{seed}-{n}", f"r{seed}-{R.LAYERS}")
+            views = [unpacked(random_image, t) for t in tags]
+            if any(err for _n, _i, err in views):
+                continue  # umoci refuses one of them
+            va, vb = ({p: (x.type, x.size, x.mode, x.uid, x.gid, x.link, x.digest, ()) for p, x in nodes.items()}
+                      for nodes, _i, _e in views)
+            for x, y, wa, wb in ((tags[0], tags[1], va, vb), (tags[1], tags[0], vb, va)):
+                got = CI.files_of(compare_doc(compare(random_image.arg(x), random_image.arg(y), cache=False,
+                                                      only="files")))
+                got["modified"] = [(p, tuple(c for c in cs if c != "xattrs"), sa, sb)
+                                   for p, cs, sa, sb in got["modified"] if set(cs) != {"xattrs"}]
+                assert got == CI.expected_files(wa, wb), (seed, x, y)
+                compared += 1
+    assert compared >= len(R.SEEDS)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from ..errors import UsageError
 from ..fs.diff import TreeDiff, diff_trees, path_order, size
 from ..fs.overlay import Overlay
+from ..fs.tree import Tree
 from ..gcpause import paused_gc
 from ..layer.cache import ScanCache
 from ..layer.scan import LayerScan
@@ -156,21 +157,33 @@ def compare(
 
 def _read(a: Image, b: Image, *, verify: bool, jobs: int | None, progress: bool | None,
           cache: ScanCache | bool | str | None, overlays: list[Overlay] | None):
-    """Scan both images' unique blobs in one pool; stack each image as its scans arrive."""
-    uses: dict[str, int] = {}  # a scan's entries go once every layer using them is stacked
-    for image in (a, b):
-        for layer in image.layers:
-            if not layer.foreign:
-                key = blob_key(image, layer)
-                uses[key] = uses.get(key, 0) + 1
+    """Scan both images' unique blobs in one pool; stack each image as its scans arrive.
+
+    The layers the two start with in common (the same blobs) are stacked once,
+    for A, and B goes on from a copy of that tree.
+    """
     images = (a, b)
+    keys = [[None if layer.foreign else blob_key(image, layer) for layer in image.layers] for image in images]
+    common = 0
+    while common < min(map(len, keys)) and keys[0][common] is not None and keys[0][common] == keys[1][common]:
+        common += 1
+    uses: dict[str, int] = {}  # a scan's entries go once every layer using them is stacked
+    for key in keys[0] + keys[1]:
+        if key is not None:
+            uses[key] = uses.get(key, 0) + 1
+    fork: list[Tree] = []
 
     def stack(i: int, index: int, scan: LayerScan | None) -> None:
         if overlays is None:
             return
-        overlays[i].apply(index, scan.entries if scan is not None and scan.entries else [])
-        if scan is not None:
-            key = blob_key(images[i], images[i].layers[index])
+        if i == 0 or index >= common:
+            if i == 1 and index == common and common:
+                overlays[1].tree = fork[0]
+            overlays[i].apply(index, scan.entries if scan is not None and scan.entries else [])
+        if i == 0 and index == common - 1:
+            fork.append(overlays[0].tree.copy())
+        key = keys[i][index]
+        if scan is not None and key is not None:
             uses[key] -= 1
             if not uses[key]:
                 scan.entries = None  # stacked everywhere: the per-layer records are no longer needed
@@ -182,6 +195,8 @@ def _read(a: Image, b: Image, *, verify: bool, jobs: int | None, progress: bool 
                                 on_layer=stack, cache=cache)
         finally:
             close()
+    if overlays is not None and common and common == len(b.layers):
+        overlays[1].tree = fork[0]  # B is the layers A starts with
     return scans, [o.tree for o in overlays] if overlays is not None else None
 
 
@@ -213,17 +228,15 @@ def directory_deltas(files: TreeDiff) -> list[DirectoryDelta]:
     everything below it; a directory is left out when one subdirectory holds
     at least :data:`EXPLAINED` of its change (that subdirectory says it better),
     so a growth shows as the few directories it is made of."""
-    rows: dict[str, list[int]] = {}  # dir -> [delta, added, removed, modified]
+    direct: dict[str, list[int]] = {}  # dir -> [delta, added, removed, modified] of its own entries
 
     def count(path: str, delta: int, slot: int) -> None:
-        d = path
-        while d:
-            d = d.rpartition("/")[0]
-            row = rows.get(d)
-            if row is None:
-                row = rows[d] = [0, 0, 0, 0]
-            row[0] += delta
-            row[slot] += 1
+        d = path.rpartition("/")[0]
+        row = direct.get(d)
+        if row is None:
+            row = direct[d] = [0, 0, 0, 0]
+        row[0] += delta
+        row[slot] += 1
 
     for p, node in files.added:
         count(p, size(node), 1)
@@ -231,6 +244,17 @@ def directory_deltas(files: TreeDiff) -> list[DirectoryDelta]:
         count(p, -size(node), 2)
     for m in files.modified:
         count(m.path, size(m.b) - size(m.a), 3)
+    rows: dict[str, list[int]] = {}  # dir -> the same, everything below it
+    for d, own in direct.items():
+        while True:
+            row = rows.get(d)
+            if row is None:
+                row = rows[d] = [0, 0, 0, 0]
+            for k in range(4):
+                row[k] += own[k]
+            if not d:
+                break
+            d = d.rpartition("/")[0]
     biggest: dict[str, int] = {}  # dir -> the largest same-sign change of one of its subdirectories
     for d, row in rows.items():
         if d:
