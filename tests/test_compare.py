@@ -18,6 +18,7 @@ import shutil
 import pytest
 
 import compare_images as CI
+from layerscope.report.compare_out import compare_doc
 import images as I
 from conftest import TAR_BACKENDS
 
@@ -266,3 +267,44 @@ def test_random_stacks_against_umoci(random_image, tmp_path):
                 assert got == CI.expected_files(wa, wb), (seed, x, y)
                 compared += 1
     assert compared >= len(R.SEEDS)
+
+
+def test_a_shared_blob_in_another_file_is_still_verified(cimg, ls, tmp_path):
+    """A blob both images name is scanned once, but when B's copy is another file (another
+    layout or archive) that file is hashed too: a corrupt copy must not pass for the good one."""
+    broken = tmp_path / "layout"
+    shutil.copytree(cimg.layout, broken)
+    doc = ls("compare", "--json", cimg.arg("a"), cimg.arg("b")).json()
+    blob = broken / "blobs/sha256" / I.hexof(doc["layers"]["b"][0]["digest"])
+    data = bytearray(blob.read_bytes())
+    data[200] ^= 0xFF
+    blob.write_bytes(bytes(data))
+    for a, b, bad in ((cimg.arg("a"), f"{broken}:b", "B"), (f"{broken}:a", cimg.arg("b"), "A")):
+        res = ls("compare", "--no-cache", a, b)
+        assert res.rc == 2 and len(res.err_lines) == 1, res.err
+        assert "layer 0" in res.err and "digest mismatch" in res.err and str(broken) in res.err, (bad, res.err)
+    assert ls("compare", "--no-verify", "--json", cimg.arg("a"), f"{broken}:b").rc == 0  # names trusted, as documented
+
+
+def test_docker_archives_share_layers_by_diff_id(cimg, tmp_path, monkeypatch):
+    """Legacy docker-archives name no blob digests: their uncompressed layers are matched by
+    diff_id, so two archives of images with a common base read the base once (and hash the other copy)."""
+    if shutil.which("skopeo") is None:
+        pytest.skip("skopeo is needed")
+    import layerscope
+    from layerscope.analysis import layers
+
+    paths = {}
+    for tag in ("a", "b"):
+        paths[tag] = tmp_path / f"{tag}.tar"
+        I.skopeo("copy", f"oci:{cimg.layout}:{tag}", f"docker-archive:{paths[tag]}:{tag}:latest")
+    read, hashed = [], []
+    real_scan, real_check = layers.scan, layerscope.LayerRef.check_blob
+    monkeypatch.setattr(layers, "scan", lambda stream, **kw: read.append(stream.where) or real_scan(stream, **kw))
+    monkeypatch.setattr(layerscope.LayerRef, "check_blob",
+                        lambda self, *a, **kw: hashed.append(self.index) or real_check(self, *a, **kw))
+    r = layerscope.compare(str(paths["a"]), str(paths["b"]), cache=False)
+    assert len(read) == 4 and hashed == [0]
+    assert r.layers.shared_prefix == 1
+    want = layerscope.compare(cimg.arg("a"), cimg.arg("b"), cache=False)
+    assert CI.files_of(compare_doc(r)) == CI.files_of(compare_doc(want))

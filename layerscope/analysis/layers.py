@@ -96,9 +96,14 @@ def scan_image(
 
 
 def blob_key(image: Image, layer: LayerRef) -> str:
-    """What names a layer's bytes across images: its blob digest, else (a legacy
-    archive's layer file) the archive and the file."""
-    return layer.digest or f"file:{image.path}:{layer.name}"
+    """What names a layer's bytes across images: its blob digest (for a legacy
+    docker-archive's uncompressed layer, its diff_id: the same bytes), else the
+    archive and the layer file."""
+    return layer.cache_key() or f"file:{image.path}:{layer.name}"
+
+
+def _same_file(x: LayerRef, y: LayerRef) -> bool:
+    return x.name == y.name and x.container.path == y.container.path
 
 
 def scan_images(
@@ -116,19 +121,24 @@ def scan_images(
 
     ``on_layer(image_index, layer_index, scan)`` is called image by image, in
     layer order. A shared blob was verified against the first image's diff_id;
-    every other layer naming it is checked against the diff_id the scan found.
+    every other layer naming it is checked against the diff_id the scan found,
+    and when its blob is another file (another archive or layout), that file is
+    hashed against the digest too, as a cache hit is: its bytes were not read.
     """
     store = open_cache(cache)
     todo: dict[str, tuple[Image, LayerRef]] = {}
     key_of: list[list[str | None]] = []
-    for image in images:
+    checks: dict[tuple[int, int], str] = {}  # (image, layer) whose other copy of a shared blob is hashed
+    for i, image in enumerate(images):
         keys: list[str | None] = []
-        for layer in image.layers:
+        for index, layer in enumerate(image.layers):
             if layer.foreign:
                 keys.append(None)
                 continue
             key = blob_key(image, layer)
-            todo.setdefault(key, (image, layer))
+            first = todo.setdefault(key, (image, layer))[1]
+            if verify and not _same_file(first, layer) and not key.startswith("file:"):
+                checks[(i, index)] = key
             keys.append(key)
         key_of.append(keys)
     order = sorted(todo, key=lambda k: -(todo[k][1].compressed_size or 0))  # largest first: workers finish together
@@ -142,12 +152,17 @@ def scan_images(
             progress(1)
         return scan
 
+    def check(i: int, index: int) -> None:
+        layer = images[i].layers[index]
+        layer.check_blob(checks[(i, index)], where=layer.where(images[i].path))
+
     pool = None
     if jobs > 1:
         from concurrent.futures import ThreadPoolExecutor  # loads logging: only when there is a pool
 
         pool = ThreadPoolExecutor(max_workers=jobs)
     futures = {key: pool.submit(run, key) for key in order} if pool else {}
+    checked = {at: pool.submit(check, *at) for at in checks} if pool else {}
     try:
         out: list[list[LayerScan | None]] = []
         for i, (image, keys) in enumerate(zip(images, key_of)):
@@ -158,6 +173,8 @@ def scan_images(
                 scan = results[key] if key is not None else None
                 if scan is not None and verify and todo[key][1] is not image.layers[index]:
                     _check_diff_id(image, image.layers[index], scan)
+                if (i, index) in checks:
+                    checked[(i, index)].result() if pool else check(i, index)
                 if on_layer:
                     on_layer(i, index, scan)
                 scans.append(scan)
@@ -165,7 +182,7 @@ def scan_images(
         return out
     finally:
         if pool:
-            for f in futures.values():
+            for f in (*futures.values(), *checked.values()):
                 f.cancel()
             pool.shutdown(wait=True)
 
