@@ -308,3 +308,22 @@ def test_docker_archives_share_layers_by_diff_id(cimg, tmp_path, monkeypatch):
     assert r.layers.shared_prefix == 1
     want = layerscope.compare(cimg.arg("a"), cimg.arg("b"), cache=False)
     assert CI.files_of(compare_doc(r)) == CI.files_of(compare_doc(want))
+
+
+def test_two_images_of_one_archive_and_two_platforms_of_one_index(ls, multi_image, multi_platform):
+    """Any sources inspect reads: tags of one multi-image docker-archive; platforms of one index."""
+    doc = ls("compare", "--json", f"{multi_image.path}:alpha:1.0", f"{multi_image.path}:beta:2.0").json()
+    assert doc["layers"]["shared_prefix"] == 1 and len(doc["layers"]["shared"]) == 1
+    assert [e["path"] for e in doc["files"]["added"]] == ["/app/b.txt", "/app/sub"]
+    assert [e["path"] for e in doc["files"]["removed"]] == ["/app/a.txt"]
+    doc = ls("compare", "--json", "--platform-a", "linux/amd64", "--platform-b", "linux/arm/v7",
+             multi_platform.path, multi_platform.path).json()
+    assert (doc["a"]["platform"], doc["b"]["platform"]) == ("linux/amd64", "linux/arm/v7")
+    assert [(c["field"], c["a"], c["b"]) for c in doc["config"]["changes"]] == [
+        ("platform", "linux/amd64", "linux/arm/v7")]
+    added, removed = ({e["path"] for e in doc["files"][k]} for k in ("added", "removed"))
+    assert "/arch/arm" in added and "/arch/amd64" in removed and "/data/rand52.bin" in added
+    assert doc["layers"]["first_divergence"] == 0  # different bases (seeds): nothing shared
+    same = ls("compare", "--json", "--platform", "linux/arm64", "--exit-code", multi_platform.path,
+              multi_platform.path)
+    assert same.rc == 0 and json.loads(same.out)["a"]["platform"] == "linux/arm64"
