@@ -10,7 +10,7 @@ import sys
 
 import click
 
-from .options import handle_errors
+from .options import handle_errors, image_options
 
 
 @click.command()
@@ -23,22 +23,15 @@ from .options import handle_errors
 @click.option("--all", "all_rows", is_flag=True, help="List everything (the text elides long lists).")
 @click.option("--mtime", is_flag=True, help="Count modification times as differences (ignored by default).")
 @click.option("--exit-code", is_flag=True, help="Exit 1 when the images differ, 0 when they do not.")
-@click.option("--image", "image_name", metavar="NAME|N", help="Which image of a multi-image archive, for both.")
 @click.option("--image-a", metavar="NAME|N", help="Which image of A's archive (overrides --image).")
 @click.option("--image-b", metavar="NAME|N", help="Which image of B's archive (overrides --image).")
-@click.option("--platform", metavar="OS/ARCH[/VARIANT]", help="Platform to pick from a multi-platform index, for both.")
 @click.option("--platform-a", metavar="OS/ARCH[/VARIANT]", help="A's platform (overrides --platform).")
 @click.option("--platform-b", metavar="OS/ARCH[/VARIANT]", help="B's platform (overrides --platform).")
-@click.option("--no-verify", is_flag=True, help="Skip blob digest and diff_id checks (faster).")
-@click.option("--cache/--no-cache", "use_cache", default=True, show_default=True,
-              help="Reuse layer scans from the layer cache (a hit still verifies the blob).")
-@click.option("--jobs", "-j", type=click.IntRange(1, 256), default=None,
-              help="Layers read in parallel (default: CPUs available).")
-@click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: only on a terminal).")
+@image_options  # --image and --platform apply to both
 @handle_errors
 def compare(a: str, b: str, as_json: bool, only: str | None, all_rows: bool, mtime: bool, exit_code: bool,
-            image_name: str | None, image_a: str | None, image_b: str | None, platform: str | None,
-            platform_a: str | None, platform_b: str | None, no_verify: bool, use_cache: bool, jobs: int | None,
+            image_a: str | None, image_b: str | None, platform_a: str | None, platform_b: str | None,
+            image_name: str | None, platform: str | None, no_verify: bool, use_cache: bool, jobs: int | None,
             progress: bool | None) -> None:
     """Everything that differs between images A and B: layers, config, history, files, packages.
 
