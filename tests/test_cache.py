@@ -84,11 +84,36 @@ def test_hit_gives_the_cold_report_on_random_stacks(random_image, tmp_path):
         _cold_then_warm(random_image.arg(tag), cache_dir)
 
 
+def test_compare_hit_gives_the_cold_result(cimg, tmp_path):
+    """compare reads package databases from the bytes a scan kept: a hit must carry them,
+    whichever command wrote the entry."""
+    from layerscope import compare
+    from layerscope.report.compare_out import compare_doc
+
+    a, b = cimg.arg("a"), cimg.arg("b")
+    cold = compare_doc(compare(a, b, cache=False))
+    assert cold["packages"]["added"] and cold["packages"]["changed"]
+    for first in ("compare", "inspect"):
+        cache_dir = tmp_path / first
+        store = ScanCache(str(cache_dir))
+        if first == "inspect":
+            inspect(a, cache=store)
+            inspect(b, cache=store)
+        else:
+            assert compare_doc(compare(a, b, cache=store)) == cold
+        assert len(_cached_files(cache_dir)) == 4  # base, a's layer, b's two: the shared one once
+        warm_store = ScanCache(str(cache_dir))
+        assert compare_doc(compare(a, b, cache=warm_store)) == cold
+        assert (warm_store.hits, warm_store.misses) == (4, 0)
+        assert compare_doc(compare(b, a, cache=warm_store))["packages"]["removed"] == cold["packages"]["added"]
+
+
 def test_cli_hit_gives_the_cold_output(ls, py_images, tmp_path):
     cache_dir = tmp_path / "cache"
     for name in ("legacy-docker", "docker25", "zstd-frames"):
         arg = py_images[name].arg
-        for cmd in (("inspect",), ("inspect", "--json"), ("changes",), ("ls", "-R", "--json")):
+        for cmd in (("inspect",), ("inspect", "--json"), ("changes",), ("ls", "-R", "--json"),
+                    ("compare", "--json", py_images["docker25"].arg), ("compare",  py_images["legacy-docker"].arg)):
             cold = _run(ls, None, *cmd, arg)
             first = _run(ls, cache_dir, *cmd, arg)
             warm = _run(ls, cache_dir, *cmd, arg)

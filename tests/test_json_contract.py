@@ -25,6 +25,7 @@ SCHEMAS = {
     "ls": "layerscope.ls/2",
     "overlay": "layerscope.overlay/2",
     "ci": "layerscope.ci/1",
+    "compare": "layerscope.compare/1",
 }
 
 BIG = I.rand_bytes(30_000, 7)
@@ -39,8 +40,15 @@ LAYERS = [
     [("opaque", "."), ("dir", "etc"), ("file", "etc/conf", b"a=2\n"), ("dir", "usr"), ("dir", "usr/bin"),
      ("file", "usr/bin/tool", BIG, 0o700), ("hardlink", "usr/bin/tool2", "usr/bin/tool"),
      ("symlink", "usr/bin/sh", "tool"), ("file", "etc/copy-a", b"same bytes"),
-     ("file", "etc/copy-b", b"same bytes"), ("file", "etc/key.pem", b"-----BEGIN-----")],
+     ("file", "etc/copy-b", b"same bytes"), ("file", "etc/key.pem", b"-----BEGIN-----"),
+     ("file", "var/lib/dpkg/status", b"Package: a\nStatus: install ok installed\nVersion: 1\n")],
 ]
+# tag t2: t plus a layer (what compare t t2 reports: every path field of its document)
+LAYER_T2 = [("file", "var/lib/dpkg/status", b"Package: a\nStatus: install ok installed\nVersion: 2\n\n"
+             b"Package: b\nStatus: install ok installed\nVersion: 1\n"),
+            ("file", "app/node_modules/x/package.json", b'{"name": "x", "version": "1.0.0"}'),
+            ("file", "app/node_modules/y/package.json", b"{"), ("whiteout", "etc/copy-b"),
+            ("file", "etc/conf", b"a=22\n")]
 RW = [("file", "etc/conf", b"a=3\n"), ("whiteout", "etc/copy-b"), ("file", "new.txt", b"new")]
 
 
@@ -51,6 +59,9 @@ def sample(tmp_path_factory):
     lay = I.OCILayout(w / "img")
     descs = [lay.blob(r, I.OCI_LAYER) for r in raws]
     lay.add_ref(lay.image(descs, I.make_config([I.sha256(r) for r in raws])), "t")
+    raws.append(I.make_tar(LAYER_T2))
+    descs.append(lay.blob(raws[-1], I.OCI_LAYER))
+    lay.add_ref(lay.image(descs, I.make_config([I.sha256(r) for r in raws])), "t2")
     lay.finish()
     (w / "rw.tar").write_bytes(I.make_tar(RW))
     (w / ".layerscope.toml").write_text('[ci]\nforbid_paths = ["**/*.pem"]\nmax_layers = 10\n')
@@ -71,6 +82,7 @@ def commands(w: Path) -> dict[str, list[str]]:
         "ls -R --rw": ["ls", "-R", "--rw", rw, "--json", img],
         "overlay": ["overlay", "--rw", rw, "--json", img],
         "ci": ["ci", "--json", img],
+        "compare": ["compare", "--json", img, f"{w / 'img'}:t2"],
     }
 
 
@@ -89,7 +101,9 @@ def image_paths(doc, where: str = ""):
     if isinstance(doc, dict):
         for k, v in doc.items():
             here = f"{where}.{k}"
-            if k == "path" and where.rsplit(".", 1)[-1] not in ("image", "baseline"):
+            if k == "path" and where not in (".a", ".b") and where.rsplit(".", 1)[-1] not in ("image", "baseline"):
+                yield here, v
+            elif k in ("path_a", "path_b"):
                 yield here, v
             elif k == "paths":
                 yield from ((f"{here}[]", p) for p in v)
@@ -127,6 +141,13 @@ def test_every_path_field_of_every_document_is_absolute(docs):
         ("layerscope.overlay", ".diff[].path"),
         ("layerscope.overlay", ".copied_up[].path"),
         ("layerscope.overlay", ".changes[].path"),
+        ("layerscope.compare", ".files.added[].path"),
+        ("layerscope.compare", ".files.removed[].path"),
+        ("layerscope.compare", ".files.modified[].path"),
+        ("layerscope.compare", ".directories[].path"),
+        ("layerscope.compare", ".packages.added[].path"),
+        ("layerscope.compare", ".packages.changed[].path_a"),
+        ("layerscope.compare", ".packages.changed[].path_b"),
     }
     assert want <= seen, f"never exercised: {sorted(want - seen)}"
 
@@ -173,7 +194,17 @@ def test_warnings_name_paths_absolute(docs):
 
 def test_image_path_fields_are_host_paths(sample, docs):
     for name, doc in docs.items():
-        assert doc["image"]["path"] == f"{sample / 'img'}", name  # as given, not an image path
+        for side in ("a", "b") if name == "compare" else ("image",):
+            assert doc[side]["path"] == f"{sample / 'img'}", name  # as given, not an image path
+
+
+def test_compare_paths_match_the_text_output(sample, docs, ls):
+    text = ls("compare", "--all", f"{sample / 'img'}:t", f"{sample / 'img'}:t2").out
+    files = docs["compare"]["files"]
+    for e in files["added"] + files["removed"] + files["modified"] + docs["compare"]["directories"]:
+        assert f"  {e['path']}" in text, e
+    (warning,) = docs["compare"]["packages"]["warnings"]
+    assert warning.startswith("B: /app/node_modules/y/package.json: not valid JSON (")
 
 
 @pytest.mark.parametrize("name", sorted(commands(Path("."))))

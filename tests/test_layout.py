@@ -18,6 +18,7 @@ STAGES = {
     "source": 1,
     "layer": 2, "chunk": 2,
     "fs": 3, "version": 3,
+    "packages": 3,  # parses the bytes the layer scan kept (layer/capture.py); the model is no concern of it
     "analysis": 4, "store": 4,
     "report": 5,
     "cli": 6, "ci": 6,

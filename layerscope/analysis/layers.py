@@ -90,26 +90,71 @@ def scan_image(
     up to that layer are done, so callers can stack layers while later ones
     are still being read.
     """
+    each = (lambda _image, index, scan: on_layer(index, scan)) if on_layer else None
+    return scan_images([image], verify=verify, keep_entries=keep_entries, jobs=jobs, progress=progress,
+                       on_layer=each, cache=cache)[0]
+
+
+def blob_key(image: Image, layer: LayerRef) -> str:
+    """What names a layer's bytes across images: its blob digest (for a legacy
+    docker-archive's uncompressed layer, its diff_id: the same bytes), else the
+    archive and the layer file."""
+    return layer.cache_key() or f"file:{image.path}:{layer.name}"
+
+
+def _same_file(x: LayerRef, y: LayerRef) -> bool:
+    return x.name == y.name and x.container.path == y.container.path
+
+
+def scan_images(
+    images: list[Image],
+    *,
+    verify: bool = True,
+    keep_entries: bool = False,
+    jobs: int | None = None,
+    progress: ProgressFn | None = None,
+    on_layer: Callable[[int, int, LayerScan | None], None] | None = None,
+    cache: ScanCache | bool | str | None = None,
+) -> list[list[LayerScan | None]]:
+    """:func:`scan_image` over several images in one pool: a blob two images
+    share (same digest) is read once, and the same scan object serves both.
+
+    ``on_layer(image_index, layer_index, scan)`` is called image by image, in
+    layer order. A shared blob was verified against the first image's diff_id;
+    every other layer naming it is checked against the diff_id the scan found,
+    and when its blob is another file (another archive or layout), that file is
+    hashed against the digest too, as a cache hit is: its bytes were not read.
+    """
     store = open_cache(cache)
-    todo: dict[str, LayerRef] = {}
-    key_of: list[str | None] = []
-    for layer in image.layers:
-        if layer.foreign:
-            key_of.append(None)
-            continue
-        key = layer.digest or f"file:{layer.name}"
-        todo.setdefault(key, layer)
-        key_of.append(key)
-    order = sorted(todo, key=lambda k: -(todo[k].compressed_size or 0))  # largest first: workers finish together
+    todo: dict[str, tuple[Image, LayerRef]] = {}
+    key_of: list[list[str | None]] = []
+    checks: dict[tuple[int, int], str] = {}  # (image, layer) whose other copy of a shared blob is hashed
+    for i, image in enumerate(images):
+        keys: list[str | None] = []
+        for index, layer in enumerate(image.layers):
+            if layer.foreign:
+                keys.append(None)
+                continue
+            key = blob_key(image, layer)
+            first = todo.setdefault(key, (image, layer))[1]
+            if verify and not _same_file(first, layer) and not key.startswith("file:"):
+                checks[(i, index)] = key
+            keys.append(key)
+        key_of.append(keys)
+    order = sorted(todo, key=lambda k: -(todo[k][1].compressed_size or 0))  # largest first: workers finish together
     jobs = min(jobs or default_jobs(), len(order)) or 1
     results: dict[str, LayerScan] = {}
 
     def run(key: str) -> LayerScan:
-        scan = scan_layer(todo[key], image_path=image.path, verify=verify, keep_entries=keep_entries,
-                          cache=store)
+        image, layer = todo[key]
+        scan = scan_layer(layer, image_path=image.path, verify=verify, keep_entries=keep_entries, cache=store)
         if progress:
             progress(1)
         return scan
+
+    def check(i: int, index: int) -> None:
+        layer = images[i].layers[index]
+        layer.check_blob(checks[(i, index)], where=layer.where(images[i].path))
 
     pool = None
     if jobs > 1:
@@ -117,21 +162,36 @@ def scan_image(
 
         pool = ThreadPoolExecutor(max_workers=jobs)
     futures = {key: pool.submit(run, key) for key in order} if pool else {}
+    checked = {at: pool.submit(check, *at) for at in checks} if pool else {}
     try:
-        out: list[LayerScan | None] = []
-        for index, key in enumerate(key_of):
-            if key is not None and key not in results:
-                results[key] = futures[key].result() if pool else run(key)
-            scan = results[key] if key is not None else None
-            if on_layer:
-                on_layer(index, scan)
-            out.append(scan)
+        out: list[list[LayerScan | None]] = []
+        for i, (image, keys) in enumerate(zip(images, key_of)):
+            scans: list[LayerScan | None] = []
+            for index, key in enumerate(keys):
+                if key is not None and key not in results:
+                    results[key] = futures[key].result() if pool else run(key)
+                scan = results[key] if key is not None else None
+                if scan is not None and verify and todo[key][1] is not image.layers[index]:
+                    _check_diff_id(image, image.layers[index], scan)
+                if (i, index) in checks:
+                    checked[(i, index)].result() if pool else check(i, index)
+                if on_layer:
+                    on_layer(i, index, scan)
+                scans.append(scan)
+            out.append(scans)
         return out
     finally:
         if pool:
-            for f in futures.values():
+            for f in (*futures.values(), *checked.values()):
                 f.cancel()
             pool.shutdown(wait=True)
+
+
+def _check_diff_id(image: Image, layer: LayerRef, scan: LayerScan) -> None:
+    """A layer whose blob was read for another layer (of this image or another):
+    its config's diff_id must still be the content's."""
+    if layer.diff_id and scan.diff_id and layer.diff_id != scan.diff_id:
+        raise diff_id_mismatch(layer.diff_id, scan.diff_id, layer.where(image.path))
 
 
 def progress_bar(total: int, *, enabled: bool | None = None, desc: str = "layers") -> tuple[ProgressFn | None, Callable[[], None]]:

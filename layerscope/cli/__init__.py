@@ -10,6 +10,7 @@ import click
 
 from ..errors import UsageError
 from .ci import ci
+from .compare import compare
 from .options import handle_errors, image_options, warn
 
 
@@ -152,6 +153,7 @@ def overlay(image: str, rw: str, as_json: bool, image_name: str | None, platform
 
 
 main.add_command(ci)
+main.add_command(compare)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -53,6 +53,18 @@ class Tree:
     def new_inode(self) -> int:
         return next(self._inodes)
 
+    def copy(self) -> Tree:
+        """An independent tree with the same paths (nodes copied, entries shared): layers
+        two images share are stacked once, then each image goes on from its own copy."""
+        new = Tree.__new__(Tree)
+        new._inodes = itertools.count(next(self._inodes))
+        new.nodes = {p: Node(n.entry, n.layer, n.inode) for p, n in self.nodes.items()}
+        new._children = None
+        new.refs = dict(self.refs)
+        new.names = {inode: dict(names) for inode, names in self.names.items()}
+        new.gone = dict(self.gone)
+        return new
+
     @property
     def children(self) -> dict[str, set[str]]:
         """Directory path -> the names in it (every directory has a key).

@@ -33,7 +33,7 @@ from xxhash import xxh3_128_digest, xxh3_128_hexdigest
 from .entry import KINDS, NO_XATTRS, Entry
 from .scan import LayerScan
 
-SCAN_FORMAT = 1  # bump whenever a scan's content or this encoding changes
+SCAN_FORMAT = 2  # bump whenever a scan's content or this encoding changes (2: captured package databases)
 DEFAULT_MAX_BYTES = 2 << 30
 MAGIC = b"LSSCAN\n\0"
 _HEAD = struct.Struct("<8sII")
@@ -199,7 +199,7 @@ def _encode(key: str, scan: LayerScan) -> bytes:
             raw.append((i, e.raw_name))
     lists = [list(map(attrgetter(f), entries)) for f in _LIST_FIELDS]
     kinds = bytes(kind_code[e.kind] for e in entries)
-    columns = (lists[0], kinds, *lists[1:], xattrs, devs, defects, raw)
+    columns = (lists[0], kinds, *lists[1:], xattrs, devs, defects, raw, list(scan.captured.items()))
     raw_body = marshal.dumps(columns)
     body = zstandard.ZstdCompressor(level=3).compress(raw_body)
     header = json.dumps({
@@ -251,10 +251,14 @@ def _decode(data: bytes, key: str) -> LayerScan | None:
 
 
 def _rebuild(header: dict, columns, n: int) -> LayerScan | None:
-    if not isinstance(columns, tuple) or len(columns) != 18:
+    if not isinstance(columns, tuple) or len(columns) != 19:
         return None
     (paths, kinds, sizes, modes, uids, gids, mtimes, links, unames, gnames, digests,
-     hoffs, doffs, dsizes, xattrs, devs, defects, raw) = columns
+     hoffs, doffs, dsizes, xattrs, devs, defects, raw, captured) = columns
+    if not (isinstance(captured, list) and all(
+            isinstance(t, tuple) and len(t) == 2 and type(t[0]) is bytes and type(t[1]) in (bytes, type(None))
+            for t in captured)):
+        return None
     cols = (paths, kinds, sizes, modes, uids, gids, mtimes, links, unames, gnames, digests, hoffs, doffs, dsizes)
     if any(len(c) != n for c in cols) or not isinstance(kinds, bytes):
         return None
@@ -297,4 +301,4 @@ def _rebuild(header: dict, columns, n: int) -> LayerScan | None:
             and isinstance(scan_defects, list) and _all(scan_defects, (str,))):
         return None
     return LayerScan(size=size, compression=compression, entry_count=count, blob_digest=blob_digest,
-                     diff_id=diff_id, entries=entries, defects=scan_defects)
+                     diff_id=diff_id, entries=entries, defects=scan_defects, captured=dict(captured))

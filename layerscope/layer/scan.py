@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Protocol
 
+from .capture import Capture
 from .entry import Entry
 from .tarscan import iter_entry_batches
 
@@ -36,6 +37,7 @@ class LayerScan:
     diff_id: str | None  # computed (None when verification was off)
     entries: list[Entry] | None = None
     defects: list[str] = field(default_factory=list)  # "path-escape: ../x", ...
+    captured: dict[bytes, bytes | None] = field(default_factory=dict)  # package databases: capture.py
 
 
 MAX_DEFECTS = 50  # a hostile layer could have millions; report the first ones
@@ -43,13 +45,21 @@ _defects = attrgetter("defects")
 
 
 def scan(stream: VerifyingStream, *, keep_entries: bool = False, hash_content: bool = True) -> LayerScan:
-    """Read a layer's tar stream to the end, checking its digests."""
+    """Read a layer's tar stream to the end, checking its digests.
+
+    With ``keep_entries`` (a scan worth caching) the bytes of package
+    databases are kept too (``captured``: digest -> bytes), in the same pass.
+    """
     entries: list[Entry] | None = [] if keep_entries else None
     defects: list[str] = []
     count = 0
+    capture = Capture(stream) if keep_entries and hash_content else None
     # a batch at a time: no Python step per entry but its defects' (stream notes come last)
-    for batch in iter_entry_batches(stream, hash_content=hash_content, notes=defects):
+    for batch in iter_entry_batches(capture or stream, hash_content=hash_content, notes=defects,
+                                    wants=capture and capture.wants):
         count += len(batch)
+        if capture is not None:
+            capture.batch(batch)
         if entries is not None:
             entries.extend(batch)
         if len(defects) < MAX_DEFECTS:
@@ -57,6 +67,8 @@ def scan(stream: VerifyingStream, *, keep_entries: bool = False, hash_content: b
                 if len(defects) >= MAX_DEFECTS:
                     break
                 defects.extend(f"{d}: {e.raw_name!r}" for d in e.defects)
+    if capture is not None:
+        capture.close()
     stream.finish()
     return LayerScan(
         size=stream.size,
@@ -66,4 +78,5 @@ def scan(stream: VerifyingStream, *, keep_entries: bool = False, hash_content: b
         diff_id=stream.diff_id,
         entries=entries,
         defects=defects,
+        captured=capture.kept if capture is not None else {},
     )

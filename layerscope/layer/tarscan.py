@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import operator
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from itertools import chain, compress, repeat
 
 from ..errors import BadInputError
@@ -108,22 +108,30 @@ def iter_entries(stream: reference.Readable, *, hash_content: bool = True,
 
 
 def iter_entry_batches(stream: reference.Readable, *, hash_content: bool = True,
-                       notes: list[str] | None = None) -> Iterator[list[Entry]]:
+                       notes: list[str] | None = None, wants: Callable[[Entry], bool] | None = None
+                       ) -> Iterator[list[Entry]]:
     """:func:`iter_entries` a list at a time, for callers that keep or count
     them all (``scan``): no generator step per member. On an error, the
-    entries before it come first, then the error."""
+    entries before it come first, then the error.
+
+    ``wants`` is for a caller that copies content out of the stream it passed
+    (``capture.py``): the C reader asks it about a member whose content runs
+    past the slice in hand, before reading on; the reference reader asks about
+    every member, and ends a batch after one it wants, so the caller sees that
+    member before the stream moves on."""
     backend = BACKEND
     if not backend.native:
-        return _batched(reference.iter_entries(stream, hash_content=hash_content, notes=notes))
-    return _scan(backend, stream, hash_content, notes)
+        return _batched(reference.iter_entries(stream, hash_content=hash_content, notes=notes), wants=wants)
+    return _scan(backend, stream, hash_content, notes, wants)
 
 
-def _batched(entries: Iterator[Entry], size: int = 1024) -> Iterator[list[Entry]]:
+def _batched(entries: Iterator[Entry], size: int = 1024,
+             wants: Callable[[Entry], bool] | None = None) -> Iterator[list[Entry]]:
     batch: list[Entry] = []
     try:
         for e in entries:
             batch.append(e)
-            if len(batch) == size:
+            if len(batch) == size or (wants is not None and wants(e)):
                 yield batch
                 batch = []
     except BadInputError:
@@ -154,7 +162,7 @@ class _Resume:
 
 
 def _scan(backend: TarBackend, stream: reference.Readable, hash_content: bool,
-          notes: list[str] | None) -> Iterator[list[Entry]]:
+          notes: list[str] | None, wants: Callable[[Entry], bool] | None = None) -> Iterator[list[Entry]]:
     ffi, lib = backend.ffi, backend.lib
     uninit = ffi.new_allocator(should_clear_after_alloc=False)
     st = ffi.new("ls_tar_state *")
@@ -204,6 +212,8 @@ def _scan(backend: TarBackend, stream: reference.Readable, hash_content: bool,
                         raise error
                     if decoder.last_pending:
                         pending = entries.pop()
+                        if wants is not None:
+                            wants(pending)
                     yield entries
                 if status != FULL:
                     break
@@ -226,7 +236,8 @@ def _scan(backend: TarBackend, stream: reference.Readable, hash_content: bool,
             return
         if status == FALLBACK:
             rest = _Resume(buf[start + batch.consumed:], stream)
-            yield from _batched(reference.iter_entries(rest, hash_content=hash_content, notes=notes, offset=st.pos))
+            yield from _batched(reference.iter_entries(rest, hash_content=hash_content, notes=notes, offset=st.pos),
+                                wants=wants)
             return
         # LS_TAR_TRUNCATED: the stream ended inside the pending member's content
         assert pending is not None
