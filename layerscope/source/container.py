@@ -16,9 +16,8 @@ import os
 import posixpath
 import stat
 from collections.abc import Iterator
-from dataclasses import dataclass
-
 from ..errors import BadInputError, MissingBlobError, NotAnImageError, os_error
+from ..record import Record
 from .magic import GZIP, NONE, detect
 
 MAX_JSON_BYTES = 64 << 20  # a manifest or config larger than this is hostile
@@ -33,13 +32,19 @@ def _clean(name: str) -> str:
     return posixpath.normpath(name) if name else ""
 
 
-@dataclass(slots=True)
-class Region:
+class Region(Record):
     """A byte range of a file, readable as memoryview windows without copying."""
+
+    __slots__ = ("mm", "start", "length")
 
     mm: mmap.mmap | None
     start: int
     length: int
+
+    def __init__(self, mm: mmap.mmap | None, start: int, length: int) -> None:
+        self.mm = mm
+        self.start = start
+        self.length = length
 
     def windows(self, size: int = WINDOW) -> Iterator[memoryview]:
         """Yield the range in windows; pages already read are dropped from RSS.
