@@ -15,6 +15,7 @@ PKG = Path(__file__).resolve().parent.parent / "layerscope"
 STAGES = {
     "errors": 0, "units": 0, "sysinfo": 0, "gcpause": 0, "record": 0,
     "testing": 0,  # image writers for tests and benchmarks: import no stage at all
+    "tarheader": 0.5,  # the tar format, for both tar readers (source/ outer archives, layer/ layers): errors only
     "source": 1,
     "layer": 2, "chunk": 2,
     "fs": 3, "version": 3,

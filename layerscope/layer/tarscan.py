@@ -31,10 +31,10 @@ from collections.abc import Iterator
 from itertools import chain, compress, repeat
 
 from ..errors import BadInputError
+from ..tarheader import BLOCK_SIZE, cstr, parse_records, show
 from . import tar as reference
 from .entry import BLOCK, CHAR, DIR, FIFO, FILE, HARDLINK, NO_XATTRS, SYMLINK, Entry
 from .paths import normalize_link, normalize_path
-from .pax import parse_records
 
 __all__ = ["BACKEND", "NATIVE", "PYTHON", "SLICE", "TarBackend", "iter_entries", "iter_entry_batches"]
 
@@ -230,7 +230,7 @@ def _scan(backend: TarBackend, stream: reference.Readable, hash_content: bool,
             return
         # LS_TAR_TRUNCATED: the stream ended inside the pending member's content
         assert pending is not None
-        raise reference._truncated(f"content of {reference._show(pending.raw_name)}", st.pos)
+        raise reference._truncated(f"content of {show(pending.raw_name)}", st.pos)
 
 
 def _pick(seq, keys: list) -> tuple | list:
@@ -260,8 +260,8 @@ class _Decoder:
             if names is None:
                 if len(cache) > 4096:
                     cache.clear()
-                names = cache[field] = (reference._cstr(field[:32]).decode("utf-8", "surrogateescape"),
-                                        reference._cstr(field[32:]).decode("utf-8", "surrogateescape"))
+                names = cache[field] = (cstr(field[:32]).decode("utf-8", "surrogateescape"),
+                                        cstr(field[32:]).decode("utf-8", "surrogateescape"))
             out.append(names)
         return out
 
@@ -362,7 +362,7 @@ class _Decoder:
             off = r4[17] - base
             pax = dict(parse_records(data[off:off + r4[18]], 0))
             name, link_raw, _, e.uid, e.gid, e.uname, e.gname, e.mtime, e.xattrs = reference.apply_pax(
-                pax, e.data_offset - reference.BLOCK_SIZE, e.raw_name.encode("utf-8", "surrogateescape"),
+                pax, e.data_offset - BLOCK_SIZE, e.raw_name.encode("utf-8", "surrogateescape"),
                 link_raw, e.data_size, e.uid, e.gid, e.uname, e.gname, e.mtime)
             e.raw_name = name.decode("utf-8", "surrogateescape")
             e.path, e.defects = normalize_path(e.raw_name)
