@@ -8,9 +8,6 @@ value. The record syntax itself (``parse_records``) is in
 
 from __future__ import annotations
 
-import base64
-import binascii
-
 from ..errors import BadInputError
 
 SCHILY_XATTR = "SCHILY.xattr."
@@ -23,7 +20,10 @@ def libarchive_xattr(key: str, value: bytes, offset: int) -> tuple[str, bytes]:
     NAME is URL-encoded, VALUE base64 (libarchive omits the ``=`` padding).
     """
     quoted = key[len(LIBARCHIVE_XATTR) :].encode("utf-8", "surrogateescape")
-    from urllib.parse import unquote_to_bytes  # rare (libarchive xattrs): not at start-up
+    # rare (libarchive xattrs): not imported at start-up
+    import base64
+    import binascii
+    from urllib.parse import unquote_to_bytes
 
     name = unquote_to_bytes(quoted).decode("utf-8", "surrogateescape")
     v = bytes(value).strip()
