@@ -304,3 +304,29 @@ def test_keys_never_become_paths(tmp_path):
     store = ScanCache(str(tmp_path / "c"))
     p = store.path_for("sha256:../../../etc/passwd")
     assert os.path.commonpath([p, store.dir]) == store.dir
+
+
+@pytest.mark.parametrize("n, codec", [(5, "none"), (4000, "zstd")])
+def test_small_bodies_are_stored_raw_big_ones_zstd(tmp_path, n, codec):
+    """A small layer's entry is read back without zstandard (start-up); a big one is compressed."""
+    from layerscope.layer.entry import Entry
+    from layerscope.layer.scan import LayerScan
+
+    entries = [Entry(f"usr/share/doc/package-{i}/copyright", "file", i, 0o644, 0, 0, 1.5e9, digest=bytes(16),
+                     header_offset=i * 1024, data_offset=i * 1024 + 512, raw_name=f"./usr/share/doc/package-{i}/copyright",
+                     data_size=i) for i in range(n)]
+    entries[0].defects = ("path-escape",)
+    scan = LayerScan(1 << 20, "gzip", n, "sha256:" + "a" * 64, "sha256:" + "b" * 64, entries, ["a defect"])
+    store = ScanCache(str(tmp_path / "cache"))
+    assert store.put("sha256:" + "a" * 64, scan)
+    (path,) = _cached_files(tmp_path / "cache")
+    data = path.read_bytes()
+    hlen = int.from_bytes(data[12:16], "little")
+    assert json.loads(data[16:16 + hlen])["codec"] == codec
+    back = store.get("sha256:" + "a" * 64)
+    assert back == scan and back.entries == entries
+    code = ("import sys; from layerscope.layer.cache import ScanCache; "
+            f"s = ScanCache({str(tmp_path / 'cache')!r}).get({'sha256:' + 'a' * 64!r}); "
+            "print(s.entry_count, 'zstandard' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == [str(n), str(codec == "zstd")]

@@ -19,7 +19,6 @@ import stat
 import subprocess
 import tarfile
 import tempfile
-from dataclasses import fields
 
 import pytest
 import xxhash
@@ -29,11 +28,12 @@ from layerscope.errors import BadInputError
 from layerscope.layer import upperdir as rw
 from layerscope.layer.upperdir import read_rw_layer, read_upper_dir, read_upper_tar
 from layerscope.layer.entry import Entry
+from layerscope.record import fields
 
 EMPTY = xxhash.xxh3_128_digest(b"")
 # Everything but what legitimately differs between the directory and tar forms.
 _SKIP = {"mtime", "header_offset", "data_offset", "raw_name", "uname", "gname"}
-_FIELDS = [f.name for f in fields(Entry) if f.name not in _SKIP]
+_FIELDS = [f for f in fields(Entry) if f not in _SKIP]
 
 
 def proj(e: Entry) -> tuple:

@@ -6,8 +6,6 @@ and later HTML / Markdown); they hold facts, never formatting.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from collections.abc import Iterator
 
 from ..errors import UsageError
@@ -17,12 +15,15 @@ from ..fs.overlay import LayerChanges, Overlay
 from ..layer.entry import Entry
 from ..source import Image, open_image
 from ..layer.cache import ScanCache
+from ..record import Record
 from .layers import progress_bar, scan_image
 from .waste import Waste, measure
 
 
-@dataclass(slots=True)
-class LayerInfo:
+class LayerInfo(Record):
+    __slots__ = ("index", "digest", "diff_id", "media_type", "compression", "size", "compressed_size", "created_by",
+                 "entries", "foreign", "urls", "defects", "files")
+
     index: int
     digest: str | None  # blob digest ("sha256:..."); for a legacy uncompressed layer, its diff_id
     diff_id: str | None
@@ -32,14 +33,34 @@ class LayerInfo:
     compressed_size: int | None  # blob bytes as stored
     created_by: str | None
     entries: int | None  # tar members; None for a foreign layer without blob
-    foreign: bool = False
-    urls: list[str] = field(default_factory=list)
-    defects: list[str] = field(default_factory=list)
-    files: list[Entry] | None = None  # the layer's entries, when asked for
+    foreign: bool
+    urls: list[str]
+    defects: list[str]
+    files: list[Entry] | None  # the layer's entries, when asked for
+
+    def __init__(self, index: int, digest: str | None, diff_id: str | None, media_type: str, compression: str,
+                 size: int | None, compressed_size: int | None, created_by: str | None, entries: int | None,
+                 foreign: bool = False, urls: list[str] | None = None, defects: list[str] | None = None,
+                 files: list[Entry] | None = None) -> None:
+        self.index = index
+        self.digest = digest
+        self.diff_id = diff_id
+        self.media_type = media_type
+        self.compression = compression
+        self.size = size
+        self.compressed_size = compressed_size
+        self.created_by = created_by
+        self.entries = entries
+        self.foreign = foreign
+        self.urls = [] if urls is None else urls
+        self.defects = [] if defects is None else defects
+        self.files = files
 
 
-@dataclass(slots=True)
-class InspectReport:
+class InspectReport(Record):
+    __slots__ = ("path", "format", "ref", "manifest_digest", "config_digest", "platform", "layers", "verified",
+                 "warnings", "source_warnings", "legacy_id", "waste", "overlay", "layer_changes")
+
     path: str
     format: str
     ref: str | None
@@ -48,12 +69,31 @@ class InspectReport:
     platform: str | None
     layers: list[LayerInfo]
     verified: bool
-    warnings: list[str] = field(default_factory=list)  # the source's first, then each layer's defects
-    source_warnings: list[str] = field(default_factory=list)  # the source's alone (commands without a warnings list print them)
-    legacy_id: str | None = None  # a pre-1.10 docker-archive's image id
-    waste: Waste | None = None  # None when the layers were not stacked (analyze=False)
-    overlay: Overlay | None = None  # the stacked filesystem model (up to ``upto``)
-    layer_changes: list[LayerChanges] | None = None  # what each stacked layer changed
+    warnings: list[str]  # the source's first, then each layer's defects
+    source_warnings: list[str]  # the source's alone (commands without a warnings list print them)
+    legacy_id: str | None  # a pre-1.10 docker-archive's image id
+    waste: Waste | None  # None when the layers were not stacked (analyze=False)
+    overlay: Overlay | None  # the stacked filesystem model (up to ``upto``)
+    layer_changes: list[LayerChanges] | None  # what each stacked layer changed
+
+    def __init__(self, path: str, format: str, ref: str | None, manifest_digest: str | None, config_digest: str | None,
+                 platform: str | None, layers: list[LayerInfo], verified: bool, warnings: list[str] | None = None,
+                 source_warnings: list[str] | None = None, legacy_id: str | None = None, waste: Waste | None = None,
+                 overlay: Overlay | None = None, layer_changes: list[LayerChanges] | None = None) -> None:
+        self.path = path
+        self.format = format
+        self.ref = ref
+        self.manifest_digest = manifest_digest
+        self.config_digest = config_digest
+        self.platform = platform
+        self.layers = layers
+        self.verified = verified
+        self.warnings = [] if warnings is None else warnings
+        self.source_warnings = [] if source_warnings is None else source_warnings
+        self.legacy_id = legacy_id
+        self.waste = waste
+        self.overlay = overlay
+        self.layer_changes = layer_changes
 
     def _need_waste(self) -> Waste:
         if self.waste is None:

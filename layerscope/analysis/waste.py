@@ -20,38 +20,53 @@ So the reasons always add up to ``wasted_bytes``.
 from __future__ import annotations
 
 import weakref
-from dataclasses import dataclass, field
 
 from ..fs.dive import DiveModel
 from ..fs.overlay import Overlay
 from ..fs.tree import LayerId
 from ..layer.entry import CONTENT_KINDS
+from ..record import Record
 
 REASONS = ("deleted", "overwritten", "metadata-copy", "opaque-hidden", "replaced")
 TOP_N = 20
 
 
-@dataclass(slots=True)
-class WastedPath:
+class WastedPath(Record):
+    __slots__ = ("path", "bytes", "reason", "layers")
+
     path: str
     bytes: int
     reason: str
     layers: list[int]  # the layers that stored the wasted copies, and the ones that removed them
 
+    def __init__(self, path: str, bytes: int, reason: str, layers: list[int]) -> None:
+        self.path = path
+        self.bytes = bytes
+        self.reason = reason
+        self.layers = layers
 
-@dataclass(slots=True)
-class Duplicate:
+
+class Duplicate(Record):
+    __slots__ = ("digest", "size", "paths")
+
     digest: str
     size: int
     paths: list[str]
+
+    def __init__(self, digest: str, size: int, paths: list[str]) -> None:
+        self.digest = digest
+        self.size = size
+        self.paths = paths
 
     @property
     def savable_bytes(self) -> int:
         return self.size * (len(self.paths) - 1)
 
 
-@dataclass(slots=True, weakref_slot=True)
-class Waste:
+class Waste(Record, hidden=("duplicates_of",)):  # duplicates_of: left out of repr and ==
+    __slots__ = ("total_bytes", "final_bytes", "wasted_bytes", "by_reason", "top", "user_wasted_ratio", "base_layers",
+                 "dive_efficiency", "dive_wasted_bytes", "dive_user_wasted_ratio", "duplicates_of", "__weakref__")
+
     total_bytes: int  # regular-file bytes stored over all layers
     final_bytes: int  # regular-file bytes of the final filesystem (unique inodes)
     wasted_bytes: int
@@ -63,7 +78,23 @@ class Waste:
     dive_wasted_bytes: int
     dive_user_wasted_ratio: float
     # the duplicates, or the stacked overlay to find them in on first use (see duplicates)
-    duplicates_of: list[Duplicate] | Overlay = field(default_factory=list, repr=False, compare=False)
+    duplicates_of: list[Duplicate] | Overlay
+
+    def __init__(self, total_bytes: int, final_bytes: int, wasted_bytes: int, by_reason: dict[str, int],
+                 top: list[WastedPath], user_wasted_ratio: float, base_layers: int, dive_efficiency: float,
+                 dive_wasted_bytes: int, dive_user_wasted_ratio: float,
+                 duplicates_of: list[Duplicate] | Overlay | None = None) -> None:
+        self.total_bytes = total_bytes
+        self.final_bytes = final_bytes
+        self.wasted_bytes = wasted_bytes
+        self.by_reason = by_reason
+        self.top = top
+        self.user_wasted_ratio = user_wasted_ratio
+        self.base_layers = base_layers
+        self.dive_efficiency = dive_efficiency
+        self.dive_wasted_bytes = dive_wasted_bytes
+        self.dive_user_wasted_ratio = dive_user_wasted_ratio
+        self.duplicates_of = [] if duplicates_of is None else duplicates_of
 
     @property
     def duplicates(self) -> list[Duplicate]:

@@ -15,43 +15,65 @@ Rules (OCI image-spec layer.md, as containerd and umoci apply them):
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from ..layer import whiteout as wh
 from ..layer.entry import BLOCK, CHAR, DIR, FILE, HARDLINK, METACOPY, SYMLINK, Entry
+from ..record import Record
 from .tree import LayerId, Node, Tree
 
 ADDED, MODIFIED, METADATA, DELETED, OPAQUE = "added", "modified", "metadata", "deleted", "opaque"
 
 
-@dataclass(slots=True)
-class Change:
+class Change(Record):
+    __slots__ = ("path", "change", "type", "size", "removed_bytes", "lower")
+
     path: str
     change: str  # added | modified | metadata | deleted | opaque
     type: str  # the entry type after the change (before it, for deleted)
     size: int  # content bytes of the entry (after; before for deleted)
-    removed_bytes: int = 0  # regular-file bytes this change took out of view
-    lower: Node | None = None  # what was there before this layer
+    removed_bytes: int  # regular-file bytes this change took out of view
+    lower: Node | None  # what was there before this layer
+
+    def __init__(self, path: str, change: str, type: str, size: int, removed_bytes: int = 0,
+                 lower: Node | None = None) -> None:
+        self.path = path
+        self.change = change
+        self.type = type
+        self.size = size
+        self.removed_bytes = removed_bytes
+        self.lower = lower
 
 
-@dataclass(slots=True)
-class Warning:
+class Warning(Record):
+    __slots__ = ("code", "path", "message")
+
     code: str  # noop-whiteout, bad-whiteout, dangling-hardlink, symlink-loop, path-escape, ...
     path: str
     message: str
+
+    def __init__(self, code: str, path: str, message: str) -> None:
+        self.code = code
+        self.path = path
+        self.message = message
 
     def as_dict(self) -> dict[str, Any]:
         return {"code": self.code, "path": self.path, "message": self.message}
 
 
-@dataclass(slots=True)
-class LayerChanges:
+class LayerChanges(Record):
+    __slots__ = ("layer", "changes", "warnings")
+
     layer: LayerId
-    changes: list[Change] = field(default_factory=list)
-    warnings: list[Warning] = field(default_factory=list)
+    changes: list[Change]
+    warnings: list[Warning]
+
+    def __init__(self, layer: LayerId, changes: list[Change] | None = None,
+                 warnings: list[Warning] | None = None) -> None:
+        self.layer = layer
+        self.changes = [] if changes is None else changes
+        self.warnings = [] if warnings is None else warnings
 
 
 def _implied_dir(path: str) -> Entry:
@@ -229,12 +251,11 @@ class Overlay:
                 fresh = False
             else:
                 if e.link and kind == DIR:
-                    e = dataclasses.replace(e, link=None)  # the redirect was grafted in step 0
+                    e = e.replace(link=None)  # the redirect was grafted in step 0
                 if e.defects and METACOPY in e.defects:
                     # overlayfs metadata-only copy-up: the bytes are still a lower file's
                     src = meta_data.get(e.path)
-                    e = dataclasses.replace(e, size=src.size if src else e.size, digest=src.digest if src else None,
-                                            link=None)
+                    e = e.replace(size=src.size if src else e.size, digest=src.digest if src else None, link=None)
                     node = Node(e, layer, new_inode())
                 else:
                     node = Node(e, layer, new_inode())
@@ -348,7 +369,7 @@ class Overlay:
             before.setdefault(path, old)
             if old is not None:
                 tree.remove(path, unseen=layer, reason="replaced", subtree_reason="replaced", by=layer)
-            tree.put(path, Node(dataclasses.replace(e, link=None), layer, tree.new_inode()))
+            tree.put(path, Node(e.replace(link=None), layer, tree.new_inode()))
             source = moved_sources[e.path]
             first: dict[int, str] = {}  # inode -> its first name grafted here
             for rel, node in sub:  # the same lower inodes under the new name, as overlayfs shows them
@@ -364,8 +385,7 @@ class Overlay:
                     else:
                         same = tree.name_of(node.inode)
                     if entry.kind == HARDLINK:
-                        entry = dataclasses.replace(entry, link=same) if same else \
-                            dataclasses.replace(entry, kind=FILE, link=None)
+                        entry = entry.replace(link=same) if same else entry.replace(kind=FILE, link=None)
                     first.setdefault(node.inode, path + rel)
                 tree.put(path + rel, Node(entry, node.layer, node.inode), same_as=same)
 

@@ -11,22 +11,27 @@ is re-pointed at a surviving name, and the last survivor becomes a plain file
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from ..layer.entry import CONTENT_KINDS, DIR, FILE, HARDLINK, SYMLINK, Entry
+from ..record import Record
 
 MAX_SYMLINK_HOPS = 40  # as Linux's MAXSYMLINKS
 LayerId = int | str  # a layer index, or "rw" for a container's read/write layer
 
 
-@dataclass(slots=True)
-class Node:
+class Node(Record):
+    __slots__ = ("entry", "layer", "inode")
+
     entry: Entry  # attributes; for a hardlink, the target's content fields are copied in
     layer: LayerId
     inode: int
+
+    def __init__(self, entry: Entry, layer: LayerId, inode: int) -> None:
+        self.entry = entry
+        self.layer = layer
+        self.inode = inode
 
     @property
     def kind(self) -> str:
@@ -110,7 +115,7 @@ class Tree:
         n = refs[inode] = refs.get(inode, 0) + 1
         kind = node.entry.kind
         if kind == HARDLINK and n == 1:  # what it named is gone (it replaced its own target)
-            node.entry = dataclasses.replace(node.entry, kind=FILE, link=None)
+            node.entry = node.entry.replace(kind=FILE, link=None)
             kind = FILE
         elif n > 1 and kind in CONTENT_KINDS:
             names = self.names.setdefault(inode, {})
@@ -163,14 +168,14 @@ class Tree:
         if primary is None:
             primary = alive[0]
             node = nodes[primary]
-            node.entry = dataclasses.replace(node.entry, kind=FILE, link=None)
+            node.entry = node.entry.replace(kind=FILE, link=None)
         if len(alive) == 1:
             del self.names[inode]
             return
         for p in alive:
             node = nodes[p]
             if node.entry.kind == HARDLINK and node.entry.link not in names:
-                node.entry = dataclasses.replace(node.entry, link=primary)
+                node.entry = node.entry.replace(link=primary)
 
     def remove(self, path: str, *, unseen: LayerId | None = None, reason: str = "deleted",
                subtree_reason: str | None = None, by: LayerId | None = None) -> int:

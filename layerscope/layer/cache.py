@@ -16,7 +16,12 @@ the least recently used entries go first (a hit refreshes an entry's mtime).
 File layout (all integers little-endian)::
 
     magic "LSSCAN\\n\\0"  u32 format  u32 header length  header (JSON)
-    u64 body length  body (zstd of marshal'ed columns)  XXH3-128 of all before
+    u64 body length  body (marshal'ed columns, zstd-compressed unless small)
+    XXH3-128 of all before
+
+A body under ``RAW_BODY_MAX`` bytes is stored as it is (the header says
+``"codec": "none"``): compressing it would save a few KB of disk and cost
+every warm run of a small image the zstandard import (1-2 ms of start-up).
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from xxhash import xxh3_128_digest, xxh3_128_hexdigest
 from .entry import KINDS, NO_XATTRS, Entry
 from .scan import LayerScan
 
-SCAN_FORMAT = 2  # bump whenever a scan's content or this encoding changes (2: captured package databases)
+SCAN_FORMAT = 3  # bump whenever a scan's content or this encoding changes (2: captured package databases; 3: raw small bodies)
 DEFAULT_MAX_BYTES = 2 << 30
 MAGIC = b"LSSCAN\n\0"
 _HEAD = struct.Struct("<8sII")
@@ -44,6 +49,7 @@ _KIND_CODE = {k: i for i, k in enumerate(KINDS)}
 _LIST_FIELDS = ("path", "size", "mode", "uid", "gid", "mtime", "link", "uname", "gname", "digest",
                 "header_offset", "data_offset", "data_size")
 _MAX_BODY = 1 << 34  # a decoded body larger than this is not one of ours
+RAW_BODY_MAX = 128 << 10  # marshal'ed bodies smaller than this (~1,000 entries) are not compressed
 _DISABLED = ("", "0", "off", "none", "false", "no")
 
 
@@ -183,8 +189,6 @@ class ScanCache:
 # ---- encoding -----------------------------------------------------------------
 
 def _encode(key: str, scan: LayerScan) -> bytes:
-    import zstandard
-
     entries = scan.entries or []
     kind_code = _KIND_CODE
     xattrs, devs, defects, raw = [], [], [], []
@@ -201,7 +205,12 @@ def _encode(key: str, scan: LayerScan) -> bytes:
     kinds = bytes(kind_code[e.kind] for e in entries)
     columns = (lists[0], kinds, *lists[1:], xattrs, devs, defects, raw, list(scan.captured.items()))
     raw_body = marshal.dumps(columns)
-    body = zstandard.ZstdCompressor(level=3).compress(raw_body)
+    if len(raw_body) < RAW_BODY_MAX:
+        codec, body = "none", raw_body
+    else:
+        import zstandard
+
+        codec, body = "zstd", zstandard.ZstdCompressor(level=3).compress(raw_body)
     header = json.dumps({
         "key": key,
         "size": scan.size,
@@ -212,6 +221,7 @@ def _encode(key: str, scan: LayerScan) -> bytes:
         "defects": scan.defects,
         "entries": len(entries),
         "body_size": len(raw_body),
+        "codec": codec,
     }, separators=(",", ":")).encode()
     out = b"".join((_HEAD.pack(MAGIC, SCAN_FORMAT, len(header)), header, _LEN.pack(len(body)), body))
     return out + xxh3_128_digest(out)
@@ -223,8 +233,6 @@ def _all(col: Iterable, types: tuple[type, ...]) -> bool:
 
 def _decode(data: bytes, key: str) -> LayerScan | None:
     """The scan in ``data`` if it is whole, ours, current and for ``key``; else None."""
-    import zstandard
-
     try:
         if len(data) < _HEAD.size + _LEN.size + _SUM or xxh3_128_digest(memoryview(data)[:-_SUM]) != data[-_SUM:]:
             return None
@@ -242,11 +250,30 @@ def _decode(data: bytes, key: str) -> LayerScan | None:
         body_size = header["body_size"]
         if not (isinstance(n, int) and isinstance(body_size, int) and 0 <= body_size <= _MAX_BODY):
             return None
-        raw_body = zstandard.ZstdDecompressor().decompress(data[at:at + blen], max_output_size=body_size)
+        codec = header.get("codec")
+        if codec == "none":
+            raw_body = data[at:at + blen]
+            if len(raw_body) != body_size:
+                return None
+        elif codec == "zstd":
+            raw_body = _unzstd(data[at:at + blen], body_size)
+            if raw_body is None:
+                return None
+        else:
+            return None
         columns = marshal.loads(raw_body)
         return _rebuild(header, columns, n)
     except (ValueError, TypeError, KeyError, IndexError, EOFError, struct.error, UnicodeDecodeError,
-            RecursionError, MemoryError, OverflowError, AttributeError, zstandard.ZstdError):
+            RecursionError, MemoryError, OverflowError, AttributeError):
+        return None
+
+
+def _unzstd(body: bytes, size: int) -> bytes | None:
+    import zstandard  # a big layer's entry only: see RAW_BODY_MAX
+
+    try:
+        return zstandard.ZstdDecompressor().decompress(body, max_output_size=size)
+    except zstandard.ZstdError:
         return None
 
 

@@ -8,7 +8,7 @@ raw header bytes plus file content.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from ..record import Record
 
 # Entry kinds, as named in every JSON document layerscope emits.
 FILE = "file"
@@ -49,9 +49,11 @@ class _NoXattrs(dict):
 NO_XATTRS: dict[str, bytes] = _NoXattrs()
 
 
-@dataclass(slots=True)
-class Entry:
+class Entry(Record):
     """One member of a layer tar, with a normalised path."""
+
+    __slots__ = ("path", "kind", "size", "mode", "uid", "gid", "mtime", "link", "xattrs", "devmajor", "devminor",
+                 "uname", "gname", "digest", "header_offset", "data_offset", "raw_name", "defects", "data_size")
 
     path: str  # normalised: no leading "/" or "./", no "." or "" parts; "" is the root
     kind: str  # one of KINDS
@@ -60,16 +62,42 @@ class Entry:
     uid: int
     gid: int
     mtime: float
-    link: str | None = None  # symlink target (verbatim) or hardlink target (normalised)
-    xattrs: dict[str, bytes] = field(default_factory=lambda: NO_XATTRS)  # a dict of its own only when there are some
-    devmajor: int = 0
-    devminor: int = 0
-    uname: str = ""
-    gname: str = ""
-    digest: bytes | None = None  # XXH3-128 of the content (regular files only)
-    header_offset: int = 0  # first header block of this member (incl. PAX / GNU long-name blocks)
-    data_offset: int = 0  # first content byte
-    raw_name: str = ""  # the name exactly as stored in the tar
-    defects: tuple[str, ...] = ()  # image defects seen on this entry, e.g. "path-escape"
-    data_size: int = 0  # bytes of content stored in the tar after data_offset (unpadded); differs
+    link: str | None  # symlink target (verbatim) or hardlink target (normalised)
+    xattrs: dict[str, bytes]  # NO_XATTRS by default: a dict of its own only when there are some
+    devmajor: int
+    devminor: int
+    uname: str
+    gname: str
+    digest: bytes | None  # XXH3-128 of the content (regular files only)
+    header_offset: int  # first header block of this member (incl. PAX / GNU long-name blocks)
+    data_offset: int  # first content byte
+    raw_name: str  # the name exactly as stored in the tar
+    defects: tuple[str, ...]  # image defects seen on this entry, e.g. "path-escape"
+    data_size: int  # bytes of content stored in the tar after data_offset (unpadded); differs
     # from size for sparse files (stored runs only) and non-files whose header claims data
+
+    # Positional parameters and stores, nothing else: tarscan.py makes entries with map(Entry, ...).
+    def __init__(self, path: str, kind: str, size: int, mode: int, uid: int, gid: int, mtime: float,
+                 link: str | None = None, xattrs: dict[str, bytes] = NO_XATTRS, devmajor: int = 0,
+                 devminor: int = 0, uname: str = "", gname: str = "", digest: bytes | None = None,
+                 header_offset: int = 0, data_offset: int = 0, raw_name: str = "",
+                 defects: tuple[str, ...] = (), data_size: int = 0) -> None:
+        self.path = path
+        self.kind = kind
+        self.size = size
+        self.mode = mode
+        self.uid = uid
+        self.gid = gid
+        self.mtime = mtime
+        self.link = link
+        self.xattrs = xattrs
+        self.devmajor = devmajor
+        self.devminor = devminor
+        self.uname = uname
+        self.gname = gname
+        self.digest = digest
+        self.header_offset = header_offset
+        self.data_offset = data_offset
+        self.raw_name = raw_name
+        self.defects = defects
+        self.data_size = data_size

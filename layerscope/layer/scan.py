@@ -6,10 +6,10 @@ That purity is what lets callers fan layers out over threads, processes or
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Protocol
 
+from ..record import Record
 from .capture import Capture
 from .entry import Entry
 from .tarscan import iter_entry_batches
@@ -28,16 +28,29 @@ class VerifyingStream(Protocol):
     def finish(self) -> None: ...
 
 
-@dataclass(slots=True)
-class LayerScan:
+class LayerScan(Record):
+    __slots__ = ("size", "compression", "entry_count", "blob_digest", "diff_id", "entries", "defects", "captured")
+
     size: int  # uncompressed tar stream length, bytes after the end marker included
     compression: str
     entry_count: int
     blob_digest: str | None  # computed (None when verification was off)
     diff_id: str | None  # computed (None when verification was off)
-    entries: list[Entry] | None = None
-    defects: list[str] = field(default_factory=list)  # "path-escape: ../x", ...
-    captured: dict[bytes, bytes | None] = field(default_factory=dict)  # package databases: capture.py
+    entries: list[Entry] | None
+    defects: list[str]  # "path-escape: ../x", ...
+    captured: dict[bytes, bytes | None]  # package databases: capture.py
+
+    def __init__(self, size: int, compression: str, entry_count: int, blob_digest: str | None, diff_id: str | None,
+                 entries: list[Entry] | None = None, defects: list[str] | None = None,
+                 captured: dict[bytes, bytes | None] | None = None) -> None:
+        self.size = size
+        self.compression = compression
+        self.entry_count = entry_count
+        self.blob_digest = blob_digest
+        self.diff_id = diff_id
+        self.entries = entries
+        self.defects = [] if defects is None else defects
+        self.captured = {} if captured is None else captured
 
 
 MAX_DEFECTS = 50  # a hostile layer could have millions; report the first ones

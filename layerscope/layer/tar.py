@@ -7,17 +7,8 @@ give the same entries and errors. The rules live here.
 Reads ustar, POSIX pax and GNU (incl. old-GNU and pax sparse) archives from any
 object with ``read(n)``; never seeks, never extracts, never holds more than one
 1 MiB slice of file content. Each regular file's content is hashed with
-XXH3-128 on the way through.
-
-Layout of a 512-byte header block (ustar / pax; old GNU differs after 345)::
-
-    0 name[100]  100 mode[8]  108 uid[8]  116 gid[8]  124 size[12]
-    136 mtime[12]  148 chksum[8]  156 typeflag  157 linkname[100]
-    257 magic[6] version[2]  265 uname[32]  297 gname[32]
-    329 devmajor[8]  337 devminor[8]  345 prefix[155]  500 pad[12]
-
-Old GNU: 345 atime[12] 357 ctime[12] 369 offset[12] 381 longnames[4]
-386 sparse[4] of (offset[12], numbytes[12]), 482 isextended, 483 realsize[12].
+XXH3-128 on the way through. The header block layout, its fields and the pax
+record syntax are in :mod:`layerscope.tarheader`.
 
 The reader stops right after the end-of-archive marker (two zero blocks, or
 one zero block and EOF): the caller owns the stream and drains the rest.
@@ -48,8 +39,6 @@ Policy choices worth knowing (each one covered by a test):
 
 from __future__ import annotations
 
-import math
-import struct
 from collections.abc import Iterator
 from typing import Protocol
 from zlib import adler32
@@ -57,29 +46,35 @@ from zlib import adler32
 from xxhash import xxh3_128, xxh3_128_digest
 
 from ..errors import BadInputError
+from ..tarheader import (
+    BLOCK_SIZE,
+    HEADER,
+    MAX_META_SIZE,
+    USTAR,
+    ZERO_BLOCK,
+    base256,
+    checksum_ok,
+    cstr,
+    decimal,
+    number,
+    parse_records,
+    prefixed,
+    show,
+)
 from .entry import BLOCK as _BLOCK_KIND
 from .entry import CHAR, DIR, FIFO, FILE, HARDLINK, NO_XATTRS, SYMLINK, Entry
 from .paths import normalize_link, normalize_path
-from .pax import LIBARCHIVE_XATTR, SCHILY_XATTR, libarchive_xattr, parse_records
+from .pax import LIBARCHIVE_XATTR, SCHILY_XATTR, libarchive_xattr
 
 __all__ = ["BLOCK_SIZE", "READ_SIZE", "Readable", "iter_entries"]
 
-BLOCK_SIZE = 512
 READ_SIZE = 256 << 10  # content is read (and hashed) in slices of this size
-MAX_META_SIZE = 16 << 20  # pax / GNU long-name data kept in memory: refuse more
 MAX_SPARSE_SIZE = 1 << 40  # expanded size of a sparse file: refuse more (1 TiB of zeros to hash)
 IGNORED_DATA = "ignored-data"
 NO_END_MARKER = "no-end-marker"
 
-_ZERO_BLOCK = bytes(BLOCK_SIZE)
 _ZEROS = memoryview(bytes(READ_SIZE))
 _EMPTY_DIGEST = xxh3_128_digest(b"")
-# name, mode+uid+gid, size, mtime, chksum, typeflag, linkname, magic+version,
-# uname+gname, devmajor, devminor, prefix, pad (mode/uid/gid and uname/gname are
-# kept together: each pair is one cache lookup per member)
-_HDR = struct.Struct("100s24s12s12s8sc100s8s64s8s8s155s12x")
-_SIGNED = struct.Struct("148b8x356b")
-_USTAR = b"ustar\x00"  # POSIX magic (+ version "00"); old GNU has "ustar  \0"
 
 _KINDS = {
     b"0": FILE,
@@ -108,61 +103,8 @@ def _truncated(what: str, offset: int) -> BadInputError:
     return BadInputError(f"truncated tar: {what} at offset {offset}")
 
 
-def _show(name: str) -> str:
-    """A member name for a one-line error message: quoted, escaped, bounded."""
-    return repr(name if len(name) <= 120 else name[:117] + "...")
-
-
-def _base256(field: bytes) -> int:
-    """GNU base-256: high bit set; the next bit is the sign (two's complement)."""
-    bits = len(field) * 8 - 1
-    n = int.from_bytes(field, "big") & ((1 << bits) - 1)
-    if field[0] & 0x40:
-        n -= 1 << bits
-    return n
-
-
-def _num(field: bytes, what: str, offset: int) -> int:
-    """A numeric header field: octal (space/NUL terminated, maybe empty) or base-256."""
-    if field[0] & 0x80:
-        return _base256(field)
-    i = field.find(0)
-    s = (field if i < 0 else field[:i]).strip(b" ")
-    if not s:
-        return 0
-    if s.isdigit():
-        try:
-            return int(s, 8)
-        except ValueError:
-            pass
-    raise BadInputError(f"bad {what} field {bytes(field)!r} in tar header at offset {offset}")
-
-
-def _cstr(field: bytes) -> bytes:
-    i = field.find(0)
-    return field if i < 0 else field[:i]
-
-
-def _checksum_ok(blk: bytes | memoryview, stored: bytes, offset: int) -> None:
-    # Exact unsigned byte sum via adler32's low half (sum mod 65521), over
-    # pieces short enough (<= 256 bytes) that the sum cannot wrap: ~5x
-    # faster than sum(blk). The chksum field itself counts as 8 spaces.
-    s = (
-        (adler32(blk[:148], 0) & 0xFFFF)
-        + (adler32(blk[156:356], 0) & 0xFFFF)
-        + (adler32(blk[356:], 0) & 0xFFFF)
-        + 256
-    )
-    i = stored.find(0)
-    c = (stored if i < 0 else stored[:i]).strip(b" ")
-    if c.isdigit():
-        try:
-            want = int(c, 8)
-        except ValueError:
-            want = -1
-        if want == s or want == sum(_SIGNED.unpack_from(blk)) + 256:
-            return
-    raise BadInputError(
+def _bad_checksum(offset: int) -> BadInputError:
+    return BadInputError(
         f"not a tar archive or corrupt tar: bad header checksum at offset {offset}"
         if offset == 0
         else f"corrupt tar: bad header checksum at offset {offset}"
@@ -225,23 +167,8 @@ def _gnu_sparse_map(area: bytes | memoryview, count: int, what: str, offset: int
         o = 24 * k
         if area[o] == 0:
             break
-        out.append((_num(area[o : o + 12], what, offset), _num(area[o + 12 : o + 24], what, offset)))
+        out.append((number(area[o : o + 12], what, offset), number(area[o + 12 : o + 24], what, offset)))
     return out
-
-
-def _decimal(value: bytes, key: str, offset: int, *, allow_float: bool = False):
-    v = bytes(value).strip()
-    try:
-        if allow_float:
-            f = float(v)
-            if not math.isfinite(f):
-                raise ValueError
-            return f
-        if not v.isdigit():
-            raise ValueError
-        return int(v)
-    except ValueError:
-        raise BadInputError(f"bad value {v[:40]!r} for pax {key!r} at offset {offset}") from None
 
 
 def apply_pax(pax: dict[str, bytes], hpos: int, name: bytes, link: bytes | None, size: int, uid: int, gid: int,
@@ -265,13 +192,13 @@ def apply_pax(pax: dict[str, bytes], hpos: int, name: bytes, link: bytes | None,
         link = v
     v = pax.get("size")
     if v:
-        size = _decimal(v, "size", hpos)
+        size = decimal(v, "size", hpos)
     v = pax.get("uid")
     if v:
-        uid = _decimal(v, "uid", hpos)
+        uid = decimal(v, "uid", hpos)
     v = pax.get("gid")
     if v:
-        gid = _decimal(v, "gid", hpos)
+        gid = decimal(v, "gid", hpos)
     v = pax.get("uname")
     if v:
         uname = bytes(v).decode("utf-8", "surrogateescape")
@@ -280,7 +207,7 @@ def apply_pax(pax: dict[str, bytes], hpos: int, name: bytes, link: bytes | None,
         gname = bytes(v).decode("utf-8", "surrogateescape")
     v = pax.get("mtime")
     if v:
-        mtime = _decimal(v, "mtime", hpos, allow_float=True)
+        mtime = decimal(v, "mtime", hpos, allow_float=True)
     for key, v in pax.items():
         if key.startswith(SCHILY_XATTR):
             xattrs[key[len(SCHILY_XATTR) :]] = bytes(v)
@@ -307,7 +234,7 @@ def _pax_sparse_map(pax: dict, pairs: list | None, offset: int) -> list[tuple[in
         nums = raw.split(b",") if raw else []
         if len(nums) % 2:
             raise BadInputError(f"bad GNU.sparse.map (odd count) at offset {offset}")
-        vals = [_decimal(n, "GNU.sparse.map", offset) for n in nums]
+        vals = [decimal(n, "GNU.sparse.map", offset) for n in nums]
         return list(zip(vals[0::2], vals[1::2]))
     if pairs is not None:  # 0.0
         return pairs
@@ -332,11 +259,11 @@ def _read_sparse_1_0(read, stored: int, offset: int, what: str):
         newlines += blk.count(b"\n")
         if need < 0 and newlines:
             first = b"".join(chunks).split(b"\n", 1)[0]
-            need = 1 + 2 * _decimal(first, "GNU.sparse 1.0 map", offset)
+            need = 1 + 2 * decimal(first, "GNU.sparse 1.0 map", offset)
         if need >= 0 and newlines >= need:
             break
     lines = b"".join(chunks).split(b"\n")[1:need]
-    vals = [_decimal(v, "GNU.sparse 1.0 map", offset) for v in lines]
+    vals = [decimal(v, "GNU.sparse 1.0 map", offset) for v in lines]
     return list(zip(vals[0::2], vals[1::2])), consumed
 
 
@@ -396,10 +323,10 @@ def iter_entries(stream: Readable, *, hash_content: bool = True, notes: list[str
     rest of an archive over at a header boundary.
     """
     read = stream.read
-    unpack = _HDR.unpack_from
+    unpack = HEADER.unpack_from
     kinds = _KINDS
     meta = _META
-    zero_block = _ZERO_BLOCK
+    zero_block = ZERO_BLOCK
     empty_digest = _EMPTY_DIGEST if hash_content else None
     id_cache: dict[bytes, tuple[int, int, int]] = {}  # mode+uid+gid fields: few distinct values
     owner_cache: dict[bytes, tuple[str, str]] = {}  # uname+gname fields
@@ -449,16 +376,16 @@ def iter_entries(stream: Readable, *, hash_content: bool = True, notes: list[str
             )
         except ValueError:
             ok = False
-        if not ok:
-            _checksum_ok(blk, c, pos)  # other spellings, signed sums; raises if bad
+        if not ok and not checksum_ok(blk, c):  # other spellings, signed sums
+            raise _bad_checksum(pos)
         if sz[11] == 0 and sz[:11].isdigit() and b"8" not in sz and b"9" not in sz:
             size = int(sz[:11], 8)
         elif sz[0] & 0x80:
-            size = _base256(sz)
+            size = base256(sz)
             if size < 0:
                 raise BadInputError(f"negative size in tar header at offset {pos}")
         else:
-            size = _num(sz, "size", pos)
+            size = number(sz, "size", pos)
         hoff = pos if start < 0 else start
         pos += BLOCK_SIZE
         padded = (size + 511) & ~511
@@ -485,17 +412,17 @@ def iter_entries(stream: Readable, *, hash_content: bool = True, notes: list[str
                     if key == "GNU.sparse.offset":
                         if sparse_pairs is None:
                             sparse_pairs = []
-                        sparse_pairs.append((_decimal(value, key, pos), -1))
+                        sparse_pairs.append((decimal(value, key, pos), -1))
                     elif key == "GNU.sparse.numbytes":
                         if not sparse_pairs or sparse_pairs[-1][1] != -1:
                             raise BadInputError(f"GNU.sparse.numbytes without offset at offset {pos}")
-                        sparse_pairs[-1] = (sparse_pairs[-1][0], _decimal(value, key, pos))
+                        sparse_pairs[-1] = (sparse_pairs[-1][0], decimal(value, key, pos))
                     else:
                         pax[key] = value
             elif t == b"L":
-                longname = _cstr(data)
+                longname = cstr(data)
             else:  # K
-                longlink = _cstr(data)
+                longlink = cstr(data)
             if start < 0:
                 start = hoff
             pos += padded
@@ -511,23 +438,17 @@ def iter_entries(stream: Readable, *, hash_content: bool = True, notes: list[str
             i = name.find(0)
             if i >= 0:
                 name = name[:i]
-            if f_magic[:6] == _USTAR:
-                prefix = f_prefix
-                if prefix[0]:
-                    if blk[508:512] == b"tar\x00":  # star: 131-byte prefix, then atime/ctime
-                        prefix = prefix[:131]
-                    prefix = _cstr(prefix)
-                    if prefix:
-                        name = prefix + b"/" + name
+            if f_magic[:6] == USTAR and f_prefix[0]:
+                name = prefixed(name, f_prefix, blk)
 
         ids = id_cache.get(f_ids)
         if ids is None:
             if len(id_cache) > 4096:
                 id_cache.clear()
             ids = id_cache[f_ids] = (
-                _num(f_ids[:8], "mode", hpos) & 0o7777,
-                _num(f_ids[8:16], "uid", hpos),
-                _num(f_ids[16:], "gid", hpos),
+                number(f_ids[:8], "mode", hpos) & 0o7777,
+                number(f_ids[8:16], "uid", hpos),
+                number(f_ids[16:], "gid", hpos),
             )
         mode, uid, gid = ids
         owner = owner_cache.get(f_owner)
@@ -535,14 +456,14 @@ def iter_entries(stream: Readable, *, hash_content: bool = True, notes: list[str
             if len(owner_cache) > 4096:
                 owner_cache.clear()
             owner = owner_cache[f_owner] = (
-                _cstr(f_owner[:32]).decode("utf-8", "surrogateescape"),
-                _cstr(f_owner[32:]).decode("utf-8", "surrogateescape"),
+                cstr(f_owner[:32]).decode("utf-8", "surrogateescape"),
+                cstr(f_owner[32:]).decode("utf-8", "surrogateescape"),
             )
         uname, gname = owner
         if mt[11] == 0 and mt[:11].isdigit() and b"8" not in mt and b"9" not in mt:
             mtime = float(int(mt[:11], 8))
         else:
-            mtime = float(_base256(mt) if mt[0] & 0x80 else _num(mt, "mtime", hpos))
+            mtime = float(base256(mt) if mt[0] & 0x80 else number(mt, "mtime", hpos))
         xattrs: dict[str, bytes] = NO_XATTRS
         sparse = None
         realsize = 0
@@ -557,7 +478,7 @@ def iter_entries(stream: Readable, *, hash_content: bool = True, notes: list[str
                     rs = pax.get("GNU.sparse.realsize") or pax.get("GNU.sparse.size")
                     if not rs:
                         raise BadInputError(f"GNU sparse member without a real size at offset {hpos}")
-                    realsize = _decimal(rs, "GNU.sparse.realsize", hpos)
+                    realsize = decimal(rs, "GNU.sparse.realsize", hpos)
             pax = None
             sparse_pairs = None
         elif sparse_pairs is not None:
@@ -576,7 +497,7 @@ def iter_entries(stream: Readable, *, hash_content: bool = True, notes: list[str
             if t == b"S":
                 # old GNU sparse: map in the header, maybe continued in extension blocks
                 hb = bytes(blk)
-                realsize = _num(hb[483:495], "realsize", hpos)
+                realsize = number(hb[483:495], "realsize", hpos)
                 sparse = _gnu_sparse_map(hb[386:482], 4, "sparse map", hpos)
                 isext = hb[482]
                 while isext:
@@ -588,7 +509,7 @@ def iter_entries(stream: Readable, *, hash_content: bool = True, notes: list[str
                 if padded <= READ_SIZE:
                     buf = read(padded + BLOCK_SIZE)
                     if len(buf) < padded and len(buf) < size:  # the content itself is cut short
-                        raise _truncated(f"content of {_show(raw_name)}", pos + len(buf))
+                        raise _truncated(f"content of {show(raw_name)}", pos + len(buf))
                     if not hash_content:
                         digest = None
                     elif size <= 4096:
@@ -598,7 +519,7 @@ def iter_entries(stream: Readable, *, hash_content: bool = True, notes: list[str
                         digest = xxh3_128_digest(memoryview(buf)[:size])
                     blk = buf[padded:]
                 else:
-                    digest, blk = _hash_big(read, size, padded, pos, hash_content, f"content of {_show(raw_name)}")
+                    digest, blk = _hash_big(read, size, padded, pos, hash_content, f"content of {show(raw_name)}")
                 yield Entry(path, FILE, size, mode, uid, gid, mtime, None, xattrs, 0, 0, uname, gname,
                             digest, hoff, pos, raw_name, defects, size)
                 pos += padded
@@ -607,11 +528,11 @@ def iter_entries(stream: Readable, *, hash_content: bool = True, notes: list[str
             data_off = pos
             data_size = size
             if sparse is _MAP_IN_DATA:  # pax 1.0: the map heads the data area
-                sparse, consumed = _read_sparse_1_0(read, size, pos, f"sparse map of {_show(raw_name)}")
+                sparse, consumed = _read_sparse_1_0(read, size, pos, f"sparse map of {show(raw_name)}")
                 data_off += consumed
                 data_size -= consumed
             digest, blk = _hash_sparse(read, sparse, realsize, data_size, padded - size, data_off,
-                                       hash_content, f"content of {_show(raw_name)}")
+                                       hash_content, f"content of {show(raw_name)}")
             yield Entry(path, FILE, realsize, mode, uid, gid, mtime, None, xattrs, 0, 0, uname, gname,
                         digest, hoff, data_off, raw_name, defects, data_size)
             pos = data_off + data_size + (padded - size)
@@ -620,14 +541,14 @@ def iter_entries(stream: Readable, *, hash_content: bool = True, notes: list[str
         # ---- not a regular file: no content -------------------------------
         data_off = pos
         if padded:
-            blk = _skip(read, padded, pos, f"data of {_show(raw_name)}")
+            blk = _skip(read, padded, pos, f"data of {show(raw_name)}")
             pos += padded
             if t != b"D":
                 defects += (IGNORED_DATA,)
         else:
             blk = read(BLOCK_SIZE)
         if kind is HARDLINK or kind is SYMLINK:
-            link_raw = link_over if link_over is not None else _cstr(f_link)
+            link_raw = link_over if link_over is not None else cstr(f_link)
         if kind is HARDLINK:
             link, link_defects = normalize_link(link_raw.decode("utf-8", "surrogateescape"))
             if link_defects:
@@ -637,8 +558,8 @@ def iter_entries(stream: Readable, *, hash_content: bool = True, notes: list[str
         else:
             link = None
         if kind is CHAR or kind is _BLOCK_KIND:
-            devmajor = _num(f_major, "devmajor", hpos)
-            devminor = _num(f_minor, "devminor", hpos)
+            devmajor = number(f_major, "devmajor", hpos)
+            devminor = number(f_minor, "devminor", hpos)
         else:
             devmajor = devminor = 0
         yield Entry(path, kind, 0, mode, uid, gid, mtime, link, xattrs, devmajor, devminor, uname, gname,

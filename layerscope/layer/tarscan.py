@@ -31,12 +31,24 @@ from collections.abc import Callable, Iterator
 from itertools import chain, compress, repeat
 
 from ..errors import BadInputError
-from . import tar as reference
+from ..tarheader import BLOCK_SIZE, cstr, parse_records, show
 from .entry import BLOCK, CHAR, DIR, FIFO, FILE, HARDLINK, NO_XATTRS, SYMLINK, Entry
 from .paths import normalize_link, normalize_path
-from .pax import parse_records
+
+TYPE_CHECKING = False  # not from typing: start-up time
+if TYPE_CHECKING:
+    from . import tar as reference
 
 __all__ = ["BACKEND", "NATIVE", "PYTHON", "SLICE", "TarBackend", "iter_entries", "iter_entry_batches"]
+
+
+def _reference():
+    """The reference reader (layer/tar.py), imported when first needed: by the
+    pure-Python backend, a hand-over from C, a member with pax records; a run
+    whose layers all come from the layer cache never loads it (start-up time)."""
+    from . import tar
+
+    return tar
 
 SLICE = 1 << 20  # stream bytes handed to C per call
 _MAX_RECORDS = 4096  # records per call: a 1 MiB slice holds at most 2048 members
@@ -53,9 +65,22 @@ _LAYOUT = {
     "digest": ("16s", 88),
 }
 _KIND_NAMES = (FILE, DIR, SYMLINK, HARDLINK, CHAR, BLOCK, FIFO)  # LS_TAR_KIND_* order
-_DIGEST_SLICES = [slice(o, o + 16) for o in range(88, _MAX_RECORDS * _RECORD_SIZE, _RECORD_SIZE)]
 # ls_tar_entry.flags (tarscan.h)
 _PENDING, _PAX, _ODD_NAME, _LINK, _IGNORED_DATA, _DEVICE = 1, 2, 4, 8, 16, 32
+
+_digest_slices: list[slice] = []  # record i's digest bytes, for the first records a batch held so far
+
+
+def _digests_of(n: int) -> list[slice]:
+    """The digest slices of records 0..n-1, made on first need: all 4096 cost ~1 ms,
+    too much for start-up (a layer cache hit scans nothing; a small layer needs a few)."""
+    global _digest_slices
+    have = _digest_slices
+    if len(have) < n:
+        want = min(_MAX_RECORDS, max(n, 2 * len(have), 64))
+        # a whole new list, never one grown in place: scans may run on several threads
+        _digest_slices = have = [slice(o, o + 16) for o in range(88, want * _RECORD_SIZE, _RECORD_SIZE)]
+    return have[:n]
 
 
 class TarBackend:
@@ -103,7 +128,7 @@ def iter_entries(stream: reference.Readable, *, hash_content: bool = True,
     """
     backend = BACKEND
     if not backend.native:
-        return reference.iter_entries(stream, hash_content=hash_content, notes=notes)
+        return _reference().iter_entries(stream, hash_content=hash_content, notes=notes)
     return chain.from_iterable(_scan(backend, stream, hash_content, notes))
 
 
@@ -121,7 +146,7 @@ def iter_entry_batches(stream: reference.Readable, *, hash_content: bool = True,
     member before the stream moves on."""
     backend = BACKEND
     if not backend.native:
-        return _batched(reference.iter_entries(stream, hash_content=hash_content, notes=notes), wants=wants)
+        return _batched(_reference().iter_entries(stream, hash_content=hash_content, notes=notes), wants=wants)
     return _scan(backend, stream, hash_content, notes, wants)
 
 
@@ -168,7 +193,7 @@ def _scan(backend: TarBackend, stream: reference.Readable, hash_content: bool,
     st = ffi.new("ls_tar_state *")
     lib.ls_tar_init(st, hash_content)
     batch = ffi.new("ls_tar_batch *")
-    records = min(_MAX_RECORDS, len(_DIGEST_SLICES))
+    records = _MAX_RECORDS
     keep = [uninit("ls_tar_entry[]", records), uninit("uint32_t[]", records), uninit("uint32_t[]", records),
             uninit("uint8_t[]", _ARENA)]  # cdata the batch points into must stay alive
     batch.entries, batch.special, batch.slashed, batch.arena = keep
@@ -236,12 +261,12 @@ def _scan(backend: TarBackend, stream: reference.Readable, hash_content: bool,
             return
         if status == FALLBACK:
             rest = _Resume(buf[start + batch.consumed:], stream)
-            yield from _batched(reference.iter_entries(rest, hash_content=hash_content, notes=notes, offset=st.pos),
+            yield from _batched(_reference().iter_entries(rest, hash_content=hash_content, notes=notes, offset=st.pos),
                                 wants=wants)
             return
         # LS_TAR_TRUNCATED: the stream ended inside the pending member's content
         assert pending is not None
-        raise reference._truncated(f"content of {reference._show(pending.raw_name)}", st.pos)
+        raise _reference()._truncated(f"content of {show(pending.raw_name)}", st.pos)
 
 
 def _pick(seq, keys: list) -> tuple | list:
@@ -271,8 +296,8 @@ class _Decoder:
             if names is None:
                 if len(cache) > 4096:
                     cache.clear()
-                names = cache[field] = (reference._cstr(field[:32]).decode("utf-8", "surrogateescape"),
-                                        reference._cstr(field[32:]).decode("utf-8", "surrogateescape"))
+                names = cache[field] = (cstr(field[:32]).decode("utf-8", "surrogateescape"),
+                                        cstr(field[32:]).decode("utf-8", "surrogateescape"))
             out.append(names)
         return out
 
@@ -311,7 +336,7 @@ class _Decoder:
         for i in nonfiles:
             sizes[i] = 0
         if self._hash:
-            digests = list(_pick(raw, _DIGEST_SLICES[:n]))
+            digests = list(_pick(raw, _digests_of(n)))
             for i in nonfiles:
                 digests[i] = None
         else:
@@ -372,15 +397,15 @@ class _Decoder:
         if flags & _PAX:  # C checked the records' form and their size
             off = r4[17] - base
             pax = dict(parse_records(data[off:off + r4[18]], 0))
-            name, link_raw, _, e.uid, e.gid, e.uname, e.gname, e.mtime, e.xattrs = reference.apply_pax(
-                pax, e.data_offset - reference.BLOCK_SIZE, e.raw_name.encode("utf-8", "surrogateescape"),
+            name, link_raw, _, e.uid, e.gid, e.uname, e.gname, e.mtime, e.xattrs = _reference().apply_pax(
+                pax, e.data_offset - BLOCK_SIZE, e.raw_name.encode("utf-8", "surrogateescape"),
                 link_raw, e.data_size, e.uid, e.gid, e.uname, e.gname, e.mtime)
             e.raw_name = name.decode("utf-8", "surrogateescape")
             e.path, e.defects = normalize_path(e.raw_name)
         elif flags & _ODD_NAME:  # the text holds the raw name
             e.path, e.defects = normalize_path(e.raw_name)
         if flags & _IGNORED_DATA:
-            e.defects += (reference.IGNORED_DATA,)
+            e.defects += (_reference().IGNORED_DATA,)
         if flags & _LINK:
             link = link_raw.decode("utf-8", "surrogateescape")
             if e.kind is HARDLINK:

@@ -14,11 +14,9 @@ the end-of-archive marker are part of the diff_id) and checks both.
 
 from __future__ import annotations
 
-import queue
 import threading
 import weakref
 from collections.abc import Iterator
-
 
 from ..errors import BadInputError, DigestMismatchError
 from ..heap import Trimmer
@@ -163,6 +161,16 @@ def hash_region(region: Region, hasher, cancelled=lambda: False) -> None:
         hasher.update(window)
 
 
+def _bounded_queue(depth: int):
+    """A ``queue.Queue`` of at most ``depth`` items.
+
+    Only blobs of BACKGROUND_MIN bytes or more get threads, so ``queue`` is
+    imported on first use rather than at start-up."""
+    import queue
+
+    return queue.Queue(maxsize=depth)
+
+
 class _RegionHash(threading.Thread):
     """Hash a blob straight from the archive's map, beside the reader.
 
@@ -192,7 +200,7 @@ class _QueueHash(threading.Thread):
     def __init__(self, hasher, depth: int = 2) -> None:
         super().__init__(name="layerscope-hash-diff", daemon=True)
         self.hasher = hasher
-        self._q: queue.Queue = queue.Queue(maxsize=depth)  # bounds memory: depth * OUT_CHUNK
+        self._q = _bounded_queue(depth)  # bounds memory: depth * OUT_CHUNK
 
     def update(self, chunk) -> None:
         self._q.put(chunk)
@@ -206,10 +214,12 @@ class _QueueHash(threading.Thread):
         self._q.put(self._DONE)
 
     def cancel(self) -> None:
+        from queue import Empty  # loaded: this job made a queue
+
         while True:  # make room for the end marker even if the queue is full
             try:
                 self._q.get_nowait()
-            except queue.Empty:
+            except Empty:
                 break
         self.close()
 
@@ -230,7 +240,7 @@ class _Prefetch(threading.Thread):
         super().__init__(name="layerscope-inflate", daemon=True)
         self._chunks = chunks
         self._hash_out = hash_out
-        self._q: queue.Queue = queue.Queue(maxsize=depth)
+        self._q = _bounded_queue(depth)
         self._stop_flag = False
 
     def run(self) -> None:
@@ -257,11 +267,13 @@ class _Prefetch(threading.Thread):
         self.join()
 
     def cancel(self) -> None:
+        from queue import Empty  # loaded: this job made a queue
+
         self._stop_flag = True
         while self.is_alive():  # unblock a put on a full queue until the thread sees the flag
             try:
                 self._q.get(timeout=0.05)
-            except queue.Empty:
+            except Empty:
                 pass
 
 

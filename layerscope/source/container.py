@@ -16,9 +16,9 @@ import os
 import posixpath
 import stat
 from collections.abc import Iterator
-from dataclasses import dataclass
-
 from ..errors import BadInputError, MissingBlobError, NotAnImageError, os_error
+from ..record import Record
+from .. import tarheader as th
 from .magic import GZIP, NONE, detect
 
 MAX_JSON_BYTES = 64 << 20  # a manifest or config larger than this is hostile
@@ -33,13 +33,19 @@ def _clean(name: str) -> str:
     return posixpath.normpath(name) if name else ""
 
 
-@dataclass(slots=True)
-class Region:
+class Region(Record):
     """A byte range of a file, readable as memoryview windows without copying."""
+
+    __slots__ = ("mm", "start", "length")
 
     mm: mmap.mmap | None
     start: int
     length: int
+
+    def __init__(self, mm: mmap.mmap | None, start: int, length: int) -> None:
+        self.mm = mm
+        self.start = start
+        self.length = length
 
     def windows(self, size: int = WINDOW) -> Iterator[memoryview]:
         """Yield the range in windows; pages already read are dropped from RSS.
@@ -113,6 +119,102 @@ def _check_not_compressed(path: str, head: bytes) -> None:
         )
 
 
+# What the outer index keeps of a member (not directories, devices, fifos, unknown types)
+_FILE, _SYMLINK, _HARDLINK = "file", "symlink", "hardlink"
+_REGULAR_FLAGS = frozenset((b"0", b"\x00", b"7"))
+_EXTENDED_FLAGS = frozenset((b"x", b"L", b"K"))  # pax, GNU long name, GNU long link name: of the next member
+
+
+def _members(fd: int, file_size: int) -> Iterator[tuple[str, str, int, int, str | None]]:
+    """``(kind, name, data offset, size, link target)`` of the members of the tar in ``fd``.
+
+    Only header blocks (and extended headers) are read, with ``os.pread``:
+    content is skipped by offset. The archive ends at a zero block, or at EOF
+    right after a whole member (Go's archive/tar, which ``docker load`` uses,
+    reads it so). Pax ``path``, ``linkpath`` and ``size`` records and GNU long
+    names apply to the next member; global pax headers are ignored; sparse
+    members, which cannot be read in place, are not listed. Damage raises
+    :class:`BadInputError` naming the offset (the caller names the archive).
+    """
+    pos = 0
+    pax: dict[str, bytes] = {}  # the pending member's pax records
+    longname = longlink = None
+    start = -1  # offset of the pending member's first extended header
+    while True:
+        blk = os.pread(fd, th.BLOCK_SIZE, pos)
+        if len(blk) < th.BLOCK_SIZE:
+            if blk:
+                raise BadInputError(f"truncated archive: header at offset {pos} is cut short")
+            if start >= 0:
+                raise BadInputError(f"truncated archive: extended header at offset {start} and no member after it")
+            return
+        if blk == th.ZERO_BLOCK:
+            return  # end-of-archive marker: what follows is not read
+        name, _ids, size, _mtime, chksum, flag, link, magic, _owner, _major, _minor, prefix = th.HEADER.unpack(blk)
+        if not th.checksum_ok(blk, chksum):
+            if pos == 0:
+                raise NotAnImageError("not an image archive (not a tar: bad header checksum)")
+            raise BadInputError(f"corrupt archive: bad tar header checksum at offset {pos}")
+        try:
+            size = th.number(size, "size", pos)
+            if pax.get("size") and flag not in _EXTENDED_FLAGS and flag != b"g":
+                size = th.decimal(pax["size"], "size", pos)
+        except BadInputError as e:
+            raise BadInputError(f"corrupt archive: {e}") from None
+        if size < 0:
+            raise BadInputError(f"corrupt archive: negative size in tar header at offset {pos}")
+        hpos, data = pos, pos + th.BLOCK_SIZE
+        if flag == b"S" and blk[482]:  # old GNU sparse: its map goes on in extension blocks
+            while True:
+                ext = os.pread(fd, th.BLOCK_SIZE, data)
+                if len(ext) < th.BLOCK_SIZE:
+                    raise BadInputError(f"truncated archive: sparse header at offset {hpos} is cut short")
+                data += th.BLOCK_SIZE
+                if not ext[504]:
+                    break
+        pos = data + ((size + th.BLOCK_SIZE - 1) & -th.BLOCK_SIZE)  # the next header
+        if flag in _EXTENDED_FLAGS:
+            if size > th.MAX_META_SIZE:
+                raise BadInputError(f"corrupt archive: extended header at offset {hpos} is too large ({size} bytes)")
+            raw = os.pread(fd, size, data)
+            if len(raw) < size:
+                raise BadInputError(f"truncated archive: extended header at offset {hpos} ends past the end of the file")
+            if flag == b"x":
+                try:
+                    pax.update(th.parse_records(raw, data))
+                except BadInputError as e:
+                    raise BadInputError(f"corrupt archive: {e}") from None
+            elif flag == b"L":
+                longname = th.cstr(raw)
+            else:
+                longlink = th.cstr(raw)
+            if start < 0:
+                start = hpos
+            continue
+        if flag == b"g":  # global pax header: ignored (as Go's archive/tar does)
+            continue
+        if longname is None:
+            name = th.cstr(name)
+            if magic[:6] == th.USTAR and prefix[0]:
+                name = th.prefixed(name, prefix, blk)
+        else:
+            name = longname
+        link = th.cstr(link) if longlink is None else longlink
+        name = pax.get("path") or name
+        link = pax.get("linkpath") or link
+        text = name.decode("utf-8", "surrogateescape")
+        if flag in _REGULAR_FLAGS and not (flag == b"\x00" and text.endswith("/")):
+            if not any(k.startswith("GNU.sparse.") for k in pax):
+                if data + size > file_size:
+                    raise BadInputError(f"truncated archive: member {th.show(text)} ends past the end of the file")
+                yield _FILE, text, data, size, None
+        elif flag == b"2" or flag == b"1":
+            yield (_SYMLINK if flag == b"2" else _HARDLINK), text, data, 0, link.decode("utf-8", "surrogateescape")
+        pax = {}
+        longname = longlink = None
+        start = -1
+
+
 class TarContainer(Container):
     """An image archive (docker-archive or oci-archive) read in place."""
 
@@ -132,32 +234,23 @@ class TarContainer(Container):
 
     def _index(self) -> None:
         try:
-            file_size = os.path.getsize(self.path)
             with open(self.path, "rb") as f:
-                head = f.read(512)
+                head = f.read(th.BLOCK_SIZE)
                 _check_not_compressed(self.path, head)
-                if len(head) < 512:
+                if len(head) < th.BLOCK_SIZE:
                     raise NotAnImageError("not an image archive (too short to be a tar)", where=self.path)
-                f.seek(0)
-                import tarfile  # only outer archives need it: not loaded for a layout directory
-
+                fd = f.fileno()
                 try:
-                    tf = tarfile.open(fileobj=f, mode="r:")
-                except tarfile.TarError as e:
-                    raise NotAnImageError(f"not an image archive: {e}", where=self.path) from None
-                try:
-                    for m in tf:
-                        name = _clean(m.name)
-                        if m.isreg():
-                            if m.offset_data + m.size > file_size:
-                                raise BadInputError(f"truncated archive: member {m.name!r} ends past the end of the file", where=self.path)
-                            self._members[name] = (m.offset_data, m.size)
-                        elif m.issym():
-                            self._links[name] = _clean(posixpath.join(posixpath.dirname(name), m.linkname))
-                        elif m.islnk():
-                            self._links[name] = _clean(m.linkname)
-                except tarfile.TarError as e:
-                    raise BadInputError(f"corrupt or truncated archive: {e}", where=self.path) from None
+                    for kind, name, offset, size, link in _members(fd, os.fstat(fd).st_size):
+                        name = _clean(name)
+                        if kind is _FILE:
+                            self._members[name] = (offset, size)
+                        elif kind is _SYMLINK:
+                            self._links[name] = _clean(posixpath.join(posixpath.dirname(name), link))
+                        else:
+                            self._links[name] = _clean(link)
+                except BadInputError as e:  # the walk names the offset; the archive is named here
+                    raise e.__class__(str(e), where=self.path) from None
         except OSError as e:
             raise os_error(e, "read", self.path, cls=NotAnImageError) from None
         if not self._members:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import BadInputError, DigestMismatchError
+from ..record import Record
 from .compression import LayerStream, blob_mismatch, detect, diff_id_mismatch, hash_region
 from .container import Container
 from .digest import new_hasher, parse_digest, sha256_digest
@@ -21,9 +21,11 @@ from .platform import Platform
 FOREIGN_MARKERS = ("foreign", "nondistributable")
 
 
-@dataclass(slots=True)
-class LayerRef:
+class LayerRef(Record):
     """One layer of an image, located in its container."""
+
+    __slots__ = ("index", "container", "name", "digest", "diff_id", "media_type", "compressed_size", "created_by",
+                 "urls")
 
     index: int
     container: Container
@@ -32,8 +34,21 @@ class LayerRef:
     diff_id: str | None  # from the config's rootfs.diff_ids
     media_type: str
     compressed_size: int | None
-    created_by: str | None = None
-    urls: list[str] = field(default_factory=list)
+    created_by: str | None
+    urls: list[str]
+
+    def __init__(self, index: int, container: Container, name: str | None, digest: str | None, diff_id: str | None,
+                 media_type: str, compressed_size: int | None, created_by: str | None = None,
+                 urls: list[str] | None = None) -> None:
+        self.index = index
+        self.container = container
+        self.name = name
+        self.digest = digest
+        self.diff_id = diff_id
+        self.media_type = media_type
+        self.compressed_size = compressed_size
+        self.created_by = created_by
+        self.urls = [] if urls is None else urls
 
     @property
     def foreign(self) -> bool:
@@ -88,9 +103,11 @@ class LayerRef:
         )
 
 
-@dataclass(slots=True)
-class Image:
+class Image(Record):
     """A single-platform image selected from an archive or layout."""
+
+    __slots__ = ("path", "format", "ref", "manifest_digest", "config_digest", "config", "platform", "layers",
+                 "manifest", "warnings", "legacy_id")
 
     path: str  # the archive or layout the user named
     format: str  # "docker-archive", "oci-layout", "oci-archive"
@@ -100,9 +117,25 @@ class Image:
     config: dict[str, Any]
     platform: Platform | None
     layers: list[LayerRef]
-    manifest: dict[str, Any] | None = None
-    warnings: list[str] = field(default_factory=list)  # the source is readable but odd: said, not fatal
-    legacy_id: str | None = None  # a pre-1.10 docker-archive's image id (random, not a digest)
+    manifest: dict[str, Any] | None
+    warnings: list[str]  # the source is readable but odd: said, not fatal
+    legacy_id: str | None  # a pre-1.10 docker-archive's image id (random, not a digest)
+
+    def __init__(self, path: str, format: str, ref: str | None, manifest_digest: str | None, config_digest: str | None,
+                 config: dict[str, Any], platform: Platform | None, layers: list[LayerRef],
+                 manifest: dict[str, Any] | None = None, warnings: list[str] | None = None,
+                 legacy_id: str | None = None) -> None:
+        self.path = path
+        self.format = format
+        self.ref = ref
+        self.manifest_digest = manifest_digest
+        self.config_digest = config_digest
+        self.config = config
+        self.platform = platform
+        self.layers = layers
+        self.manifest = manifest
+        self.warnings = [] if warnings is None else warnings
+        self.legacy_id = legacy_id
 
 
 def load_json(container: Container, name: str, *, what: str, digest: str | None = None, verify: bool = True) -> Any:

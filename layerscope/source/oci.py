@@ -9,10 +9,10 @@ keeps the index but only one platform's blobs).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from ..errors import BadInputError, MissingBlobError, NotAnImageError, SelectionError
+from ..record import Record
 from .container import Container
 from .digest import parse_digest
 from .image import Image, LayerRef, config_facts, is_foreign, load_json, require
@@ -36,11 +36,17 @@ def blob_name(digest: str, *, where: str) -> str:
     return f"blobs/{algo}/{hexpart}"
 
 
-@dataclass(slots=True)
-class Candidate:
+class Candidate(Record):
+    __slots__ = ("descriptor", "ref", "platform")
+
     descriptor: dict[str, Any]
     ref: str | None
     platform: Platform | None
+
+    def __init__(self, descriptor: dict[str, Any], ref: str | None, platform: Platform | None) -> None:
+        self.descriptor = descriptor
+        self.ref = ref
+        self.platform = platform
 
 
 _DESCRIPTOR_FIELDS: dict[str, type | tuple[type, ...]] = {

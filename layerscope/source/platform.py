@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import platform as _platform
 import sys
-from dataclasses import dataclass
-
 from ..errors import UsageError
+from ..record import FrozenRecord
 
 _ARCH_ALIASES = {
     "x86_64": "amd64", "x86-64": "amd64", "amd64": "amd64",
@@ -21,11 +20,17 @@ _ARCH_ALIASES = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Platform:
+class Platform(FrozenRecord):
+    __slots__ = ("os", "architecture", "variant")
+
     os: str
     architecture: str
-    variant: str = ""
+    variant: str
+
+    def __init__(self, os: str, architecture: str, variant: str = "") -> None:
+        object.__setattr__(self, "os", os)
+        object.__setattr__(self, "architecture", architecture)
+        object.__setattr__(self, "variant", variant)
 
     def __str__(self) -> str:
         parts = [self.os or "unknown", self.architecture or "unknown"]
