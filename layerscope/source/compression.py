@@ -19,7 +19,6 @@ import weakref
 from collections.abc import Iterator
 
 from ..errors import BadInputError, DigestMismatchError
-from ..heap import Trimmer
 from .container import WINDOW, Region
 from .digest import new_hasher
 from .magic import BZIP2, GZIP, GZIP_MAGIC, NONE, XZ, ZSTD, detect
@@ -244,6 +243,8 @@ class _Prefetch(threading.Thread):
         self._stop_flag = False
 
     def run(self) -> None:
+        from ..heap import Trimmer  # only big compressed blobs come here
+
         put, hash_out, freed = self._q.put, self._hash_out, Trimmer().add
         try:
             for chunk in self._chunks:
