@@ -204,3 +204,14 @@ def test_rpmdb_damage_is_a_warning(rpmdb, tmp_path):
     pkgs, warnings = read("var/lib/rpm/rpmdb.sqlite", db.read_bytes())
     assert len(pkgs) == 1 and warnings == ["/var/lib/rpm/rpmdb.sqlite: 1 package header(s) could not be read; "
                                            "those packages are not compared"]
+
+
+def test_python_metadata_headers_end_at_the_first_blank_line():
+    """Only the header block counts (a description may hold 'Name:' lines); CRLF, folding, case."""
+    from layerscope.packages.python import read_metadata
+
+    data = (b"Metadata-Version: 2.1\r\nname:  Foo.Bar \r\nVERSION: 1.0\r\nSummary: one\r\n  two\r\n"
+            b"Version: 9.9\r\n\r\nName: not-me\nVersion: 0\n" + b"x" * 100_000)
+    (pkg,), notes = read_metadata("usr/lib/python3/dist-packages/Foo.Bar-1.0.dist-info/METADATA", data)
+    assert (pkg.name, pkg.version, pkg.key, notes) == ("Foo.Bar", "1.0", "foo-bar@/usr/lib/python3/dist-packages", [])
+    assert read_metadata("x.dist-info/METADATA", b"Summary: s\n\nName: a\nVersion: 1\n")[0] == []

@@ -123,7 +123,8 @@ def compare_images(
         report.files = diff_trees(trees[0], trees[1], mtime=mtime)
         report.directories = directory_deltas(report.files)
     if "packages" in sections:
-        (pa, wa), (pb, wb) = (installed(t, kept_bytes(s)) for t, s in zip(trees, scans))
+        memo: dict = {}  # a database both images have is read once
+        (pa, wa), (pb, wb) = (installed(t, kept_bytes(s), memo) for t, s in zip(trees, scans))
         report.packages = compare_packages(pa, pb, [f"A: {w}" for w in wa] + [f"B: {w}" for w in wb])
     return report
 

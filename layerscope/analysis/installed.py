@@ -32,8 +32,12 @@ def kept_bytes(scans: Iterable[LayerScan | None]) -> dict[bytes, bytes | None]:
     return out
 
 
-def installed(tree: Tree, kept: dict[bytes, bytes | None]) -> tuple[list[Package], list[str]]:
-    """The packages the databases in ``tree`` list, and warnings (one line each)."""
+def installed(tree: Tree, kept: dict[bytes, bytes | None], memo: dict | None = None) -> tuple[list[Package], list[str]]:
+    """The packages the databases in ``tree`` list, and warnings (one line each).
+
+    ``memo`` (shared between the trees of a comparison) reads a database the
+    two images have in common (same path, same content) once."""
+    memo = {} if memo is None else memo
     found: list[Package] = []
     warnings: list[str] = []
     for path, node in tree.nodes.items():
@@ -48,7 +52,10 @@ def installed(tree: Tree, kept: dict[bytes, bytes | None]) -> tuple[list[Package
             warnings.append(f"/{path}: {human_size(e.size)}, over the {human_size(capture.MAX_CAPTURE)} kept for a "
                             "package database; its packages are not compared")
             continue
-        pkgs, notes = packages.read(path, data)
+        read = memo.get((path, e.digest))
+        if read is None:
+            read = memo[(path, e.digest)] = packages.read(path, data)
+        pkgs, notes = read
         found.extend(pkgs)
         warnings.extend(notes)
     found.sort(key=_order)

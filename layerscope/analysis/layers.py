@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Callable
 
 from ..errors import BadInputError, LayerscopeError
@@ -39,12 +40,48 @@ def open_cache(cache: ScanCache | bool | str | None) -> ScanCache | None:
     return cache
 
 
+#: A file changed less than this long before it was hashed is not recorded as
+#: hashed: a write in the same timestamp tick would leave its identity as it was.
+SETTLED_NS = 2_000_000_000
+
+
+def _stamp(layer: LayerRef, digest: str) -> tuple[str, tuple[int, ...]] | None:
+    """The record of ``layer``'s file bytes hashing to ``digest``; None when they cannot be named."""
+    ident = layer.blob_identity()
+    if ident is None:
+        return None
+    return f"{digest}@{':'.join(map(str, ident))}", ident
+
+
+def _settled(ident: tuple[int, ...]) -> bool:
+    return max(ident[3], ident[4]) < time.time_ns() - SETTLED_NS  # mtime_ns, ctime_ns
+
+
+def verify_blob(layer: LayerRef, digest: str, *, where: str, cache: ScanCache | None) -> None:
+    """Hash ``layer``'s blob against ``digest`` -- unless ``cache`` recorded these very file
+    bytes hashing to it (same device, inode, size, mtime and ctime: as restic and git tell an
+    unchanged file; any write changes ctime). A full hash is recorded for the next run."""
+    stamp = _stamp(layer, digest) if cache is not None else None
+    if stamp is not None and cache.seen(stamp[0]):
+        return
+    layer.check_blob(digest, where=where)
+    remember_hashed(layer, stamp, cache)
+
+
+def remember_hashed(layer: LayerRef, stamp: tuple[str, tuple[int, ...]] | None, cache: ScanCache | None) -> None:
+    """Record that the file bytes ``stamp`` names hashed to its digest, if the file had
+    settled before and is unchanged after."""
+    if stamp is not None and cache is not None and _settled(stamp[1]) and layer.blob_unchanged(stamp[1]):
+        cache.mark(stamp[0])
+
+
 def scan_layer(layer: LayerRef, *, image_path: str, verify: bool = True, keep_entries: bool = False,
                cache: ScanCache | None = None) -> LayerScan:
     """Scan one layer; a pure function of the blob it names, so it may come from ``cache``.
 
-    A hit is as trustworthy as a cold scan: the blob is re-hashed against
-    the digest it is cached under (unless ``verify`` is off), and the
+    A hit is as trustworthy as a cold scan: the blob is hashed against the
+    digest it is cached under (unless ``verify`` is off, or the cache saw
+    the same unchanged file bytes hash to it: :func:`verify_blob`), and the
     config's diff_id is checked against the one the scan recorded.
     """
     where = layer.where(image_path)
@@ -55,11 +92,12 @@ def scan_layer(layer: LayerRef, *, image_path: str, verify: bool = True, keep_en
             if verify and layer.diff_id and hit.diff_id and hit.diff_id != layer.diff_id:
                 raise diff_id_mismatch(layer.diff_id, hit.diff_id, where)
             if verify:
-                layer.check_blob(key, where=where)
+                verify_blob(layer, key, where=where, cache=cache)
             else:
                 hit.blob_digest = hit.diff_id = None  # as a cold scan without verification reports them
             return hit
     stream = layer.open(verify=verify, where=where)
+    stamp = _stamp(layer, key) if key is not None and verify else None  # the bytes as mapped, before reading
     try:
         result = scan(stream, keep_entries=keep_entries)
     except LayerscopeError as e:
@@ -70,6 +108,7 @@ def scan_layer(layer: LayerRef, *, image_path: str, verify: bool = True, keep_en
         stream.close()
     if key is not None and verify and key in (result.blob_digest, result.diff_id):
         cache.put(key, result)  # only verified bytes are cached
+        remember_hashed(layer, stamp, cache)
     return result
 
 
@@ -154,7 +193,7 @@ def scan_images(
 
     def check(i: int, index: int) -> None:
         layer = images[i].layers[index]
-        layer.check_blob(checks[(i, index)], where=layer.where(images[i].path))
+        verify_blob(layer, checks[(i, index)], where=layer.where(images[i].path), cache=store)
 
     pool = None
     if jobs > 1:

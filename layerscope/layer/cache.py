@@ -2,9 +2,11 @@
 
 A scan is a pure function of a layer's bytes, so it can be cached under the
 blob's digest. The digest is what makes a hit safe, not the cache: callers
-re-hash the blob on a hit unless verification is off, and only scans of
-*verified* blobs are ever written (an unverified blob may not be what its
-name says, and would poison later verified runs).
+re-hash the blob on a hit unless verification is off (or the cache's ``seen``
+record says these unchanged file bytes hashed to it: analysis/layers.py
+``verify_blob``), and only scans of *verified* blobs are ever written (an
+unverified blob may not be what its name says, and would poison later
+verified runs).
 
 An entry is never trusted: a wrong magic, format version, key or checksum, a
 body that does not decode to the expected columns, or any I/O error makes
@@ -40,6 +42,8 @@ from .scan import LayerScan
 
 SCAN_FORMAT = 3  # bump whenever a scan's content or this encoding changes (2: captured package databases; 3: raw small bodies)
 DEFAULT_MAX_BYTES = 2 << 30
+_SEEN = "seen\0"  # key prefix of the records of blobs hashed in full (no digest starts so)
+_SEEN_MAGIC = b"LSSEEN\n\0"
 MAGIC = b"LSSCAN\n\0"
 _HEAD = struct.Struct("<8sII")
 _LEN = struct.Struct("<Q")
@@ -118,6 +122,27 @@ class ScanCache:
             pass
         return scan
 
+    # ---- blobs hashed in full, by file identity (analysis/layers.py: verify_blob) ----
+
+    def seen(self, stamp: str) -> bool:
+        """Was ``stamp`` (a digest and the identity of the file bytes that hashed to it) recorded?"""
+        path = self.path_for(_SEEN + stamp)
+        try:
+            with open(path, "rb") as f:
+                ok = f.read(len(_SEEN_MAGIC) + len(stamp) * 4 + 1) == _SEEN_MAGIC + stamp.encode("utf-8", "surrogateescape")
+        except OSError:
+            return False
+        if ok:
+            try:
+                os.utime(path)  # most recently used: evicted last
+            except OSError:
+                pass
+        return ok
+
+    def mark(self, stamp: str) -> None:
+        """Record ``stamp``: these file bytes were hashed in full and matched its digest."""
+        self._write(self.path_for(_SEEN + stamp), _SEEN_MAGIC + stamp.encode("utf-8", "surrogateescape"))
+
     # ---- write --------------------------------------------------------------
 
     def put(self, key: str, scan: LayerScan) -> bool:
@@ -127,7 +152,10 @@ class ScanCache:
         data = _encode(key, scan)
         if len(data) > self.max_bytes:
             return False
-        path = self.path_for(key)
+        return self._write(self.path_for(key), data)
+
+    def _write(self, path: str, data: bytes) -> bool:
+        """Write a whole entry atomically (temporary file, rename), then prune."""
         d = os.path.dirname(path)
         try:
             os.makedirs(d, exist_ok=True)

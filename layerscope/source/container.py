@@ -101,6 +101,15 @@ class Container:
     def names(self) -> list[str]:
         raise NotImplementedError
 
+    def identity(self, name: str) -> tuple[int, ...] | None:
+        """Who ``name``'s bytes are, as mapped: (device, inode, size, mtime_ns, ctime_ns, offset,
+        length) of the file holding them; None before they are mapped or if the file changed since."""
+        return None
+
+    def unchanged(self, name: str, identity: tuple[int, ...]) -> bool:
+        """Does the file holding ``name`` still have ``identity`` (stat it again now)?"""
+        return False
+
     def read_bytes(self, name: str, *, what: str) -> bytes:
         """Read a small file whole (manifests, configs, indexes)."""
         if not self.exists(name):
@@ -108,6 +117,11 @@ class Container:
         if self.size(name) > MAX_JSON_BYTES:
             raise BadInputError(f"{what} {name!r} is implausibly large ({self.size(name)} bytes)", where=self.path)
         return self.region(name).tobytes()
+
+
+def _stat_key(st: os.stat_result) -> tuple[int, int, int, int, int]:
+    """The file identity a write cannot keep: any write changes ctime, which no unprivileged process sets back."""
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 def _check_not_compressed(path: str, head: bytes) -> None:
@@ -223,14 +237,17 @@ class TarContainer(Container):
         self._members: dict[str, tuple[int, int]] = {}  # name -> (data offset, size)
         self._links: dict[str, str] = {}  # name -> target name (symlink or hardlink)
         self._mm: mmap.mmap | None = None
+        self._stat: tuple[int, ...] | None = None  # the file as indexed
+        self._mapped_stat: tuple[int, ...] | None = None  # the file as mapped, if it is the indexed one
         self._index()
 
     def __getstate__(self):
-        return {"path": self.path, "_members": self._members, "_links": self._links}
+        return {"path": self.path, "_members": self._members, "_links": self._links, "_stat": self._stat}
 
     def __setstate__(self, state) -> None:
         self.__dict__.update(state)
         self._mm = None
+        self._mapped_stat = None
 
     def _index(self) -> None:
         try:
@@ -240,8 +257,10 @@ class TarContainer(Container):
                 if len(head) < th.BLOCK_SIZE:
                     raise NotAnImageError("not an image archive (too short to be a tar)", where=self.path)
                 fd = f.fileno()
+                st = os.fstat(fd)
+                self._stat = _stat_key(st)
                 try:
-                    for kind, name, offset, size, link in _members(fd, os.fstat(fd).st_size):
+                    for kind, name, offset, size, link in _members(fd, st.st_size):
                         name = _clean(name)
                         if kind is _FILE:
                             self._members[name] = (offset, size)
@@ -290,7 +309,22 @@ class TarContainer(Container):
         if self._mm is None and size:
             with open(self.path, "rb") as f:
                 self._mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+                mapped = _stat_key(os.fstat(f.fileno()))
+                self._mapped_stat = mapped if mapped == self._stat else None
         return Region(self._mm, offset, size)
+
+    def identity(self, name: str) -> tuple[int, ...] | None:
+        real = self._resolve(name)
+        if real is None or self._mapped_stat is None:
+            return None
+        return (*self._mapped_stat, *self._members[real])
+
+    def unchanged(self, name: str, identity: tuple[int, ...]) -> bool:
+        try:
+            now = _stat_key(os.stat(self.path))
+        except OSError:
+            return False
+        return now == identity[:5] and self.identity(name) == identity
 
 
 class DirContainer(Container):
@@ -299,6 +333,7 @@ class DirContainer(Container):
     def __init__(self, path: str) -> None:
         self.path = path
         self._maps: dict[str, mmap.mmap] = {}
+        self._stats: dict[str, tuple[int, ...]] = {}  # blob file -> its identity when mapped
 
     def __getstate__(self):
         return {"path": self.path}
@@ -306,6 +341,7 @@ class DirContainer(Container):
     def __setstate__(self, state) -> None:
         self.path = state["path"]
         self._maps = {}
+        self._stats = {}
 
     def _full(self, name: str) -> str:
         clean = _clean(name)
@@ -342,12 +378,24 @@ class DirContainer(Container):
                     if size == 0:
                         return Region(None, 0, 0)
                     mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+                    self._stats[full] = _stat_key(os.fstat(f.fileno()))
             except FileNotFoundError:
                 raise MissingBlobError(f"{name!r} is missing", where=self.path) from None
             except OSError as e:
                 raise os_error(e, f"read {name!r}", self.path) from None
             self._maps[full] = mm
         return Region(mm, 0, len(mm))
+
+    def identity(self, name: str) -> tuple[int, ...] | None:
+        st = self._stats.get(self._full(name))
+        return None if st is None else (*st, 0, st[2])
+
+    def unchanged(self, name: str, identity: tuple[int, ...]) -> bool:
+        try:
+            now = _stat_key(os.stat(self._full(name)))
+        except OSError:
+            return False
+        return now == identity[:5] and self.identity(name) == identity
 
 
 def open_container(path: str) -> Container:

@@ -80,6 +80,16 @@ class LayerRef(Record):
             return self.diff_id
         return None
 
+    def blob_identity(self) -> tuple[int, ...] | None:
+        """The identity of the file bytes holding this blob (Container.identity), mapping them first."""
+        if self.name is None:
+            return None
+        self.container.region(self.name)
+        return self.container.identity(self.name)
+
+    def blob_unchanged(self, identity: tuple[int, ...]) -> bool:
+        return self.name is not None and self.container.unchanged(self.name, identity)
+
     def check_blob(self, expected: str, *, where: str | None = None) -> None:
         """Hash the stored blob and compare it with ``expected`` (what a cache hit rests on)."""
         where = where or self.where(self.container.path)
