@@ -22,7 +22,8 @@ from layerscope.layer import cache as C
 from layerscope.layer.cache import ScanCache
 
 def _cached_files(root: Path) -> list[Path]:
-    return sorted(p for p in root.rglob("*") if p.is_file())
+    """The scan entries under ``root`` (not the records of blobs seen hashed: test_cache_seen.py)."""
+    return sorted(p for p in root.rglob("*") if p.is_file() and p.read_bytes()[:8] != b"LSSEEN\n\0")
 
 
 def _run(ls, cache_dir: Path | None, *argv) -> tuple[int, str, str]:
