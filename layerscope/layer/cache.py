@@ -116,10 +116,7 @@ class ScanCache:
             self.rejected += 1
             return None
         self.hits += 1
-        try:
-            os.utime(path)  # most recently used: evicted last
-        except OSError:
-            pass
+        _touch(path)
         return scan
 
     # ---- blobs hashed in full, by file identity (analysis/layers.py: verify_blob) ----
@@ -133,10 +130,7 @@ class ScanCache:
         except OSError:
             return False
         if ok:
-            try:
-                os.utime(path)  # most recently used: evicted last
-            except OSError:
-                pass
+            _touch(path)
         return ok
 
     def mark(self, stamp: str) -> None:
@@ -212,6 +206,14 @@ class ScanCache:
             except OSError:
                 pass
         return freed
+
+
+def _touch(path: str) -> None:
+    """Mark an entry most recently used: evicted last."""
+    try:
+        os.utime(path)
+    except OSError:
+        pass
 
 
 # ---- encoding -----------------------------------------------------------------
