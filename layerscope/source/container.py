@@ -78,6 +78,22 @@ class Region(Record):
                 pass
         return max(start, stop)
 
+    def same_bytes(self, other: Region) -> bool | None:
+        """Do the two ranges hold the same bytes? Window by window through C's memcmp
+        (~10x sha256's speed); None without the C core (hash instead)."""
+        memeq = _memeq()
+        if memeq is None:
+            return None
+        if self.length != other.length:
+            return False
+        from layerscope._native import ffi
+
+        for a, b in zip(self.windows(), other.windows()):
+            with ffi.from_buffer("unsigned char[]", a) as pa, ffi.from_buffer("unsigned char[]", b) as pb:
+                if not memeq(pa, pb, len(a)):
+                    return False
+        return True
+
     def tobytes(self) -> bytes:
         if self.length == 0 or self.mm is None:
             return b""
@@ -117,6 +133,15 @@ class Container:
         if self.size(name) > MAX_JSON_BYTES:
             raise BadInputError(f"{what} {name!r} is implausibly large ({self.size(name)} bytes)", where=self.path)
         return self.region(name).tobytes()
+
+
+def _memeq():
+    try:
+        from layerscope._native import lib
+
+        return lib.ls_memeq
+    except (ImportError, AttributeError):  # no C core, or one built before memeq.c
+        return None
 
 
 def _stat_key(st: os.stat_result) -> tuple[int, int, int, int, int]:

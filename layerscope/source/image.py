@@ -90,6 +90,12 @@ class LayerRef(Record):
     def blob_unchanged(self, identity: tuple[int, ...]) -> bool:
         return self.name is not None and self.container.unchanged(self.name, identity)
 
+    def same_bytes(self, other: LayerRef) -> bool | None:
+        """Is this blob byte for byte ``other``'s (another file's copy)? None: cannot tell fast."""
+        if self.name is None or other.name is None:
+            return None
+        return self.container.region(self.name).same_bytes(other.container.region(other.name))
+
     def check_blob(self, expected: str, *, where: str | None = None) -> None:
         """Hash the stored blob and compare it with ``expected`` (what a cache hit rests on)."""
         where = where or self.where(self.container.path)
