@@ -62,13 +62,15 @@ def verify_blob(layer: LayerRef, digest: str, *, where: str, cache: ScanCache | 
     """Hash ``layer``'s blob against ``digest`` -- unless ``cache`` recorded these very file
     bytes hashing to it (same device, inode, size, mtime and ctime: as restic and git tell an
     unchanged file; any write changes ctime), or they equal, byte for byte, the copy
-    ``verified`` whose bytes the caller has proven to be the digest's (memcmp instead of sha256).
-    A full check is recorded for the next run."""
+    ``verified`` whose bytes the caller proves to be the digest's before it uses the result
+    (memcmp instead of sha256). Only a full hash is recorded for the next run: when this runs,
+    ``verified`` may still be being hashed."""
     stamp = _stamp(layer, digest) if cache is not None else None
     if stamp is not None and cache.seen(stamp[0]):
         return
-    if verified is None or not layer.same_bytes(verified):
-        layer.check_blob(digest, where=where)  # also when they differ: the error names the digest found
+    if verified is not None and layer.same_bytes(verified):
+        return
+    layer.check_blob(digest, where=where)  # also when they differ: the error names the digest found
     remember_hashed(layer, stamp, cache)
 
 
