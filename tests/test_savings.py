@@ -1,0 +1,99 @@
+"""`savings`: what layer, ChainID, file and chunk sharing store, against values computed here.
+
+The images (``savings_images.py``) share a base, built with umoci; the
+``naive``, ``layer`` and ``file`` totals must equal the values computed from
+the manifests and the layer tars (read with ``tarfile``), per image too, and
+the acceptance cases of issue #10 must show: a middle layer rebuilt with new
+mtimes shares no layer but every file; a big file changed by one byte or with
+a MiB appended is a new file, but nearly all of its chunks are shared.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import savings_images as SI
+from layerscope.analysis.savings import savings
+from layerscope.source import open_image
+
+pytestmark = pytest.mark.interop
+
+
+@pytest.fixture(scope="session")
+def simg(tmp_path_factory):
+    import overlay_images as O
+    if not O.have_umoci():
+        pytest.skip("umoci is needed for the savings tests")
+    return SI.build(tmp_path_factory.mktemp("savings"))
+
+
+@pytest.fixture(scope="session")
+def oracle(simg):
+    return SI.oracle(simg.layout)
+
+
+@pytest.fixture(scope="session")
+def report(simg):
+    return savings([open_image(a) for a in simg.args()])
+
+
+def test_totals_equal_the_manifests_and_file_contents(report, oracle):
+    assert report.naive == oracle["naive"]
+    assert report.totals["layer"] == oracle["layer"]
+    assert report.totals["file"] == oracle["file"]
+
+
+def test_levels_are_ordered(report):
+    t = report.totals
+    assert t["chunk"] <= t["file"] <= t["layer"] <= t["chainid"] <= report.naive
+    assert t["chunk"] < t["file"] < t["layer"] < report.naive  # each level saves something here
+
+
+def test_per_image_sizes(report, oracle):
+    for k, tag in enumerate(SI.TAGS):
+        levels = report.per_image[k].levels
+        sizes = oracle["layer_sizes"]
+        assert levels["layer"].bytes == sum(sizes[d] for d in oracle["diff_ids"][tag])
+        assert levels["file"].bytes == sum(oracle["files"][tag].values())
+        for lv in levels.values():
+            assert 0 <= lv.shared <= lv.bytes
+        assert 0 < levels["chunk"].bytes <= levels["file"].bytes <= levels["layer"].bytes
+
+
+def test_rebuilt_layer_shares_every_file_but_no_layer(report, oracle):
+    k = SI.TAGS.index("rebuilt")
+    levels = report.per_image[k].levels
+    mid = sum(len(d) for d in SI.MID_FILES.values())
+    rebuilt_mid = oracle["diff_ids"]["rebuilt"][-1]
+    assert rebuilt_mid not in oracle["diff_ids"]["one"]  # the mtimes broke layer sharing
+    assert levels["layer"].unique == oracle["layer_sizes"][rebuilt_mid]
+    assert levels["file"].unique == 0  # every file is somewhere else
+    assert levels["file"].bytes >= mid
+
+
+@pytest.mark.parametrize("tag, new", [("onebyte", 0), ("append", 1 << 20)])
+def test_chunks_catch_what_files_miss(report, tag, new):
+    k = SI.TAGS.index(tag)
+    levels = report.per_image[k].levels
+    assert levels["file"].unique >= SI.BIG  # a new file to file-level dedup
+    max_chunk = 4 * report.avg_chunk
+    assert new <= levels["chunk"].unique <= new + 2 * max_chunk  # the chunks around the change, no more
+    assert levels["chunk"].shared >= SI.BIG - 2 * max_chunk  # the rest of the big file is found elsewhere
+
+
+def test_matrix(report, oracle):
+    n = len(SI.TAGS)
+    for name in ("layer", "chunk"):
+        m = report.matrix[name]
+        for i in range(n):
+            for j in range(n):
+                assert m[i][j] == m[j][i]
+            assert m[i][i] == report.per_image[i].levels[name].bytes
+    one, two = SI.TAGS.index("one"), SI.TAGS.index("two")
+    d = oracle["diff_ids"]
+    assert report.matrix["layer"][one][two] == sum(oracle["layer_sizes"][x] for x in set(d["one"]) & set(d["two"]))
+
+
+def test_top_layers(report, oracle):
+    base = oracle["diff_ids"]["one"][0]
+    assert report.top_layers[0].diff_id == base and report.top_layers[0].images == list(range(len(SI.TAGS)))
