@@ -97,3 +97,16 @@ def test_matrix(report, oracle):
 def test_top_layers(report, oracle):
     base = oracle["diff_ids"]["one"][0]
     assert report.top_layers[0].diff_id == base and report.top_layers[0].images == list(range(len(SI.TAGS)))
+
+
+def test_rebuilt_layer_is_a_near_miss(report, oracle):
+    from layerscope.analysis.near_miss import SAME_BUT_MTIMES
+
+    mid, rebuilt = oracle["diff_ids"]["one"][1], oracle["diff_ids"]["rebuilt"][1]
+    found = [m for m in report.near_misses if {m.a, m.b} == {mid, rebuilt}]
+    assert len(found) == 1, report.near_misses
+    m = found[0]
+    assert m.cause == SAME_BUT_MTIMES and m.changed == 0
+    assert m.common == sum(map(len, SI.MID_FILES.values())) and m.share == 1.0
+    # the big file's edits share no content with the original: not near misses of the base
+    assert all(oracle["diff_ids"]["one"][0] not in (x.a, x.b) for x in report.near_misses)

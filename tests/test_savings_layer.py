@@ -59,3 +59,34 @@ def test_chunks_are_those_of_each_file(tar_backend, fmt, seed, stream):
     assert len(got.chunks) == DIGEST_SIZE * got.chunk_count()
     assert got.lost == 0
     assert got.size == len(data)
+
+
+def _table(members: list[tuple]) -> "LayerDigests":
+    from array import array
+
+    from layerscope.analysis.layer_digests import LayerDigests
+
+    files = {m[2]: m[3] for m in members if m[1] == "file"}
+    return LayerDigests(None, None, 0, files, b"", array("I"), members=members)
+
+
+def _m(path: str, data: bytes, mtime: float = 1.0, mode: int = 0o644) -> tuple:
+    return (path, "file", xxh3_128_digest(data), len(data), mode, 0, 0, None, mtime)
+
+
+def test_near_miss_causes():
+    from layerscope.analysis import near_miss as N
+
+    base = [_m("a", b"x" * 100), _m("b", b"y" * 200), _m("c", b"z" * 300)]
+    cases = {
+        "mtimes": ([_m(p, d, 2.0) for p, d in (("a", b"x" * 100), ("b", b"y" * 200), ("c", b"z" * 300))],
+                   N.SAME_BUT_MTIMES, 0),
+        "order": ([base[2], base[0], base[1]], N.SAME_BUT_ORDER, 0),
+        "metadata": ([base[0], base[1], _m("c", b"z" * 300, mode=0o600)], N.SAME_BUT_METADATA, 1),
+        "changed": ([base[1], base[2], _m("d", b"w")], N.FILES_CHANGED, 2),
+    }
+    for name, (other, cause, changed) in cases.items():
+        got = N.near_misses({"l1": _table(base), "l2": _table(other)})
+        assert [(m.a, m.b, m.cause, m.changed) for m in got] == [("l1", "l2", cause, changed)], name
+    # too little in common: no near miss
+    assert N.near_misses({"l1": _table(base), "l2": _table([base[0], _m("q", b"q" * 1000)])}) == []

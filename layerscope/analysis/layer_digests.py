@@ -29,13 +29,21 @@ DIGEST_SIZE = 16  # XXH3-128
 _digest = xxhash.xxh3_128_digest
 
 
+def member(e: Entry) -> tuple:
+    """What a near miss compares of an entry: (path, kind, digest, size, mode, uid, gid, link, mtime)."""
+    return (e.path, e.kind, e.digest, e.size, e.mode, e.uid, e.gid, e.link, e.mtime)
+
+
+MTIME = 8  # the index of mtime in a member tuple
+
+
 def chunk_params(avg_chunk: int = 65536) -> ChunkParams:
     """FastCDC bounds for an average: min avg/4, max avg*4 (the defaults' ratios)."""
     return ChunkParams(min_size=max(avg_chunk // 4, 64), avg_size=avg_chunk, max_size=avg_chunk * 4)
 
 
 class LayerDigests(Record):
-    __slots__ = ("diff_id", "blob_digest", "size", "files", "chunks", "chunk_sizes", "lost")
+    __slots__ = ("diff_id", "blob_digest", "size", "files", "chunks", "chunk_sizes", "lost", "members")
 
     diff_id: str | None  # computed (None when verification was off)
     blob_digest: str | None
@@ -44,9 +52,10 @@ class LayerDigests(Record):
     chunks: bytes  # sorted unique chunk digests, DIGEST_SIZE bytes each
     chunk_sizes: array  # 'I': the size of each chunk, aligned with ``chunks``
     lost: int  # files counted as one whole chunk: sparse, or no longer at hand (see layer/feed.py)
+    members: list[tuple]  # Member tuples in tar order: what near misses are explained by
 
     def __init__(self, diff_id: str | None, blob_digest: str | None, size: int, files: dict[bytes, int],
-                 chunks: bytes, chunk_sizes: array, lost: int = 0) -> None:
+                 chunks: bytes, chunk_sizes: array, lost: int = 0, members: list[tuple] | None = None) -> None:
         self.diff_id = diff_id
         self.blob_digest = blob_digest
         self.size = size
@@ -54,6 +63,7 @@ class LayerDigests(Record):
         self.chunks = chunks
         self.chunk_sizes = chunk_sizes
         self.lost = lost
+        self.members = [] if members is None else members
 
     def chunk_count(self) -> int:
         return len(self.chunk_sizes)
@@ -104,9 +114,11 @@ def layer_digests(stream: VerifyingStream, params: ChunkParams | None = None) ->
     sink = _ChunkSink(params or chunk_params())
     feed = ContentFeed(stream, sink)
     files: dict[bytes, int] = {}
+    members: list[tuple] = []
     try:
         for batch in iter_entry_batches(feed, hash_content=True, wants=feed.wants):
             feed.batch(batch)
+            members.extend(map(member, batch))
             for e in batch:
                 if e.kind is FILE and e.digest is not None and e.size:
                     files[e.digest] = e.size
@@ -125,4 +137,5 @@ def layer_digests(stream: VerifyingStream, params: ChunkParams | None = None) ->
         chunks=b"".join(keys),
         chunk_sizes=array("I", [chunks[k] for k in keys]),
         lost=sink.wholes,
+        members=members,
     )

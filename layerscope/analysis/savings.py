@@ -23,6 +23,7 @@ from ..errors import BadInputError, LayerscopeError
 from ..source import Image, LayerRef
 from .image_diff import chain_ids
 from .layer_digests import LayerDigests, chunk_params, layer_digests
+from .near_miss import NearMiss, near_misses
 from .layers import _check_diff_id, blob_key, default_jobs, verify_blob
 
 LEVELS = ("layer", "chainid", "file", "chunk")
@@ -61,6 +62,7 @@ class SavingsReport:
     per_image: list[ImageSavings]
     matrix: dict[str, list[list[int]]]  # "layer" / "chunk" -> bytes images i and j have in common
     top_layers: list[TopLayer]
+    near_misses: list[NearMiss]
     avg_chunk: int
 
 
@@ -108,7 +110,7 @@ def merge(images: Sequence[ImageLayers], *, avg_chunk: int = 65536, top: int = 1
     top_layers = [TopLayer(k, tables[k].size, sorted(layer_images[k])) for k in ranked[:top]]
     return SavingsReport(images=[im.name for im in images], naive=naive, totals=totals, per_image=per,
                          matrix={"layer": layer_matrix, "chunk": chunk_matrix}, top_layers=top_layers,
-                         avg_chunk=avg_chunk)
+                         near_misses=near_misses(tables), avg_chunk=avg_chunk)
 
 
 def _count(per: list[ImageSavings], level: str, size: int, owners: set[int],
