@@ -13,8 +13,7 @@ from __future__ import annotations
 import pytest
 
 import savings_images as SI
-from layerscope.analysis.savings import savings
-from layerscope.source import open_image
+import layerscope
 
 pytestmark = pytest.mark.interop
 
@@ -34,7 +33,7 @@ def oracle(simg):
 
 @pytest.fixture(scope="session")
 def report(simg):
-    return savings([open_image(a) for a in simg.args()])
+    return layerscope.savings(simg.args())
 
 
 def test_totals_equal_the_manifests_and_file_contents(report, oracle):

@@ -16,15 +16,15 @@ the scan's entries.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from ..errors import BadInputError, LayerscopeError
-from ..source import Image, LayerRef
+from ..errors import BadInputError, LayerscopeError, UsageError
+from ..source import Image, LayerRef, open_images
 from .image_diff import chain_ids
 from .layer_digests import LayerDigests, chunk_params, layer_digests
 from .near_miss import NearMiss, near_misses
-from .layers import _check_diff_id, blob_key, default_jobs, verify_blob
+from .layers import _check_diff_id, blob_key, default_jobs, progress_bar, verify_blob
 
 LEVELS = ("layer", "chainid", "file", "chunk")
 
@@ -226,8 +226,28 @@ def image_name(image: Image) -> str:
     return f"{image.path}:{image.ref}" if image.ref else str(image.path)
 
 
-def savings(images: list[Image], *, avg_chunk: int = 65536, verify: bool = True, jobs: int | None = None,
-            progress: ProgressFn | None = None) -> SavingsReport:
-    """What layer, ChainID, file and chunk sharing store for ``images`` (opened images)."""
-    return merge(digest_images(images, avg_chunk=avg_chunk, verify=verify, jobs=jobs, progress=progress),
-                 avg_chunk=avg_chunk)
+def savings(images: Iterable[str | Image], *, all_images: bool = False, platform: str | None = None,
+            avg_chunk: int = 65536, verify: bool = True, jobs: int | None = None,
+            progress: bool | None = False) -> SavingsReport:
+    """What layer, ChainID, file and chunk sharing store for ``images``.
+
+    Each is an opened :class:`Image` or a spec ``inspect`` reads (``PATH[:REF]``;
+    a directory of archives; with ``all_images``, every image of a multi-image
+    archive or layout). ``progress``: a bar on stderr (None: when it is a terminal).
+    """
+    opened: list[Image] = []
+    for im in images:
+        if isinstance(im, Image):
+            opened.append(im)
+        else:
+            opened.extend(open_images(im, all_images=all_images, platform=platform, verify=verify))
+    if len(opened) < 1:
+        raise UsageError("savings needs at least one image")
+    chunk_params(avg_chunk)  # bad sizes fail before any layer is read
+    unique = len({blob_key(im, layer) for im in opened for layer in im.layers if not layer.foreign})
+    tick, done = progress_bar(unique, enabled=progress)
+    try:
+        tables = digest_images(opened, avg_chunk=avg_chunk, verify=verify, jobs=jobs, progress=tick)
+    finally:
+        done()
+    return merge(tables, avg_chunk=avg_chunk)
