@@ -10,10 +10,14 @@ a MiB appended is a new file, but nearly all of its chunks are shared.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 import savings_images as SI
 import layerscope
+from conftest import TAR_BACKENDS
+from layerscope.report.savings_out import savings_doc
 
 pytestmark = pytest.mark.interop
 
@@ -109,3 +113,42 @@ def test_rebuilt_layer_is_a_near_miss(report, oracle):
     assert m.common == sum(map(len, SI.MID_FILES.values())) and m.share == 1.0
     # the big file's edits share no content with the original: not near misses of the base
     assert all(oracle["diff_ids"]["one"][0] not in (x.a, x.b) for x in report.near_misses)
+
+
+@pytest.mark.parametrize("ls", TAR_BACKENDS, indirect=True)
+def test_cli_json_is_the_report(ls, simg, report):
+    doc = ls("savings", "--json", *simg.args()).json()
+    assert doc == json.loads(json.dumps(savings_doc(report)))
+    assert doc["schema"] == "layerscope.savings/1"
+    assert set(doc["totals"]) == {"naive", "layer", "chainid", "file", "chunk"}
+    assert [im["name"] for im in doc["images"]] == simg.args()
+
+
+def test_cli_text(ls, simg, oracle):
+    res = ls("savings", *simg.args())
+    assert res.rc == 0, res.err
+    assert "near misses" in res.out and "same files, new mtimes" in res.out
+    assert "in common (chunk level)" in res.out
+
+
+def test_all_images_and_a_directory(ls, simg, report, tmp_path):
+    # the layout holds more tags than the five: --all-images takes every one of them
+    doc = ls("savings", "--json", "--all-images", simg.layout).json()
+    names = [im["name"] for im in doc["images"]]
+    assert set(simg.args()) <= set(names) and doc["totals"]["chunk"]["bytes"] == report.totals["chunk"]  # the extra tags add no content
+    d = tmp_path / "many"
+    d.mkdir()
+    (d / "notes.txt").write_text("not an image\n")
+    (d / "x").symlink_to(simg.layout)
+    doc = ls("savings", "--json", "--all-images", d).json()
+    assert len(doc["images"]) == len(names)
+
+
+@pytest.mark.parametrize("args, words", [
+    (["/nonexistent.tar"], "nonexistent"),
+    (["--avg-chunk", "7"], "chunk"),
+])
+def test_bad_input_is_one_line(ls, simg, args, words):
+    argv = args if args[0].startswith("/") else [*args, *simg.args()[:1]]
+    res = ls("savings", *argv)
+    assert res.rc == 2 and words in res.err and len(res.err.strip().splitlines()) == 1, res.err
