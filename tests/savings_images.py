@@ -52,6 +52,7 @@ def _repack(L: Path, work: Path, src: str, dst: str, fn) -> None:
 def _base(r: Path) -> None:
     _w(r, "etc/a", b"alpha\n")
     _w(r, "etc/b", I.rand_bytes(9000, 1))
+    _w(r, "etc/text", I.text_bytes(600_000, 9))  # compressible: the zstd figures mean something
     _w(r, "data/big", I.rand_bytes(BIG, 2))
 
 
@@ -126,6 +127,25 @@ def file_contents(tar: bytes) -> dict[str, int]:
             if m.isreg() and m.size:
                 out[hashlib.sha256(tf.extractfile(m).read()).hexdigest()] = m.size
     return out
+
+
+def zstd_size(data: bytes) -> int:
+    import zstandard
+    return len(zstandard.ZstdCompressor(level=3).compress(data))
+
+
+def file_bodies(tar: bytes) -> dict[str, bytes]:
+    with tarfile.open(fileobj=io.BytesIO(tar)) as tf:
+        return {hashlib.sha256(b := tf.extractfile(m).read()).hexdigest(): b for m in tf if m.isreg() and m.size}
+
+
+def compressed_oracle(L: Path, tags: list[str] = TAGS) -> dict:
+    """zstd -3 of each unique layer tar, and of each unique file's content, whole."""
+    layers = {d: tar for t in tags for d, tar in image_layers(L, t)}
+    files = {}
+    for tar in layers.values():
+        files.update(file_bodies(tar))
+    return {"layer": sum(map(zstd_size, layers.values())), "file": sum(map(zstd_size, files.values()))}
 
 
 def oracle(L: Path, tags: list[str] = TAGS) -> dict:

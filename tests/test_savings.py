@@ -152,3 +152,12 @@ def test_bad_input_is_one_line(ls, simg, args, words):
     argv = args if args[0].startswith("/") else [*args, *simg.args()[:1]]
     res = ls("savings", *argv)
     assert res.rc == 2 and words in res.err and len(res.err.strip().splitlines()) == 1, res.err
+
+
+def test_compressed_figures(simg, report):
+    want = SI.compressed_oracle(simg.layout)
+    got = report.compressed
+    assert abs(got["layer"] - want["layer"]) <= 0.01 * want["layer"]  # the same stream, fed in pieces
+    assert abs(got["file"] - want["file"]) <= 0.05 * want["file"]  # files compressed a chunk at a time
+    assert got["chunk"] <= got["file"] and got["layer"] <= got["chainid"] <= got["naive"]
+    assert got["layer"] < report.totals["layer"] - 100_000  # the text file compresses: not a copy of the sizes

@@ -7,8 +7,15 @@ the stream while :class:`layer.feed.ContentFeed` hands each regular file's
 content to a streaming FastCDC chunker; nothing is held whole.
 
 The table is compact: chunk digests (XXH3-128, 16 bytes) sorted and
-deduplicated in one ``bytes`` object, their sizes in an ``array('I')``
-beside it: 20 bytes per chunk of a layer, no Python object per chunk.
+deduplicated in one ``bytes`` object, their sizes and zstd-compressed sizes
+in two ``array('I')`` beside it: 24 bytes per chunk of a layer, no Python
+object per chunk.
+
+Compressed figures are measured, not guessed (zstd level 3): the whole tar
+stream goes through a streaming compressor in the same pass (the layer's
+figure), and each new chunk is compressed on its own (the chunk figure; a
+file's is the sum of its chunks'). That is two compressions of every byte;
+a sampled estimate is the next step if it costs too much.
 """
 
 from __future__ import annotations
@@ -43,7 +50,8 @@ def chunk_params(avg_chunk: int = 65536) -> ChunkParams:
 
 
 class LayerDigests(Record):
-    __slots__ = ("diff_id", "blob_digest", "size", "files", "chunks", "chunk_sizes", "lost", "members")
+    __slots__ = ("diff_id", "blob_digest", "size", "files", "chunks", "chunk_sizes", "lost", "members",
+                 "compressed", "file_compressed", "chunk_compressed")
 
     diff_id: str | None  # computed (None when verification was off)
     blob_digest: str | None
@@ -53,9 +61,14 @@ class LayerDigests(Record):
     chunk_sizes: array  # 'I': the size of each chunk, aligned with ``chunks``
     lost: int  # files counted as one whole chunk: sparse, or no longer at hand (see layer/feed.py)
     members: list[tuple]  # Member tuples in tar order: what near misses are explained by
+    compressed: int  # the tar stream through zstd level 3
+    file_compressed: dict[bytes, int]  # file digest -> the sum of its chunks' compressed sizes
+    chunk_compressed: array  # 'I': each chunk through zstd level 3, aligned with ``chunks``
 
     def __init__(self, diff_id: str | None, blob_digest: str | None, size: int, files: dict[bytes, int],
-                 chunks: bytes, chunk_sizes: array, lost: int = 0, members: list[tuple] | None = None) -> None:
+                 chunks: bytes, chunk_sizes: array, lost: int = 0, members: list[tuple] | None = None,
+                 compressed: int = 0, file_compressed: dict[bytes, int] | None = None,
+                 chunk_compressed: array | None = None) -> None:
         self.diff_id = diff_id
         self.blob_digest = blob_digest
         self.size = size
@@ -64,45 +77,61 @@ class LayerDigests(Record):
         self.chunk_sizes = chunk_sizes
         self.lost = lost
         self.members = [] if members is None else members
+        self.compressed = compressed
+        self.file_compressed = {} if file_compressed is None else file_compressed
+        self.chunk_compressed = array("I", chunk_sizes) if chunk_compressed is None else chunk_compressed
 
     def chunk_count(self) -> int:
         return len(self.chunk_sizes)
 
     def iter_chunks(self):
-        """(digest, size) in digest order."""
-        chunks, sizes = self.chunks, self.chunk_sizes
+        """(digest, size, compressed size) in digest order."""
+        chunks, sizes, csizes = self.chunks, self.chunk_sizes, self.chunk_compressed
         for k in range(len(sizes)):
-            yield chunks[k * DIGEST_SIZE:(k + 1) * DIGEST_SIZE], sizes[k]
+            yield chunks[k * DIGEST_SIZE:(k + 1) * DIGEST_SIZE], sizes[k], csizes[k]
 
 
 class _ChunkSink:
-    """Chunks each file fed to it; chunk digest -> size, unique within the layer."""
+    """Chunks each file fed to it: chunk digest -> (size, compressed size), unique within the
+    layer, and each file's compressed size (by its data offset: the C reader hands out a big
+    member's digest only after its bytes went by)."""
 
-    def __init__(self, params: ChunkParams) -> None:
+    def __init__(self, params: ChunkParams, compress) -> None:
         self._chunker = Chunker(params, threads=1)  # layers run in parallel already
-        self.chunks: dict[bytes, int] = {}
+        self._compress = compress
+        self.chunks: dict[bytes, tuple[int, int]] = {}
+        self.file_compressed: dict[int, int] = {}
+        self._offset = 0
+        self._csize = 0
         self.wholes = 0
 
     def begin(self, e: Entry) -> None:
-        pass
+        self._offset, self._csize = e.data_offset, 0
+
+    def _add(self, pieces: list[memoryview]) -> None:
+        chunks = self.chunks
+        for c in pieces:
+            d = _digest(c)
+            known = chunks.get(d)
+            if known is None:
+                known = chunks[d] = (len(c), len(self._compress(c)))
+            self._csize += known[1]
 
     def data(self, view: memoryview) -> None:
-        chunks = self.chunks
-        for c in self._chunker.feed(view):
-            chunks[_digest(c)] = len(c)
+        self._add(self._chunker.feed(view))
 
     def end(self) -> None:
-        chunks = self.chunks
-        for c in self._chunker.finish():
-            chunks[_digest(c)] = len(c)
+        self._add(self._chunker.finish())
+        self.file_compressed[self._offset] = self._csize
 
     def lost(self, e: Entry) -> None:
         self.whole(e)
 
     def whole(self, e: Entry) -> None:
         # the XXH3-128 of a whole file is the digest of it as one chunk: consistent with chunked files
-        if e.digest is not None:
-            self.chunks[e.digest] = e.size
+        if e.digest is not None:  # its bytes are gone: counted as incompressible
+            self.chunks[e.digest] = (e.size, e.size)
+            self.file_compressed[e.data_offset] = e.size
             self.wholes += 1
 
 
@@ -111,9 +140,14 @@ def layer_digests(stream: VerifyingStream, params: ChunkParams | None = None) ->
 
     ``stream.finish()`` checks the blob digest and diff_id, as ``scan`` does.
     """
-    sink = _ChunkSink(params or chunk_params())
-    feed = ContentFeed(stream, sink)
+    import zstandard  # on first use: start-up time
+
+    # two compressors: a one-shot compress() on the stream's context would reset the stream
+    sink = _ChunkSink(params or chunk_params(), zstandard.ZstdCompressor(level=ZSTD_LEVEL).compress)
+    whole = _Compressed(stream, zstandard.ZstdCompressor(level=ZSTD_LEVEL).compressobj())
+    feed = ContentFeed(whole, sink)
     files: dict[bytes, int] = {}
+    file_compressed: dict[bytes, int] = {}
     members: list[tuple] = []
     try:
         for batch in iter_entry_batches(feed, hash_content=True, wants=feed.wants):
@@ -124,6 +158,7 @@ def layer_digests(stream: VerifyingStream, params: ChunkParams | None = None) ->
                     files[e.digest] = e.size
                     if e.size != e.data_size:  # sparse: not fed
                         sink.whole(e)
+                    file_compressed[e.digest] = sink.file_compressed.pop(e.data_offset, e.size)
     finally:
         feed.close()
     stream.finish()
@@ -135,7 +170,39 @@ def layer_digests(stream: VerifyingStream, params: ChunkParams | None = None) ->
         size=stream.size,
         files=files,
         chunks=b"".join(keys),
-        chunk_sizes=array("I", [chunks[k] for k in keys]),
+        chunk_sizes=array("I", [chunks[k][0] for k in keys]),
         lost=sink.wholes,
         members=members,
+        compressed=whole.finish(),
+        file_compressed=file_compressed,
+        chunk_compressed=array("I", [chunks[k][1] for k in keys]),
     )
+
+
+ZSTD_LEVEL = 3
+
+
+class _Compressed:
+    """The layer stream, also run through a zstd stream compressor: only the output size is kept."""
+
+    def __init__(self, stream, cobj) -> None:
+        self._stream = stream
+        self._cobj = cobj
+        self.size = 0
+        if hasattr(stream, "read1"):
+            self.read1 = self._read1
+
+    def read(self, n: int, /):
+        piece = self._stream.read(n)
+        if piece:
+            self.size += len(self._cobj.compress(piece))
+        return piece
+
+    def _read1(self, n: int, /):
+        piece = self._stream.read1(n)
+        if piece:
+            self.size += len(self._cobj.compress(piece))
+        return piece
+
+    def finish(self) -> int:
+        return self.size + len(self._cobj.flush())

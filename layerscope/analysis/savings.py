@@ -59,6 +59,7 @@ class SavingsReport:
     images: list[str]
     naive: int  # every image stored on its own (uncompressed layer bytes)
     totals: dict[str, int]  # level -> bytes stored once per unique unit
+    compressed: dict[str, int]  # "naive" and each level -> the same through zstd level 3
     per_image: list[ImageSavings]
     matrix: dict[str, list[list[int]]]  # "layer" / "chunk" -> bytes images i and j have in common
     top_layers: list[TopLayer]
@@ -79,6 +80,7 @@ def merge(images: Sequence[ImageLayers], *, avg_chunk: int = 65536, top: int = 1
     n = len(images)
     per = [ImageSavings(im.name) for im in images]
     naive = sum(t.size for im in images for _, t in im.layers)
+    compressed = {"naive": sum(t.compressed for im in images for _, t in im.layers)}
     tables: dict[str, LayerDigests] = {}
     layer_images: dict[str, set[int]] = {}
     chain_images: dict[str, tuple[int, set[int]]] = {}
@@ -87,28 +89,33 @@ def merge(images: Sequence[ImageLayers], *, avg_chunk: int = 65536, top: int = 1
         for (key, table), chain in zip(im.layers, chain_ids(keys)):
             tables.setdefault(key, table)
             layer_images.setdefault(key, set()).add(i)
-            chain_images.setdefault(chain, (table.size, set()))[1].add(i)
+            chain_images.setdefault(chain, (table.size, table.compressed, set()))[2].add(i)
     totals = dict.fromkeys(LEVELS, 0)
+    compressed.update(dict.fromkeys(LEVELS, 0))
     layer_matrix = [[0] * n for _ in range(n)]
     for key, owners in layer_images.items():
         _count(per, "layer", tables[key].size, owners, layer_matrix)
         totals["layer"] += tables[key].size
-    for size, owners in chain_images.values():
+        compressed["layer"] += tables[key].compressed
+    for size, csize, owners in chain_images.values():
         _count(per, "chainid", size, owners, None)
         totals["chainid"] += size
-    file_images: dict[bytes, tuple[int, set[int]]] = {}
+        compressed["chainid"] += csize
+    file_images: dict[bytes, tuple[int, int, set[int]]] = {}
     for key, owners in layer_images.items():
+        fc = tables[key].file_compressed
         for digest, size in tables[key].files.items():
-            file_images.setdefault(digest, (size, set()))[1].update(owners)
-    for size, owners in file_images.values():
+            file_images.setdefault(digest, (size, fc.get(digest, size), set()))[2].update(owners)
+    for size, csize, owners in file_images.values():
         _count(per, "file", size, owners, None)
         totals["file"] += size
+        compressed["file"] += csize
     del file_images
     chunk_matrix = [[0] * n for _ in range(n)]
-    totals["chunk"] = _merge_chunks(tables, layer_images, per, chunk_matrix)
+    totals["chunk"], compressed["chunk"] = _merge_chunks(tables, layer_images, per, chunk_matrix)
     ranked = sorted(layer_images, key=lambda k: (-len(layer_images[k]), -tables[k].size, k))
     top_layers = [TopLayer(k, tables[k].size, sorted(layer_images[k])) for k in ranked[:top]]
-    return SavingsReport(images=[im.name for im in images], naive=naive, totals=totals, per_image=per,
+    return SavingsReport(images=[im.name for im in images], naive=naive, totals=totals, compressed=compressed, per_image=per,
                          matrix={"layer": layer_matrix, "chunk": chunk_matrix}, top_layers=top_layers,
                          near_misses=near_misses(tables), avg_chunk=avg_chunk)
 
@@ -128,34 +135,36 @@ def _count(per: list[ImageSavings], level: str, size: int, owners: set[int],
 
 
 def _merge_chunks(tables: dict[str, LayerDigests], layer_images: dict[str, set[int]],
-                  per: list[ImageSavings], matrix: list[list[int]]) -> int:
+                  per: list[ImageSavings], matrix: list[list[int]]) -> tuple[int, int]:
     """Walk every unique layer's sorted chunk table at once (heapq.merge): each unique chunk
     is met as a run of equal digests, one per layer holding it."""
     keys = list(tables)
     streams = [_tagged(tables[k], li) for li, k in enumerate(keys)]
     owners_of = [layer_images[k] for k in keys]
-    total = 0
+    total = ctotal = 0
     run_digest: bytes | None = None
-    run_size = 0
+    run_size = run_csize = 0
     run_owners: set[int] = set()
-    for digest, size, li in heapq.merge(*streams):
+    for digest, size, csize, li in heapq.merge(*streams):
         if digest != run_digest:
             if run_digest is not None:
                 _count(per, "chunk", run_size, run_owners, matrix)
                 total += run_size
-            run_digest, run_size, run_owners = digest, size, set(owners_of[li])
+                ctotal += run_csize
+            run_digest, run_size, run_csize, run_owners = digest, size, csize, set(owners_of[li])
         else:
             run_owners |= owners_of[li]
     if run_digest is not None:
         _count(per, "chunk", run_size, run_owners, matrix)
         total += run_size
-    return total
+        ctotal += run_csize
+    return total, ctotal
 
 
 def _tagged(table: LayerDigests, li: int):
     # a function, not a generator expression: ``li`` must be bound now, not when iterated
-    for digest, size in table.iter_chunks():
-        yield digest, size, li
+    for digest, size, csize in table.iter_chunks():
+        yield digest, size, csize, li
 
 
 ProgressFn = Callable[[int], None]

@@ -1,7 +1,7 @@
 """`savings` rendered: the ``layerscope.savings/1`` JSON document and the text for a terminal.
 
 The JSON shape is a contract (docs/json.md). Sizes are uncompressed bytes;
-``compressed`` is null until the zstd figures are computed (issue #10).
+``compressed`` the same through zstd level 3 (``analysis/layer_digests.py``).
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ MATRIX_MAX = 8  # images: a bigger matrix is left to --json
 
 
 def savings_doc(r: SavingsReport) -> dict[str, Any]:
-    totals = {"naive": {"bytes": r.naive, "compressed": None}}
-    totals.update({lv: {"bytes": r.totals[lv], "compressed": None} for lv in LEVELS})
+    totals = {"naive": {"bytes": r.naive, "compressed": r.compressed["naive"]}}
+    totals.update({lv: {"bytes": r.totals[lv], "compressed": r.compressed[lv]} for lv in LEVELS})
     return {
         "schema": SAVINGS_SCHEMA,
         "avg_chunk": r.avg_chunk,
@@ -43,10 +43,9 @@ def _pct(part: int, whole: int) -> str:
 
 def savings_text(r: SavingsReport) -> str:
     out = [f"{len(r.images)} images", ""]
-    out.append(f"{'stored':<10} {'bytes':>10} {'of naive':>9}")
-    out.append(f"{'naive':<10} {human_size(r.naive):>10} {_pct(r.naive, r.naive):>9}")
-    for lv in LEVELS:
-        out.append(f"{lv:<10} {human_size(r.totals[lv]):>10} {_pct(r.totals[lv], r.naive):>9}")
+    out.append(f"{'stored':<10} {'bytes':>10} {'of naive':>9} {'zstd -3':>10}")
+    for lv, size in (("naive", r.naive), *((lv, r.totals[lv]) for lv in LEVELS)):
+        out.append(f"{lv:<10} {human_size(size):>10} {_pct(size, r.naive):>9} {human_size(r.compressed[lv]):>10}")
     out += ["", f"{'#':>3} {'level':<8} {'size':>10} {'shared':>10} {'unique':>10}  image"]
     for i, p in enumerate(r.per_image):
         for k, lv in enumerate(LEVELS):
