@@ -14,6 +14,7 @@ import json
 
 import pytest
 
+import images as I
 import savings_images as SI
 import layerscope
 from conftest import TAR_BACKENDS
@@ -161,3 +162,38 @@ def test_compressed_figures(simg, report):
     assert abs(got["file"] - want["file"]) <= 0.05 * want["file"]  # files compressed a chunk at a time
     assert got["chunk"] <= got["file"] and got["layer"] <= got["chainid"] <= got["naive"]
     assert got["layer"] < report.totals["layer"] - 100_000  # the text file compresses: not a copy of the sizes
+
+
+def test_chainid_counts_a_layer_once_per_parent_chain(tmp_path):
+    """The same layer on another parent is one blob to a registry, two to a runtime's layer store."""
+    l1 = I.make_tar([("file", "a", I.rand_bytes(5000, 1))])
+    l2 = I.make_tar([("file", "b", I.rand_bytes(7000, 2)), ("file", "c", I.rand_bytes(100, 3))])
+    lay = I.OCILayout(tmp_path / "img")
+    d1, d2 = lay.blob(l1, I.OCI_LAYER), lay.blob(l2, I.OCI_LAYER)
+    lay.add_ref(lay.image([d1, d2], I.make_config([I.sha256(l1), I.sha256(l2)])), "x")
+    lay.add_ref(lay.image([d2], I.make_config([I.sha256(l2)])), "y")
+    lay.finish()
+    r = layerscope.savings([f"{tmp_path / 'img'}:x", f"{tmp_path / 'img'}:y"])
+    assert r.naive == len(l1) + 2 * len(l2)
+    assert r.totals["layer"] == len(l1) + len(l2)
+    assert r.totals["chainid"] == len(l1) + 2 * len(l2)
+    assert r.totals["file"] == 5000 + 7000 + 100
+    x, y = r.per_image
+    assert (x.levels["layer"].shared, y.levels["layer"].unique) == (len(l2), 0)
+    assert (x.levels["chainid"].shared, y.levels["chainid"].unique) == (0, len(l2))
+    assert r.matrix["layer"][0][1] == len(l2)
+    assert r.near_misses == []
+
+
+def test_a_corrupt_layer_is_one_line(ls, tmp_path):
+    l1 = I.make_tar([("file", "a", I.rand_bytes(5000, 1))])
+    lay = I.OCILayout(tmp_path / "img")
+    d1 = lay.blob(l1, I.OCI_LAYER)
+    lay.add_ref(lay.image([d1], I.make_config([I.sha256(l1)])), "x")
+    lay.finish()
+    blob = tmp_path / "img" / "blobs" / "sha256" / d1["digest"].split(":")[1]
+    data = bytearray(blob.read_bytes())
+    data[700] ^= 1
+    blob.write_bytes(bytes(data))
+    res = ls("savings", f"{tmp_path / 'img'}:x")
+    assert res.rc == 2 and len(res.err_lines) == 1 and "digest" in res.err, res.err
