@@ -6,10 +6,10 @@ Two steps, kept apart so the first can later run on other machines:
 :func:`merge` turns the per-layer tables into totals, per-image figures and
 the pairwise matrix without reading anything.
 
-Memory: the per-layer chunk tables (20 bytes per chunk of each unique layer:
-a 16-byte XXH3-128 digest and a 4-byte size) are merged by a k-way walk over
-their sorted digests, never gathered into one Python set: 10 million chunks
-take about 200 MB of tables. Files are a dict (digest -> images), like
+Memory: the per-layer chunk tables (24 bytes per chunk of each unique layer:
+a 16-byte XXH3-128 digest, a 4-byte size and a 4-byte compressed size) are
+merged by a k-way walk over their sorted digests, never gathered into one
+Python set: 10 million chunks take about 240 MB of tables. Files are a dict (digest -> images), like
 the scan's entries.
 """
 

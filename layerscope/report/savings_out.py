@@ -59,8 +59,8 @@ def savings_text(r: SavingsReport) -> str:
             out += [f"{i:>3}  " + "".join(f"{human_size(v):>10}" for v in row) for i, row in enumerate(m)]
     if r.top_layers:
         out += ["", "layers used by most images"]
-        out += [f"  {short_digest(t.diff_id)} {human_size(t.size):>10}  {len(t.images)} images: "
-                f"{', '.join(map(str, t.images))}" for t in r.top_layers[:LIMIT]]
+        out += [f"  {short_digest(t.diff_id)} {human_size(t.size):>10}  {len(t.images)} image"
+                f"{'s' if len(t.images) > 1 else ''}: {', '.join(map(str, t.images))}" for t in r.top_layers[:LIMIT]]
     out += ["", "near misses (different diff_ids, mostly the same files)" if r.near_misses else "no near misses"]
     for m in r.near_misses[:LIMIT]:
         changed = f", {m.changed} paths differ" if m.changed else ""
