@@ -19,12 +19,12 @@ import heapq
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from ..errors import BadInputError, LayerscopeError, UsageError
+from ..errors import UsageError
 from ..source import Image, LayerRef, open_images
 from .image_diff import chain_ids
 from .layer_digests import LayerDigests, chunk_params, layer_digests
 from .near_miss import NearMiss, near_misses
-from .layers import _check_diff_id, blob_key, default_jobs, progress_bar, verify_blob
+from .layers import _check_diff_id, blob_key, default_jobs, progress_bar, read_layer, verify_blob
 
 LEVELS = ("layer", "chainid", "file", "chunk")
 
@@ -183,16 +183,8 @@ def digest_images(images: list[Image], *, avg_chunk: int = 65536, verify: bool =
 
     def run(key: str) -> LayerDigests:
         image, layer = todo[key]
-        where = layer.where(image.path)
-        stream = layer.open(verify=verify, where=where)
-        try:
-            table = layer_digests(stream, params)
-        except LayerscopeError as e:
-            if e.where is None:
-                raise BadInputError(str(e), where=where) from None
-            raise
-        finally:
-            stream.close()
+        table = read_layer(layer, lambda stream: layer_digests(stream, params), where=layer.where(image.path),
+                           verify=verify)
         if progress:
             progress(1)
         return table
