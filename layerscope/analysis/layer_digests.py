@@ -29,6 +29,7 @@ from ..chunk.stream import Chunker
 from ..layer.entry import FILE, Entry
 from ..layer.feed import ContentFeed
 from ..layer.scan import VerifyingStream
+from ..layer.tap import StreamTap
 from ..layer.tarscan import iter_entry_batches
 from ..record import Record
 
@@ -182,24 +183,15 @@ def layer_digests(stream: VerifyingStream, params: ChunkParams | None = None) ->
 ZSTD_LEVEL = 3
 
 
-class _Compressed:
+class _Compressed(StreamTap):
     """The layer stream, also run through a zstd stream compressor: only the output size is kept."""
 
     def __init__(self, stream, cobj) -> None:
-        self._stream = stream
+        super().__init__(stream)
         self._cobj = cobj
         self.size = 0
-        if hasattr(stream, "read1"):
-            self.read1 = self._read1
 
-    def read(self, n: int, /):
-        piece = self._stream.read(n)
-        if piece:
-            self.size += len(self._cobj.compress(piece))
-        return piece
-
-    def _read1(self, n: int, /):
-        piece = self._stream.read1(n)
+    def _note(self, piece):
         if piece:
             self.size += len(self._cobj.compress(piece))
         return piece

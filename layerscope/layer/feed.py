@@ -23,6 +23,7 @@ from collections import deque
 from typing import Protocol
 
 from .entry import FILE, Entry
+from .tap import StreamTap
 
 #: Pieces kept at most while waiting for the reader to report their members.
 RETAIN = 64 << 20
@@ -43,7 +44,7 @@ def _fed(e: Entry) -> bool:
     return e.kind is FILE and e.size > 0 and e.size == e.data_size
 
 
-class ContentFeed:
+class ContentFeed(StreamTap):
     """A layer stream that hands each regular file's content to ``sink`` once.
 
     Pass it to the tar reader in place of the stream, :meth:`wants` as its
@@ -51,7 +52,7 @@ class ContentFeed:
     """
 
     def __init__(self, stream, sink: ContentSink) -> None:
-        self._stream = stream
+        super().__init__(stream)
         self._sink = sink
         self._pieces: deque[tuple[int, bytes | memoryview]] = deque()  # (stream offset, piece)
         self._pos = 0  # stream offset after the last byte handed out
@@ -60,14 +61,6 @@ class ContentFeed:
         self._queued: Entry | None = None  # asked about by wants(): its batch comes first
         self._active_end = -1  # stream offset where the member being fed ends (-1: none)
         self._active_at = 0  # next stream offset to feed
-        if hasattr(stream, "read1"):
-            self.read1 = self._read1
-
-    def read(self, n: int, /):
-        return self._note(self._stream.read(n))
-
-    def _read1(self, n: int, /):
-        return self._note(self._stream.read1(n))
 
     def _note(self, piece):
         size = len(piece)
