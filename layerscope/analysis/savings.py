@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from ..errors import UsageError
 from ..source import Image, LayerRef, open_images
 from .image_diff import chain_ids
-from .layer_digests import LayerDigests, chunk_params, layer_digests
+from .layer_digests import DEFAULT_SAMPLE, LayerDigests, chunk_params, layer_digests
 from .near_miss import NearMiss, near_misses
 from .layers import _check_diff_id, blob_key, default_jobs, progress_bar, read_layer, verify_blob
 
@@ -170,7 +170,8 @@ def _tagged(table: LayerDigests, li: int):
 ProgressFn = Callable[[int], None]
 
 
-def digest_images(images: list[Image], *, avg_chunk: int = 65536, verify: bool = True, jobs: int | None = None,
+def digest_images(images: list[Image], *, avg_chunk: int = 65536, sample: float = DEFAULT_SAMPLE,
+                  verify: bool = True, jobs: int | None = None,
                   progress: ProgressFn | None = None) -> list[ImageLayers]:
     """Each unique layer (by blob) read once, on a thread pool; a copy of a shared blob in another
     file is checked against the digest (memcmp against the verified copy), as ``compare`` does."""
@@ -183,7 +184,7 @@ def digest_images(images: list[Image], *, avg_chunk: int = 65536, verify: bool =
 
     def run(key: str) -> LayerDigests:
         image, layer = todo[key]
-        table = read_layer(layer, lambda stream: layer_digests(stream, params), where=layer.where(image.path),
+        table = read_layer(layer, lambda stream: layer_digests(stream, params, sample=sample), where=layer.where(image.path),
                            verify=verify)
         if progress:
             progress(1)
@@ -228,13 +229,15 @@ def image_name(image: Image) -> str:
 
 
 def savings(images: Iterable[str | Image], *, all_images: bool = False, platform: str | None = None,
-            avg_chunk: int = 65536, verify: bool = True, jobs: int | None = None,
-            progress: bool | None = False) -> SavingsReport:
+            avg_chunk: int = 65536, sample: float = DEFAULT_SAMPLE, verify: bool = True,
+            jobs: int | None = None, progress: bool | None = False) -> SavingsReport:
     """What layer, ChainID, file and chunk sharing store for ``images``.
 
     Each is an opened :class:`Image` or a spec ``inspect`` reads (``PATH[:REF]``;
     a directory of archives; with ``all_images``, every image of a multi-image
-    archive or layout). ``progress``: a bar on stderr (None: when it is a terminal).
+    archive or layout). ``sample``: the share of the bytes compressed to measure the zstd
+    figures (1: all; ``analysis/layer_digests.py``). ``progress``: a bar on stderr (None:
+    when it is a terminal).
     """
     opened: list[Image] = []
     for im in images:
@@ -245,10 +248,13 @@ def savings(images: Iterable[str | Image], *, all_images: bool = False, platform
     if len(opened) < 1:
         raise UsageError("savings needs at least one image")
     chunk_params(avg_chunk)  # bad sizes fail before any layer is read
+    if not 0 < sample <= 1:
+        raise UsageError(f"the compression sample must be in (0, 1], not {sample}")
     unique = len({blob_key(im, layer) for im in opened for layer in im.layers if not layer.foreign})
     tick, done = progress_bar(unique, enabled=progress)
     try:
-        tables = digest_images(opened, avg_chunk=avg_chunk, verify=verify, jobs=jobs, progress=tick)
+        tables = digest_images(opened, avg_chunk=avg_chunk, sample=sample, verify=verify, jobs=jobs,
+                               progress=tick)
     finally:
         done()
     return merge(tables, avg_chunk=avg_chunk)
