@@ -90,3 +90,19 @@ def test_near_miss_causes():
         assert [(m.a, m.b, m.cause, m.changed) for m in got] == [("l1", "l2", cause, changed)], name
     # too little in common: no near miss
     assert N.near_misses({"l1": _table(base), "l2": _table([base[0], _m("q", b"q" * 1000)])}) == []
+
+
+def test_a_file_no_longer_at_hand_is_one_whole_chunk(monkeypatch):
+    """The reference reader reports a member after reading it: one bigger than the pieces kept
+    (layer/feed.py RETAIN) is counted as one chunk, its file digest, never chunked from a hole."""
+    from layerscope.layer import feed
+
+    monkeypatch.setattr(tarscan, "BACKEND", tarscan.PYTHON)
+    monkeypatch.setattr(feed, "RETAIN", 100_000)
+    small, big = random.Random(1).randbytes(30_000), random.Random(2).randbytes(400_000)
+    got = layer_digests(Finishing(Stream(build([("s", small), ("b", big)], FORMATS["pax"]))), PARAMS)
+    files, chunks = expected([("s", small)])
+    chunks[xxh3_128_digest(big)] = len(big)
+    assert got.lost == 1
+    assert got.files == {**files, xxh3_128_digest(big): len(big)}
+    assert {d: size for d, size, _ in got.iter_chunks()} == chunks

@@ -33,7 +33,7 @@ from ..chunk.stream import Chunker
 from ..layer.entry import FILE, Entry
 from ..layer.feed import ContentFeed
 from ..layer.scan import VerifyingStream
-from ..layer.tap import StreamTap
+from ..layer.capture import StreamTap
 from ..layer.tarscan import iter_entry_batches
 from ..errors import UsageError
 from ..record import Record

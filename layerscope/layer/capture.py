@@ -22,7 +22,6 @@ from __future__ import annotations
 from collections import deque
 
 from .entry import FILE, Entry
-from .tap import StreamTap
 
 #: A package database larger than this is not kept (rpmdb.sqlite of a large
 #: RPM-based image is the biggest seen in practice: 5-30 MB).
@@ -89,6 +88,27 @@ def wanted(e: Entry) -> bool:
 def _fits(e: Entry) -> bool:
     # a sparse database file would need expanding: not kept either
     return e.size <= MAX_CAPTURE and e.size == e.data_size
+
+
+class StreamTap:
+    """The base of the scan's content hooks (this module's :class:`Capture`, ``feed.py``,
+    ``savings``' compressed count): reads (``read``, and ``read1`` when the stream has it)
+    pass through :meth:`_note`. Here, not in a module of its own, so that ``inspect``
+    loads no extra module."""
+
+    def __init__(self, stream) -> None:
+        self._stream = stream
+        if hasattr(stream, "read1"):
+            self.read1 = self._read1
+
+    def read(self, n: int, /):
+        return self._note(self._stream.read(n))
+
+    def _read1(self, n: int, /):
+        return self._note(self._stream.read1(n))
+
+    def _note(self, piece):
+        return piece
 
 
 class Capture(StreamTap):

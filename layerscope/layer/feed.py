@@ -23,7 +23,7 @@ from collections import deque
 from typing import Protocol
 
 from .entry import FILE, Entry
-from .tap import StreamTap
+from .capture import StreamTap
 
 #: Pieces kept at most while waiting for the reader to report their members.
 RETAIN = 64 << 20
@@ -95,7 +95,8 @@ class ContentFeed(StreamTap):
         """The reader's question about a member it is about to read on from: noted, fed after its batch."""
         if _fed(e) and e.data_offset >= self._next:
             self._queued = e
-        return True  # the reference reader then ends its batch here, while the bytes are at hand
+            return True  # the reference reader then ends its batch here, while the bytes are at hand
+        return False
 
     def batch(self, entries: list[Entry]) -> None:
         """Feed the members of a batch the reader just yielded, then start a queued one."""
