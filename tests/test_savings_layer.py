@@ -86,10 +86,11 @@ def test_near_miss_causes():
         "changed": ([base[1], base[2], _m("d", b"w")], N.FILES_CHANGED, 2),
     }
     for name, (other, cause, changed) in cases.items():
-        got = N.near_misses({"l1": _table(base), "l2": _table(other)})
+        got = N.near_misses({"l1": _table(base), "l2": _table(other)}, min_bytes=0)
         assert [(m.a, m.b, m.cause, m.changed) for m in got] == [("l1", "l2", cause, changed)], name
     # too little in common: no near miss
-    assert N.near_misses({"l1": _table(base), "l2": _table([base[0], _m("q", b"q" * 1000)])}) == []
+    assert N.near_misses({"l1": _table(base), "l2": _table([base[0], _m("q", b"q" * 1000)])}, min_bytes=0) == []
+    assert N.near_misses({"l1": _table(base), "l2": _table(base[::-1])}) == []  # 600 bytes: too small to tell
 
 
 def test_a_file_no_longer_at_hand_is_one_whole_chunk(monkeypatch):

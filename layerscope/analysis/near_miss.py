@@ -16,6 +16,11 @@ from .layer_digests import MTIME, LayerDigests
 #: A pair is a near miss when the file bytes they have in common are at least
 #: this share of the bigger layer's file bytes.
 MIN_SHARE = 0.5
+#: ... and at least this many bytes (two tiny layers with one small file alike are no news).
+MIN_BYTES = 64 << 10
+#: A file content held by more layers than this does not pair them (k layers make k^2/2 pairs):
+#: such a file is everywhere, so it tells no two layers apart.
+MAX_HOLDERS = 256
 
 SAME_BUT_MTIMES = "same files, new mtimes"
 SAME_BUT_ORDER = "same files, different order"
@@ -33,8 +38,10 @@ class NearMiss:
     changed: int  # member paths added, removed or different (ignoring mtimes)
 
 
-def near_misses(tables: dict[str, LayerDigests], *, min_share: float = MIN_SHARE) -> list[NearMiss]:
-    """Pairs of distinct layers whose common file bytes reach ``min_share``, most bytes first."""
+def near_misses(tables: dict[str, LayerDigests], *, min_share: float = MIN_SHARE,
+                min_bytes: int = MIN_BYTES) -> list[NearMiss]:
+    """Pairs of distinct layers whose common file bytes reach ``min_share`` and ``min_bytes``,
+    most bytes first."""
     keys = list(tables)
     holders: dict[bytes, list[int]] = {}
     for li, k in enumerate(keys):
@@ -42,7 +49,7 @@ def near_misses(tables: dict[str, LayerDigests], *, min_share: float = MIN_SHARE
             holders.setdefault(digest, []).append(li)
     common: dict[tuple[int, int], int] = {}
     for digest, lis in holders.items():
-        if len(lis) < 2:
+        if not 2 <= len(lis) <= MAX_HOLDERS:
             continue
         for x in range(len(lis)):
             size = tables[keys[lis[x]]].files[digest]
@@ -53,7 +60,7 @@ def near_misses(tables: dict[str, LayerDigests], *, min_share: float = MIN_SHARE
     out = []
     for (x, y), both in common.items():
         share = both / max(totals[x], totals[y])
-        if share >= min_share:
+        if share >= min_share and both >= min_bytes:
             cause, changed = explain(tables[keys[x]], tables[keys[y]])
             out.append(NearMiss(keys[x], keys[y], both, round(share, 4), cause, changed))
     out.sort(key=lambda m: (-m.common, m.a, m.b))
