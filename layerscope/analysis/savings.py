@@ -9,7 +9,9 @@ the pairwise matrix without reading anything.
 Memory: the per-layer chunk tables (24 bytes per chunk of each unique layer:
 a 16-byte XXH3-128 digest, a 4-byte size and a 4-byte compressed size) are
 merged by a k-way walk over their sorted digests, never gathered into one
-Python set: 10 million chunks take about 240 MB of tables. Files are a dict (digest -> images), like
+Python set: 10 million chunks take about 240 MB of tables. The walk is
+Python, about 2.4 us a chunk (10 million: ~25 s; measured on 1 million chunks
+in 10 layers, each in two images): a merge in C is the step after. Files are a dict (digest -> images), like
 the scan's entries.
 """
 
