@@ -6,6 +6,7 @@ The public API (CI gates import this, not the CLI)::
     report = layerscope.inspect("image.tar")        # verify digests, scan layers
     report.size, report.layers[0].entries
     diff = layerscope.compare("old.tar", "new.tar")  # layers, config, history, files, packages
+    saved = layerscope.savings(["a.tar", "b.tar"])   # what layer/ChainID/file/chunk sharing store
     image = layerscope.open_image("layout:tag", platform="linux/arm64")
 
 The names below are loaded on first use, so that importing one stage (say
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from . import ci
     from .analysis.compare import CompareReport, compare, compare_images
     from .analysis.inspect import InspectReport, LayerInfo, inspect, inspect_image
+    from .analysis.savings import SavingsReport, savings
     from .source import Image, LayerRef, open_image
 
 from .version import __version__  # noqa: E402
@@ -47,6 +49,8 @@ __all__ = [
     "compare",
     "compare_images",
     "CompareReport",
+    "savings",
+    "SavingsReport",
     "LayerscopeError",
     "BadInputError",
     "DigestMismatchError",
@@ -64,6 +68,8 @@ _LAZY = {
     "compare": ".analysis.compare",
     "compare_images": ".analysis.compare",
     "CompareReport": ".analysis.compare",
+    "savings": ".analysis.savings",
+    "SavingsReport": ".analysis.savings",
     "open_image": ".source",
     "Image": ".source",
     "LayerRef": ".source",

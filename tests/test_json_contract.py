@@ -26,6 +26,7 @@ SCHEMAS = {
     "overlay": "layerscope.overlay/2",
     "ci": "layerscope.ci/1",
     "compare": "layerscope.compare/1",
+    "savings": "layerscope.savings/1",
 }
 
 BIG = I.rand_bytes(30_000, 7)
@@ -83,6 +84,7 @@ def commands(w: Path) -> dict[str, list[str]]:
         "overlay": ["overlay", "--rw", rw, "--json", img],
         "ci": ["ci", "--json", img],
         "compare": ["compare", "--json", img, f"{w / 'img'}:t2"],
+        "savings": ["savings", "--json", img, f"{w / 'img'}:t2"],
     }
 
 
@@ -194,6 +196,9 @@ def test_warnings_name_paths_absolute(docs):
 
 def test_image_path_fields_are_host_paths(sample, docs):
     for name, doc in docs.items():
+        if name == "savings":  # images are named by the spec as given: PATH:REF
+            assert [im["name"] for im in doc["images"]] == [f"{sample / 'img'}:t", f"{sample / 'img'}:t2"]
+            continue
         for side in ("a", "b") if name == "compare" else ("image",):
             assert doc[side]["path"] == f"{sample / 'img'}", name  # as given, not an image path
 

@@ -11,15 +11,17 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from typing import TypeVar
 
 from ..errors import BadInputError, LayerscopeError
 from ..layer.cache import ScanCache
-from ..layer.scan import LayerScan, scan
+from ..layer.scan import LayerScan, VerifyingStream, scan
 from ..source import Image, LayerRef
 from ..source.compression import diff_id_mismatch
 from ..sysinfo import usable_cpus
 
 ProgressFn = Callable[[int], None]
+T = TypeVar("T")
 LayerFn = Callable[[int, "LayerScan | None"], None]
 
 
@@ -81,6 +83,20 @@ def remember_hashed(layer: LayerRef, stamp: tuple[str, tuple[int, ...]] | None, 
         cache.mark(stamp[0])
 
 
+def read_layer(layer: LayerRef, fn: Callable[[VerifyingStream], T], *, where: str, verify: bool) -> T:
+    """Open ``layer``'s stream, run ``fn`` over it, close it: the one place where an error
+    that names no place is said to be the layer's (``scan``, ``savings``' digest tables)."""
+    stream = layer.open(verify=verify, where=where)
+    try:
+        return fn(stream)
+    except LayerscopeError as e:
+        if e.where is None:
+            raise BadInputError(str(e), where=where) from None
+        raise
+    finally:
+        stream.close()
+
+
 def scan_layer(layer: LayerRef, *, image_path: str, verify: bool = True, keep_entries: bool = False,
                cache: ScanCache | None = None) -> LayerScan:
     """Scan one layer; a pure function of the blob it names, so it may come from ``cache``.
@@ -102,16 +118,14 @@ def scan_layer(layer: LayerRef, *, image_path: str, verify: bool = True, keep_en
             else:
                 hit.blob_digest = hit.diff_id = None  # as a cold scan without verification reports them
             return hit
-    stream = layer.open(verify=verify, where=where)
-    stamp = _stamp(layer, key) if key is not None and verify else None  # the bytes as mapped, before reading
-    try:
-        result = scan(stream, keep_entries=keep_entries)
-    except LayerscopeError as e:
-        if e.where is None:
-            raise BadInputError(str(e), where=where) from None
-        raise
-    finally:
-        stream.close()
+    stamp = None
+
+    def run(stream) -> LayerScan:
+        nonlocal stamp
+        stamp = _stamp(layer, key) if key is not None and verify else None  # the bytes as mapped, before reading
+        return scan(stream, keep_entries=keep_entries)
+
+    result = read_layer(layer, run, where=where, verify=verify)
     if key is not None and verify and key in (result.blob_digest, result.diff_id):
         cache.put(key, result)  # only verified bytes are cached
         remember_hashed(layer, stamp, cache)

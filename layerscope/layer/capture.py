@@ -90,7 +90,28 @@ def _fits(e: Entry) -> bool:
     return e.size <= MAX_CAPTURE and e.size == e.data_size
 
 
-class Capture:
+class StreamTap:
+    """The base of the scan's content hooks (this module's :class:`Capture`, ``feed.py``,
+    ``savings``' compressed count): reads (``read``, and ``read1`` when the stream has it)
+    pass through :meth:`_note`. Here, not in a module of its own, so that ``inspect``
+    loads no extra module."""
+
+    def __init__(self, stream) -> None:
+        self._stream = stream
+        if hasattr(stream, "read1"):
+            self.read1 = self._read1
+
+    def read(self, n: int, /):
+        return self._note(self._stream.read(n))
+
+    def _read1(self, n: int, /):
+        return self._note(self._stream.read1(n))
+
+    def _note(self, piece):
+        return piece
+
+
+class Capture(StreamTap):
     """A layer stream that remembers what it handed out, and the bytes kept from it.
 
     Pass it to the tar reader in place of the stream, with :meth:`wants` as
@@ -100,21 +121,13 @@ class Capture:
     """
 
     def __init__(self, stream) -> None:
-        self._stream = stream
+        super().__init__(stream)
         self._pieces: deque[tuple[int, bytes | memoryview]] = deque()  # (stream offset, piece)
         self._pos = 0  # stream offset after the last byte handed out
         self._held = 0  # bytes in _pieces
         self._keep = 0  # pieces ending at or before this offset may go
         self.kept: dict[bytes, bytes | None] = {}
         self.lost: list[str] = []  # wanted members whose bytes were no longer at hand (a bug if not empty)
-        if hasattr(stream, "read1"):
-            self.read1 = self._read1
-
-    def read(self, n: int, /):
-        return self._note(self._stream.read(n))
-
-    def _read1(self, n: int, /):
-        return self._note(self._stream.read1(n))
 
     def _note(self, piece):
         size = len(piece)

@@ -16,7 +16,7 @@ from .image import Image, LayerRef
 from .oci import OCILayout
 from .platform import Platform, host_platform, parse_platform
 
-__all__ = ["Image", "LayerRef", "Platform", "open_image", "split_spec", "host_platform", "parse_platform"]
+__all__ = ["Image", "LayerRef", "Platform", "open_image", "open_images", "split_spec", "host_platform", "parse_platform"]
 
 
 def split_spec(spec: str) -> tuple[str, str | None]:
@@ -70,3 +70,40 @@ def open_image(
         return img
     raise NotAnImageError("not an image: no manifest.json (docker-archive), index.json (OCI layout) "
                           "or repositories (pre-1.10 docker-archive)", where=path)
+
+
+def open_images(spec: str, *, all_images: bool = False, platform: str | Platform | None = None,
+                verify: bool = True) -> list[Image]:
+    """The images ``spec`` names, for commands that take many (``savings``).
+
+    A directory that is no OCI layout stands for the archives and layouts in
+    it (sorted by name; other files are skipped); ``all_images`` takes every
+    image of a multi-image archive or layout instead of asking which one.
+    """
+    path, ref = split_spec(spec)
+    if ref is None and os.path.isdir(path) and not os.path.exists(os.path.join(path, "index.json")) \
+            and not os.path.exists(os.path.join(path, "manifest.json")) \
+            and not os.path.exists(os.path.join(path, "repositories")):
+        out: list[Image] = []
+        for name in sorted(os.listdir(path)):
+            sub = os.path.join(path, name)
+            if os.path.isdir(sub) and not os.path.exists(os.path.join(sub, "index.json")):
+                continue
+            try:
+                out.extend(open_images(sub, all_images=all_images, platform=platform, verify=verify))
+            except NotAnImageError:
+                continue
+        if not out:
+            raise NotAnImageError("no image archive or layout in this directory", where=path)
+        return out
+    if ref is not None or not all_images:
+        return [open_image(spec, platform=platform, verify=verify)]
+    wanted = parse_platform(platform) if isinstance(platform, str) else platform
+    c = open_container(path)
+    if c.exists("manifest.json"):
+        archive = DockerArchive(c, verify=verify)
+        return [archive.select(None, i) for i in range(len(archive.entries))]
+    if c.exists("index.json"):
+        layout = OCILayout(c, fmt="oci-archive" if isinstance(c, TarContainer) else "oci-layout", verify=verify)
+        return [layout.select(None, i, wanted) for i in range(len(layout.top))]
+    return [open_image(spec, platform=platform, verify=verify)]

@@ -1,0 +1,260 @@
+"""One layer in, its digest table out: the per-layer half of ``savings``.
+
+A pure function of the layer's bytes (like ``layer/scan.py``), so the same
+code can run in a pool or on other machines and the merge
+(``analysis/savings.py``) is a separate step. One pass: the tar reader walks
+the stream while :class:`layer.feed.ContentFeed` hands each regular file's
+content to a streaming FastCDC chunker; nothing is held whole.
+
+The table is compact: chunk digests (XXH3-128, 16 bytes) sorted and
+deduplicated in one ``bytes`` object, their sizes and zstd-compressed sizes
+in two ``array('I')`` beside it: 24 bytes per chunk of a layer, no Python
+object per chunk.
+
+Compressed figures are measured (zstd level 3) on a sample: compressing
+every byte twice (the tar stream, and each chunk) tripled the time of a pass.
+With ``sample`` s (default 1/8): the chunks whose digest falls in the first s
+of the digest space are compressed on their own (so a chunk is sampled in
+every layer or in none), the rest are estimated at the layer's sampled ratio;
+the tar stream is compressed in blocks, the first s of every 8 MiB (1 MiB
+blocks at 1/8: smaller blocks compress worse than a stream and bias the figure). ``sample=1``
+compresses everything: each chunk on its own, the stream through a stream
+compressor. A file's figure is the sum of its chunks'.
+"""
+
+from __future__ import annotations
+
+from array import array
+
+import xxhash
+
+from ..chunk.reference import ChunkParams
+from ..chunk.stream import Chunker
+from ..layer.entry import FILE, Entry
+from ..layer.feed import ContentFeed
+from ..layer.scan import VerifyingStream
+from ..layer.capture import StreamTap
+from ..layer.tarscan import iter_entry_batches
+from ..errors import UsageError
+from ..record import Record
+
+DIGEST_SIZE = 16  # XXH3-128
+_digest = xxhash.xxh3_128_digest
+
+
+#: The share of chunks (by digest) and of the tar stream compressed to measure the zstd figures.
+DEFAULT_SAMPLE = 1 / 8
+
+
+def member(e: Entry) -> tuple:
+    """What a near miss compares of an entry: (path, kind, digest, size, mode, uid, gid, link, mtime)."""
+    return (e.path, e.kind, e.digest, e.size, e.mode, e.uid, e.gid, e.link, e.mtime)
+
+
+MTIME = 8  # the index of mtime in a member tuple
+
+
+def chunk_params(avg_chunk: int = 65536) -> ChunkParams:
+    """FastCDC bounds for an average: min avg/4, max avg*4 (the defaults' ratios)."""
+    return ChunkParams(min_size=max(avg_chunk // 4, 64), avg_size=avg_chunk, max_size=avg_chunk * 4)
+
+
+class LayerDigests(Record):
+    __slots__ = ("diff_id", "blob_digest", "size", "files", "chunks", "chunk_sizes", "lost", "members",
+                 "compressed", "file_compressed", "chunk_compressed")
+
+    diff_id: str | None  # computed (None when verification was off)
+    blob_digest: str | None
+    size: int  # uncompressed tar stream bytes
+    files: dict[bytes, int]  # XXH3-128 of each regular file's content -> its size (unique in the layer)
+    chunks: bytes  # sorted unique chunk digests, DIGEST_SIZE bytes each
+    chunk_sizes: array  # 'I': the size of each chunk, aligned with ``chunks``
+    lost: int  # files counted as one whole chunk: sparse, or no longer at hand (see layer/feed.py)
+    members: list[tuple]  # Member tuples in tar order: what near misses are explained by
+    compressed: int  # the tar stream through zstd level 3
+    file_compressed: dict[bytes, int]  # file digest -> the sum of its chunks' compressed sizes
+    chunk_compressed: array  # 'I': each chunk through zstd level 3, aligned with ``chunks``
+
+    def __init__(self, diff_id: str | None, blob_digest: str | None, size: int, files: dict[bytes, int],
+                 chunks: bytes, chunk_sizes: array, lost: int = 0, members: list[tuple] | None = None,
+                 compressed: int = 0, file_compressed: dict[bytes, int] | None = None,
+                 chunk_compressed: array | None = None) -> None:
+        self.diff_id = diff_id
+        self.blob_digest = blob_digest
+        self.size = size
+        self.files = files
+        self.chunks = chunks
+        self.chunk_sizes = chunk_sizes
+        self.lost = lost
+        self.members = [] if members is None else members
+        self.compressed = compressed
+        self.file_compressed = {} if file_compressed is None else file_compressed
+        self.chunk_compressed = array("I", chunk_sizes) if chunk_compressed is None else chunk_compressed
+
+    def chunk_count(self) -> int:
+        return len(self.chunk_sizes)
+
+    def iter_chunks(self):
+        """(digest, size, compressed size) in digest order."""
+        chunks, sizes, csizes = self.chunks, self.chunk_sizes, self.chunk_compressed
+        for k in range(len(sizes)):
+            yield chunks[k * DIGEST_SIZE:(k + 1) * DIGEST_SIZE], sizes[k], csizes[k]
+
+
+class _ChunkSink:
+    """Chunks each file fed to it: chunk digest -> (size, compressed size), unique within the
+    layer, and each file's compressed size (by its data offset: the C reader hands out a big
+    member's digest only after its bytes went by)."""
+
+    def __init__(self, params: ChunkParams, compress, sample: float) -> None:
+        self._chunker = Chunker(params, threads=1)  # layers run in parallel already
+        self._compress = compress
+        self._below = int(sample * 65536)  # a chunk is sampled when its digest's first two bytes are below
+        self.chunks: dict[bytes, tuple[int, int]] = {}  # digest -> (size, compressed size or -1: not sampled)
+        self.file_compressed: dict[int, tuple[int, int]] = {}  # offset -> (sampled compressed, unsampled bytes)
+        self._offset = 0
+        self._csize = self._unsampled = 0
+        self.sampled = [0, 0]  # bytes in, bytes out
+        self.wholes = 0
+
+    def begin(self, e: Entry) -> None:
+        self._offset, self._csize, self._unsampled = e.data_offset, 0, 0
+
+    def _add(self, pieces: list[memoryview]) -> None:
+        chunks = self.chunks
+        for c in pieces:
+            d = _digest(c)
+            known = chunks.get(d)
+            if known is None:
+                size = len(c)
+                if (d[0] << 8 | d[1]) < self._below:
+                    known = chunks[d] = (size, len(self._compress(c)))
+                    self.sampled[0] += size
+                    self.sampled[1] += known[1]
+                else:
+                    known = chunks[d] = (size, -1)
+            if known[1] < 0:
+                self._unsampled += known[0]
+            else:
+                self._csize += known[1]
+
+    def data(self, view: memoryview) -> None:
+        self._add(self._chunker.feed(view))
+
+    def end(self) -> None:
+        self._add(self._chunker.finish())
+        self.file_compressed[self._offset] = (self._csize, self._unsampled)
+
+    def lost(self, e: Entry) -> None:
+        self.whole(e)
+
+    def whole(self, e: Entry) -> None:
+        # the XXH3-128 of a whole file is the digest of it as one chunk: consistent with chunked files
+        if e.digest is not None:  # its bytes are gone: counted as incompressible
+            self.chunks[e.digest] = (e.size, e.size)
+            self.file_compressed[e.data_offset] = (e.size, 0)
+            self.wholes += 1
+
+
+def layer_digests(stream: VerifyingStream, params: ChunkParams | None = None, *,
+                  sample: float = DEFAULT_SAMPLE) -> LayerDigests:
+    """Read a layer's tar stream once: file digests from the scan, chunk digests from its content,
+    zstd sizes on a ``sample`` (0 < sample <= 1; see the module's doc).
+
+    ``stream.finish()`` checks the blob digest and diff_id, as ``scan`` does.
+    """
+    if not 0 < sample <= 1:
+        raise UsageError(f"the compression sample must be in (0, 1], not {sample}")
+    import zstandard  # on first use: start-up time
+
+    # two compressors: a one-shot compress() on the stream's context would reset the stream
+    sink = _ChunkSink(params or chunk_params(), zstandard.ZstdCompressor(level=ZSTD_LEVEL).compress, sample)
+    whole = _Compressed(stream, zstandard.ZstdCompressor(level=ZSTD_LEVEL), sample)
+    feed = ContentFeed(whole, sink)
+    files: dict[bytes, int] = {}
+    file_compressed: dict[bytes, tuple[int, int]] = {}
+    members: list[tuple] = []
+    try:
+        for batch in iter_entry_batches(feed, hash_content=True, wants=feed.wants):
+            feed.batch(batch)
+            members.extend(map(member, batch))
+            for e in batch:
+                if e.kind is FILE and e.digest is not None and e.size:
+                    files[e.digest] = e.size
+                    if e.size != e.data_size:  # sparse: not fed
+                        sink.whole(e)
+                    file_compressed[e.digest] = sink.file_compressed.pop(e.data_offset, (e.size, 0))
+    finally:
+        feed.close()
+    stream.finish()
+    layer_compressed = whole.finish()
+    # unsampled chunks at the ratio of the sampled ones (of the stream's sample, when no chunk was)
+    into, out = sink.sampled
+    ratio = out / into if into else (layer_compressed / stream.size if stream.size else 1.0)
+    keys = sorted(sink.chunks)
+    chunks = sink.chunks
+    return LayerDigests(
+        diff_id=stream.diff_id,
+        blob_digest=stream.blob_digest,
+        size=stream.size,
+        files=files,
+        chunks=b"".join(keys),
+        chunk_sizes=array("I", [chunks[k][0] for k in keys]),
+        lost=sink.wholes,
+        members=members,
+        compressed=layer_compressed,
+        file_compressed={d: known + round(rest * ratio) for d, (known, rest) in file_compressed.items()},
+        chunk_compressed=array("I", [c if c >= 0 else round(n * ratio) for n, c in map(chunks.__getitem__, keys)]),
+    )
+
+
+ZSTD_LEVEL = 3
+_SAMPLE_STRIDE = 8 << 20
+
+
+class _Compressed(StreamTap):
+    """The layer stream, also measured through zstd: all of it through a stream compressor
+    (``sample`` 1), or the first ``sample`` of every 8 MiB compressed as a block (gathered across
+    pieces, so the figure does not depend on how the reader reads); the size is the
+    compressed bytes, scaled up by the sampled ratio."""
+
+    def __init__(self, stream, cctx, sample: float) -> None:
+        super().__init__(stream)
+        self._cobj = cctx.compressobj() if sample >= 1 else None
+        self._compress = cctx.compress
+        self._block = max(int(sample * _SAMPLE_STRIDE), 1)
+        self._pos = 0
+        self._parts: list[bytes] = []  # of the block being gathered
+        self._in = self._out = 0
+
+    def _note(self, piece):
+        if not piece:
+            return piece
+        if self._cobj is not None:
+            self._out += len(self._cobj.compress(piece))
+        else:
+            start, view = self._pos, memoryview(piece)
+            end = start + len(view)
+            at = start - start % _SAMPLE_STRIDE  # this stride's block (it may have begun before the piece)
+            while at < end:
+                lo, hi = max(at, start), min(at + self._block, end)
+                if hi > lo:
+                    self._parts.append(bytes(view[lo - start:hi - start]))
+                    if hi == at + self._block:
+                        self._flush()
+                at += _SAMPLE_STRIDE
+        self._pos += len(piece)
+        return piece
+
+    def _flush(self) -> None:
+        if self._parts:
+            block = b"".join(self._parts)
+            self._parts.clear()
+            self._in += len(block)
+            self._out += len(self._compress(block))
+
+    def finish(self) -> int:
+        if self._cobj is not None:
+            return self._out + len(self._cobj.flush())
+        self._flush()
+        return round(self._pos * self._out / self._in) if self._in else self._pos

@@ -1,0 +1,51 @@
+"""`layerscope savings IMG...`: what layer, ChainID, file and chunk sharing store across images.
+
+Exit codes: 0 ok, 2 bad input or usage.
+"""
+
+from __future__ import annotations
+
+import click
+
+from .options import handle_errors
+
+
+@click.command()
+@click.argument("images", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="Print a layerscope.savings/1 JSON document.")
+@click.option("--all-images", is_flag=True,
+              help="Every image of a multi-image archive or OCI layout (otherwise IMG names one).")
+@click.option("--avg-chunk", type=int, default=65536, show_default=True, metavar="BYTES",
+              help="Average chunk size of the content-defined chunking (min avg/4, max avg*4).")
+@click.option("--compress-sample", "sample", type=click.FloatRange(0, 1, min_open=True), default=0.125,
+              show_default=True, metavar="SHARE",
+              help="Share of the bytes zstd-compressed to measure the compressed figures (1: all of them).")
+@click.option("--platform", metavar="OS/ARCH[/VARIANT]",
+              help="Platform to pick from multi-platform indexes (default: the host's).")
+@click.option("--no-verify", is_flag=True, help="Skip blob digest and diff_id checks (faster).")
+@click.option("--jobs", "-j", type=click.IntRange(1, 256), default=None,
+              help="Layers read in parallel (default: CPUs available).")
+@click.option("--progress/--no-progress", default=None,
+              help="Progress bar on stderr (default: only on a terminal).")
+@handle_errors
+def savings(images: tuple[str, ...], as_json: bool, all_images: bool, avg_chunk: int, sample: float,
+            platform: str | None,
+            no_verify: bool, jobs: int | None, progress: bool | None) -> None:
+    """What sharing saves across IMAGES: by layer, ChainID, file and chunk.
+
+    Each IMG is anything `inspect` reads, in any mix, or a directory of
+    archives. Every unique layer is read once.
+    """
+    from ..analysis.savings import savings as run_savings
+
+    report = run_savings(list(images), all_images=all_images, platform=platform, avg_chunk=avg_chunk, sample=sample,
+                         verify=not no_verify, jobs=jobs, progress=progress)
+    if as_json:
+        from ..report.json_out import dumps
+        from ..report.savings_out import savings_doc
+
+        click.echo(dumps(savings_doc(report)), nl=False)
+    else:
+        from ..report.savings_out import savings_text
+
+        click.echo(savings_text(report), nl=False)
