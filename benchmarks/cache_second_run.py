@@ -14,19 +14,11 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
-import time
+
+from timing import layerscope_exe, timed
 
 FORMS = {"docker-archive": "docker", "oci-gzip": "oci-gzip", "oci-zstd": "oci-zstd"}
-
-
-def _run(cmd: list[str], cache: str) -> float:
-    env = dict(os.environ, LAYERSCOPE_CACHE=cache)
-    t = time.perf_counter()
-    subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, check=True)
-    return time.perf_counter() - t
 
 
 def main() -> None:
@@ -36,20 +28,20 @@ def main() -> None:
                     help="make_real_images.py's output directory")
     ap.add_argument("--rounds", type=int, default=2)
     args = ap.parse_args()
-    ls = os.path.join(os.path.dirname(sys.executable), "layerscope")
+    ls = layerscope_exe()
     print("| image | " + " | ".join(FORMS) + " |")
     print("| --- |" + " ---: |" * len(FORMS))
     for img in args.images.split(","):
         cells = []
         for suffix in FORMS.values():
             cmd = [ls, "inspect", os.path.join(args.dir, f"{img}.{suffix}.tar")]
-            _run(cmd, "off")  # page cache warm
+            timed(cmd, "off")  # page cache warm
             firsts, seconds = [], []
             for _ in range(args.rounds):
                 d = tempfile.mkdtemp(prefix="ls-cache-")
                 try:
-                    firsts.append(_run(cmd, d))
-                    seconds.append(min(_run(cmd, d) for _ in range(3)))
+                    firsts.append(timed(cmd, d))
+                    seconds.append(min(timed(cmd, d) for _ in range(3)))
                 finally:
                     shutil.rmtree(d)
             f, s = min(firsts), min(seconds)

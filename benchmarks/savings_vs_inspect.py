@@ -14,16 +14,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
-import sys
-import time
 
-
-def _run(cmd: list[str]) -> float:
-    env = dict(os.environ, LAYERSCOPE_CACHE="off")
-    t = time.perf_counter()
-    subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, check=True)
-    return time.perf_counter() - t
+from timing import layerscope_exe, timed
 
 
 def main() -> None:
@@ -32,11 +24,11 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--compress-sample", default="0.125")
     args = ap.parse_args()
-    ls = os.path.join(os.path.dirname(sys.executable), "layerscope")
+    ls = layerscope_exe()
     for img in args.images:  # warm the page cache
-        _run([ls, "inspect", "--no-cache", img])
-    inspect = min(sum(_run([ls, "inspect", "--no-cache", img]) for img in args.images) for _ in range(args.rounds))
-    savings = min(_run([ls, "savings", "--compress-sample", args.compress_sample, *args.images])
+        timed([ls, "inspect", "--no-cache", img])
+    inspect = min(sum(timed([ls, "inspect", "--no-cache", img]) for img in args.images) for _ in range(args.rounds))
+    savings = min(timed([ls, "savings", "--compress-sample", args.compress_sample, *args.images])
                   for _ in range(args.rounds))
     print(f"inspect {inspect:.2f} s, savings {savings:.2f} s: {savings / inspect:.2f}x (goal <= 1.3x)")
 
