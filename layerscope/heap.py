@@ -10,16 +10,13 @@ without the C core).
 
 from __future__ import annotations
 
+from .ccore import function
+
 TRIM_EVERY = 128 << 20  # bytes streamed between trims: ~20 calls on a 2.8 GB layer
 
 
 def _native_trim():
-    try:
-        from layerscope._native import lib
-
-        return lib.ls_heap_trim
-    except (ImportError, AttributeError):  # no C core, or one built before heap.c
-        return None
+    return function("ls_heap_trim")
 
 
 class Trimmer:

@@ -72,7 +72,7 @@ def test_version_is_answered_without_loading_the_cli():
 # loads (issue #8: its start-up is most of its time). Pinned exactly: a module
 # that joins the path must be needed there, or imported where it is used.
 INSPECT_MODULES = {
-    "layerscope", "layerscope._native", "layerscope._native.lib", "layerscope.analysis",
+    "layerscope", "layerscope._native", "layerscope._native.lib", "layerscope.analysis", "layerscope.ccore",
     "layerscope.analysis.inspect", "layerscope.analysis.layers", "layerscope.analysis.waste", "layerscope.cli",
     "layerscope.cli.options", "layerscope.entry", "layerscope.errors", "layerscope.fs",
     "layerscope.fs.dive", "layerscope.fs.overlay", "layerscope.fs.tree", "layerscope.gcpause", "layerscope.layer",

@@ -17,6 +17,7 @@ import posixpath
 import stat
 from collections.abc import Iterator
 from ..errors import BadInputError, MissingBlobError, NotAnImageError, os_error
+from ..ccore import function
 from ..record import Record
 from .. import tarheader as th
 from .magic import GZIP, NONE, detect
@@ -136,12 +137,7 @@ class Container:
 
 
 def _memeq():
-    try:
-        from layerscope._native import lib
-
-        return lib.ls_memeq
-    except (ImportError, AttributeError):  # no C core, or one built before memeq.c
-        return None
+    return function("ls_memeq")
 
 
 def _stat_key(st: os.stat_result) -> tuple[int, int, int, int, int]:
