@@ -39,8 +39,10 @@ static XXH3_state_t *hash_state(ls_tar_state *st)
 
 void ls_tar_init(ls_tar_state *st, int hash_content)
 {
+    ls_chunk_sink *chunks = st->chunks; /* set by the caller before or after init */
     memset(st, 0, sizeof(*st));
     st->hash_content = hash_content ? 1 : 0;
+    st->chunks = chunks;
 }
 
 /* A numeric field as tar.py's _num reads it when it is not base-256: up to
@@ -256,12 +258,16 @@ int ls_tar_scan(ls_tar_state *st, ls_tar_batch *b, const uint8_t *buf, size_t le
     b->count = b->n_special = b->n_slashed = b->text_used = b->data_used = 0;
     b->consumed = b->need = b->arena_need = b->n_owners = b->n_ids = 0;
     st->pending_done = 0;
+    if (st->chunks)
+        ls_chunk_sink_clear(st->chunks);
 
     /* ---- the pending member's content and padding ---------------------- */
     if (st->content_left) {
         size_t k = st->content_left < len ? (size_t)st->content_left : len;
         if (hashing && k)
             XXH3_128bits_update(hash_state(st), buf, k);
+        if (st->chunks && k)
+            ls_chunk_data(st->chunks, buf, k);
         i = k;
         st->content_left -= k;
         st->pos += k;
@@ -271,6 +277,8 @@ int ls_tar_scan(ls_tar_state *st, ls_tar_batch *b, const uint8_t *buf, size_t le
         }
         if (hashing)
             digest_end(st, st->digest);
+        if (st->chunks)
+            ls_chunk_end(st->chunks, hashing ? st->digest : NULL);
         st->pending_done = 1;
     }
     if (st->skip_left) {
@@ -516,6 +524,9 @@ int ls_tar_scan(ls_tar_state *st, ls_tar_batch *b, const uint8_t *buf, size_t le
                     digest_of(buf + data_start, (size_t)dsize, e->digest);
                 else
                     memset(e->digest, 0, 16);
+                if (st->chunks && dsize)
+                    ls_chunk_whole(st->chunks, off0 + data_start, buf + data_start, (size_t)dsize,
+                                   hashing ? e->digest : NULL);
                 i = data_start + (size_t)dsize;
                 if (len - i < dpad) { /* padding runs past the buffer */
                     st->skip_left = dpad - (len - i);
@@ -529,6 +540,10 @@ int ls_tar_scan(ls_tar_state *st, ls_tar_batch *b, const uint8_t *buf, size_t le
                 if (hashing) {
                     XXH3_128bits_reset(hash_state(st));
                     XXH3_128bits_update(hash_state(st), buf + data_start, avail);
+                }
+                if (st->chunks) {
+                    ls_chunk_begin(st->chunks, off0 + data_start);
+                    ls_chunk_data(st->chunks, buf + data_start, avail);
                 }
                 st->content_left = dsize - avail;
                 st->skip_left = dpad;

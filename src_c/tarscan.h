@@ -30,6 +30,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "chunksink.h"
+
 /* cffi-cdef-begin */
 
 /* ls_tar_scan() results. */
@@ -128,6 +130,9 @@ typedef struct {
     int32_t pending_done;   /* the pending member ended in this call: digest below */
     uint8_t digest[16];
     uint64_t hash_space[128]; /* XXH3 streaming state, aligned inside */
+    ls_chunk_sink *chunks;  /* NULL, or where each file's content is also chunked
+                               (chunksink.h; needs hash_content for the shortcut
+                               of one-chunk files, works without) */
 } ls_tar_state;
 
 void ls_tar_init(ls_tar_state *st, int hash_content);

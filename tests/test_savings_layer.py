@@ -107,3 +107,78 @@ def test_a_file_no_longer_at_hand_is_one_whole_chunk(monkeypatch):
     assert got.lost == 1
     assert got.files == {**files, xxh3_128_digest(big): len(big)}
     assert {d: size for d, size, _ in got.iter_chunks()} == chunks
+
+
+def _compressible(rnd: random.Random, n: int) -> bytes:
+    """Text-like bytes (zstd shrinks them), so estimated and measured sizes differ."""
+    words = [rnd.randbytes(rnd.randint(2, 9)).hex().encode() for _ in range(64)]
+    out = bytearray()
+    while len(out) < n:
+        out += rnd.choice(words) + b" "
+    return bytes(out[:n])
+
+
+def _mixed(seed: int) -> list[tuple[str, bytes]]:
+    rnd = random.Random(seed)
+    s = tarscan.SLICE
+    sizes = [1, 700, 1023, 1024, 1025, 4096, 16_000, 70_000, s - 300, s + 5000, 2 * s + 1, 3 * s]
+    members = [(f"m/{i}", _compressible(rnd, n) if i % 2 else rnd.randbytes(n)) for i, n in enumerate(sizes)]
+    members += [("m/dup", members[7][1]), ("m/empty", b"")]
+    rnd.shuffle(members)
+    return members
+
+
+def _fields(t) -> tuple:
+    return (t.files, t.chunks, t.chunk_sizes.tolist(), t.chunk_compressed.tolist(), t.file_compressed, t.compressed,
+            t.lost, t.size)
+
+
+@pytest.mark.parametrize("sample", [1 / 8, 1.0])
+@pytest.mark.parametrize("seed", range(3))
+def test_chunks_cut_in_c_equal_chunks_cut_in_python(monkeypatch, seed, sample):
+    """The C scanner's chunk sink (src_c/chunksink.c) gives the table the Python sink gives, to the
+    byte: chunks, sizes, sampled and estimated compressed sizes, file figures."""
+    from layerscope.analysis import layer_digests as ld
+
+    if not tarscan.BACKEND.native:
+        pytest.skip("no C tar scanner in this install")
+    data = build(_mixed(seed), FORMATS["pax"])
+    seen = []
+    real = ld._native_chunks
+    monkeypatch.setattr(ld, "_native_chunks", lambda *a: seen.append(1) or real(*a))
+    in_c = layer_digests(Finishing(PieceStream(data, seed)), PARAMS, sample=sample)
+    assert seen  # the C sink did the work
+    monkeypatch.setattr(ld, "_native_chunks", lambda *a: None)
+    in_python = layer_digests(Finishing(PieceStream(data, seed)), PARAMS, sample=sample)
+    assert _fields(in_c) == _fields(in_python)
+    assert in_c.chunk_compressed != in_c.chunk_sizes  # compressible content: the figures were measured
+
+
+def test_c_chunks_then_python_after_a_hand_over(monkeypatch):
+    """A member C does not take (a base-256 uid) hands the rest of the layer to the reference
+    reader: the chunks before are C's, those after Python's, and together every file's."""
+    import io
+    import tarfile
+
+    if not tarscan.BACKEND.native:
+        pytest.skip("no C tar scanner in this install")
+    members = _mixed(7)
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT) as tf:
+        for i, (name, data) in enumerate(members):
+            t = tarfile.TarInfo(name)
+            t.size = len(data)
+            if i == len(members) // 2:
+                t.uid = 10**9  # base-256 in a GNU header: C stops before it
+            tf.addfile(t, io.BytesIO(data))
+    handed = []
+    from layerscope.layer import feed
+
+    real = feed.ContentFeed.take_over
+    monkeypatch.setattr(feed.ContentFeed, "take_over", lambda self, off: handed.append(off) or real(self, off))
+    got = layer_digests(Finishing(Stream(buf.getvalue(), as_memoryview=True)), PARAMS, sample=1.0)
+    assert handed  # C did hand over
+    files, chunks = expected(members)
+    assert got.files == files
+    assert {d: size for d, size, _ in got.iter_chunks()} == chunks
+    assert got.lost == 0

@@ -34,9 +34,14 @@ from ..layer.entry import FILE, Entry
 from ..layer.feed import ContentFeed
 from ..layer.scan import VerifyingStream
 from ..layer.capture import StreamTap
-from ..layer.tarscan import iter_entry_batches
+from ..layer import tarscan
+from ..layer.chunksink import record
 from ..errors import UsageError
 from ..record import Record
+
+TYPE_CHECKING = False  # not from typing: start-up time
+if TYPE_CHECKING:
+    from ..layer.chunksink import NativeChunks
 
 DIGEST_SIZE = 16  # XXH3-128
 _digest = xxhash.xxh3_128_digest
@@ -102,26 +107,27 @@ class LayerDigests(Record):
 
 
 class _ChunkSink:
-    """Chunks each file fed to it: chunk digest -> (size, compressed size), unique within the
-    layer, and each file's compressed size (by its data offset: the C reader hands out a big
-    member's digest only after its bytes went by)."""
+    """Chunks each file fed to it in Python: chunk digest -> (size, compressed size), unique
+    within the layer, and each file's sampled chunks in ``by_file`` (data offset -> [their
+    compressed size, their bytes]). The C scanner does the same work itself
+    (``layer/chunksink.py``); this sink takes what it leaves: a layer after the C scanner handed
+    it to the reference reader, or every layer without the C core."""
 
-    def __init__(self, params: ChunkParams, compress, sample: float) -> None:
+    def __init__(self, params: ChunkParams, compress, below: int, by_file: dict[int, list[int]]) -> None:
         self._chunker = Chunker(params, threads=1)  # layers run in parallel already
         self._compress = compress
-        self._below = int(sample * 65536)  # a chunk is sampled when its digest's first two bytes are below
+        self._below = below  # a chunk is sampled when its digest's first two bytes are below
         self.chunks: dict[bytes, tuple[int, int]] = {}  # digest -> (size, compressed size or -1: not sampled)
-        self.file_compressed: dict[int, tuple[int, int]] = {}  # offset -> (sampled compressed, unsampled bytes)
-        self._offset = 0
-        self._csize = self._unsampled = 0
+        self.by_file = by_file
+        self._acc = [0, 0]
         self.sampled = [0, 0]  # bytes in, bytes out
         self.wholes = 0
 
     def begin(self, e: Entry) -> None:
-        self._offset, self._csize, self._unsampled = e.data_offset, 0, 0
+        self._acc = self.by_file[e.data_offset] = [0, 0]
 
     def _add(self, pieces: list[memoryview]) -> None:
-        chunks = self.chunks
+        chunks, acc = self.chunks, self._acc
         for c in pieces:
             d = _digest(c)
             known = chunks.get(d)
@@ -133,17 +139,15 @@ class _ChunkSink:
                     self.sampled[1] += known[1]
                 else:
                     known = chunks[d] = (size, -1)
-            if known[1] < 0:
-                self._unsampled += known[0]
-            else:
-                self._csize += known[1]
+            if known[1] >= 0:
+                acc[0] += known[1]
+                acc[1] += known[0]
 
     def data(self, view: memoryview) -> None:
         self._add(self._chunker.feed(view))
 
     def end(self) -> None:
         self._add(self._chunker.finish())
-        self.file_compressed[self._offset] = (self._csize, self._unsampled)
 
     def lost(self, e: Entry) -> None:
         self.whole(e)
@@ -152,8 +156,24 @@ class _ChunkSink:
         # the XXH3-128 of a whole file is the digest of it as one chunk: consistent with chunked files
         if e.digest is not None:  # its bytes are gone: counted as incompressible
             self.chunks[e.digest] = (e.size, e.size)
-            self.file_compressed[e.data_offset] = (e.size, 0)
+            self.by_file[e.data_offset] = [e.size, e.size]
             self.wholes += 1
+
+
+def _native_chunks(params: ChunkParams, below: int, compress) -> NativeChunks | None:
+    """The C scanner's chunk sink, when this install has the C scanner (and it is in use)."""
+    backend = tarscan.BACKEND
+    if not backend.native:
+        return None
+    from ..layer.chunksink import NativeChunks
+
+    return NativeChunks(backend, (params.min_size, params.avg_size, params.max_size, params.level), below,
+                        lambda view: len(compress(view)), tarscan.SLICE)
+
+
+def _estimate(size: int, ratio: float) -> int:
+    # as C's ls_chunk_table rounds (half up): the two paths agree to the byte
+    return int(size * ratio + 0.5)
 
 
 def layer_digests(stream: VerifyingStream, params: ChunkParams | None = None, *,
@@ -167,15 +187,22 @@ def layer_digests(stream: VerifyingStream, params: ChunkParams | None = None, *,
         raise UsageError(f"the compression sample must be in (0, 1], not {sample}")
     import zstandard  # on first use: start-up time
 
+    params = params or chunk_params()
+    below = int(sample * 65536)
     # two compressors: a one-shot compress() on the stream's context would reset the stream
-    sink = _ChunkSink(params or chunk_params(), zstandard.ZstdCompressor(level=ZSTD_LEVEL).compress, sample)
+    compress = zstandard.ZstdCompressor(level=ZSTD_LEVEL).compress
+    native = _native_chunks(params, below, compress)
+    by_file: dict[int, list[int]] = native.by_file if native is not None else {}
+    sink = _ChunkSink(params, compress, below, by_file)
     whole = _Compressed(stream, zstandard.ZstdCompressor(level=ZSTD_LEVEL), sample)
-    feed = ContentFeed(whole, sink)
+    feed = ContentFeed(whole, sink, native=native is not None)
+    if native is not None:
+        native.on_fallback = feed.take_over
     files: dict[bytes, int] = {}
-    file_compressed: dict[bytes, tuple[int, int]] = {}
+    file_sampled: dict[bytes, tuple[int, int]] = {}  # file digest -> (sampled compressed, unsampled bytes)
     members: list[tuple] = []
     try:
-        for batch in iter_entry_batches(feed, hash_content=True, wants=feed.wants):
+        for batch in tarscan.iter_entry_batches(feed, hash_content=True, wants=feed.wants, chunks=native):
             feed.batch(batch)
             members.extend(map(member, batch))
             for e in batch:
@@ -183,29 +210,42 @@ def layer_digests(stream: VerifyingStream, params: ChunkParams | None = None, *,
                     files[e.digest] = e.size
                     if e.size != e.data_size:  # sparse: not fed
                         sink.whole(e)
-                    file_compressed[e.digest] = sink.file_compressed.pop(e.data_offset, (e.size, 0))
+                    csize, sampled = by_file.pop(e.data_offset, _NONE)
+                    file_sampled[e.digest] = (csize, e.size - sampled)
     finally:
         feed.close()
     stream.finish()
     layer_compressed = whole.finish()
     # unsampled chunks at the ratio of the sampled ones (of the stream's sample, when no chunk was)
     into, out = sink.sampled
+    if native is not None:
+        into, out = into + native.sampled_in, out + native.sampled_out
     ratio = out / into if into else (layer_compressed / stream.size if stream.size else 1.0)
-    keys = sorted(sink.chunks)
     chunks = sink.chunks
+    if native is not None:
+        extra = b"".join(record(d, size, c if c >= 0 else None) for d, (size, c) in chunks.items())
+        digests, sizes, csizes = native.table(extra, ratio)
+    else:
+        keys = sorted(chunks)
+        digests = b"".join(keys)
+        sizes = array("I", [chunks[k][0] for k in keys])
+        csizes = array("I", [c if c >= 0 else _estimate(n, ratio) for n, c in map(chunks.__getitem__, keys)])
     return LayerDigests(
         diff_id=stream.diff_id,
         blob_digest=stream.blob_digest,
         size=stream.size,
         files=files,
-        chunks=b"".join(keys),
-        chunk_sizes=array("I", [chunks[k][0] for k in keys]),
+        chunks=digests,
+        chunk_sizes=sizes,
         lost=sink.wholes,
         members=members,
         compressed=layer_compressed,
-        file_compressed={d: known + round(rest * ratio) for d, (known, rest) in file_compressed.items()},
-        chunk_compressed=array("I", [c if c >= 0 else round(n * ratio) for n, c in map(chunks.__getitem__, keys)]),
+        file_compressed={d: known + _estimate(rest, ratio) for d, (known, rest) in file_sampled.items()},
+        chunk_compressed=csizes,
     )
+
+
+_NONE = (0, 0)
 
 
 ZSTD_LEVEL = 3

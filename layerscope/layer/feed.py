@@ -27,6 +27,7 @@ from .capture import StreamTap
 
 #: Pieces kept at most while waiting for the reader to report their members.
 RETAIN = 64 << 20
+_NEVER = 1 << 63
 
 
 class ContentSink(Protocol):
@@ -51,9 +52,12 @@ class ContentFeed(StreamTap):
     ``wants``, and call :meth:`batch` with every batch the reader yields.
     """
 
-    def __init__(self, stream, sink: ContentSink) -> None:
+    def __init__(self, stream, sink: ContentSink, *, native: bool = False) -> None:
         super().__init__(stream)
         self._sink = sink
+        # members whose content starts before this offset are chunked by the C scanner
+        # (native: all of them, until it hands over to the reference reader: take_over)
+        self._from = _NEVER if native else 0
         self._pieces: deque[tuple[int, bytes | memoryview]] = deque()  # (stream offset, piece)
         self._pos = 0  # stream offset after the last byte handed out
         self._held = 0
@@ -91,15 +95,23 @@ class ContentFeed(StreamTap):
             self._active_end = -1
             self._sink.end()
 
+    def take_over(self, offset: int) -> None:
+        """The C scanner stopped at ``offset``: the members from there on are fed from here."""
+        self._from = offset
+
     def wants(self, e: Entry) -> bool:
         """The reader's question about a member it is about to read on from: noted, fed after its batch."""
-        if _fed(e) and e.data_offset >= self._next:
+        if _fed(e) and e.data_offset >= self._next and e.data_offset >= self._from:
             self._queued = e
             return True  # the reference reader then ends its batch here, while the bytes are at hand
         return False
 
     def batch(self, entries: list[Entry]) -> None:
         """Feed the members of a batch the reader just yielded, then start a queued one."""
+        if entries and entries[0].data_offset < self._from:  # the C scanner's: let the pieces go
+            last = entries[-1]
+            self._next = max(self._next, last.data_offset + last.data_size)
+            return
         for e in entries:
             if e.data_offset >= self._next and _fed(e):
                 self._start(e)

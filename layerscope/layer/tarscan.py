@@ -38,6 +38,7 @@ from .paths import normalize_link, normalize_path
 TYPE_CHECKING = False  # not from typing: start-up time
 if TYPE_CHECKING:
     from . import tar as reference
+    from .chunksink import NativeChunks
 
 __all__ = ["BACKEND", "NATIVE", "PYTHON", "SLICE", "TarBackend", "iter_entries", "iter_entry_batches"]
 
@@ -133,8 +134,8 @@ def iter_entries(stream: reference.Readable, *, hash_content: bool = True,
 
 
 def iter_entry_batches(stream: reference.Readable, *, hash_content: bool = True,
-                       notes: list[str] | None = None, wants: Callable[[Entry], bool] | None = None
-                       ) -> Iterator[list[Entry]]:
+                       notes: list[str] | None = None, wants: Callable[[Entry], bool] | None = None,
+                       chunks: NativeChunks | None = None) -> Iterator[list[Entry]]:
     """:func:`iter_entries` a list at a time, for callers that keep or count
     them all (``scan``): no generator step per member. On an error, the
     entries before it come first, then the error.
@@ -143,11 +144,14 @@ def iter_entry_batches(stream: reference.Readable, *, hash_content: bool = True,
     (``capture.py``): the C reader asks it about a member whose content runs
     past the slice in hand, before reading on; the reference reader asks about
     every member, and ends a batch after one it wants, so the caller sees that
-    member before the stream moves on."""
+    member before the stream moves on.
+
+    ``chunks`` (C reader only): the C scanner also cuts every file it walks
+    over into content-defined chunks (:mod:`.chunksink`)."""
     backend = BACKEND
     if not backend.native:
         return _batched(_reference().iter_entries(stream, hash_content=hash_content, notes=notes), wants=wants)
-    return _scan(backend, stream, hash_content, notes, wants)
+    return _scan(backend, stream, hash_content, notes, wants, chunks)
 
 
 def _batched(entries: Iterator[Entry], size: int = 1024,
@@ -187,11 +191,14 @@ class _Resume:
 
 
 def _scan(backend: TarBackend, stream: reference.Readable, hash_content: bool,
-          notes: list[str] | None, wants: Callable[[Entry], bool] | None = None) -> Iterator[list[Entry]]:
+          notes: list[str] | None, wants: Callable[[Entry], bool] | None = None,
+          chunks: NativeChunks | None = None) -> Iterator[list[Entry]]:
     ffi, lib = backend.ffi, backend.lib
     uninit = ffi.new_allocator(should_clear_after_alloc=False)
     st = ffi.new("ls_tar_state *")
     lib.ls_tar_init(st, hash_content)
+    if chunks is not None:
+        chunks.attach(st)
     batch = ffi.new("ls_tar_batch *")
     records = _MAX_RECORDS
     keep = [uninit("ls_tar_entry[]", records), uninit("uint32_t[]", records), uninit("uint32_t[]", records),
@@ -222,9 +229,13 @@ def _scan(backend: TarBackend, stream: reference.Readable, hash_content: bool,
             final = len(buf) < SLICE
         cbuf = ffi.from_buffer(buf)
         start = 0
+        if chunks is not None:
+            chunks.before(len(buf))
         try:
             while True:
                 status = scan(st, batch, cbuf + start, len(buf) - start, final)
+                if chunks is not None:
+                    chunks.drain()
                 if pending is not None and st.pending_done:
                     if hash_content:
                         pending.digest = bytes(ffi.buffer(st.digest, 16))
@@ -260,6 +271,8 @@ def _scan(backend: TarBackend, stream: reference.Readable, hash_content: bool,
         if status == END:
             return
         if status == FALLBACK:
+            if chunks is not None:
+                chunks.fallback(st.pos)
             rest = _Resume(buf[start + batch.consumed:], stream)
             yield from _batched(_reference().iter_entries(rest, hash_content=hash_content, notes=notes, offset=st.pos),
                                 wants=wants)
