@@ -182,3 +182,42 @@ def test_c_chunks_then_python_after_a_hand_over(monkeypatch):
     assert got.files == files
     assert {d: size for d, size, _ in got.iter_chunks()} == chunks
     assert got.lost == 0
+
+
+def _measure(data: bytes, sample: float, seed: int | None) -> int:
+    import zstandard
+
+    from layerscope.analysis.layer_digests import ZSTD_LEVEL, _Compressed
+
+    inner = Stream(data, as_memoryview=True) if seed is None else PieceStream(data, seed)
+    tap = _Compressed(inner, zstandard.ZstdCompressor(level=ZSTD_LEVEL), sample)
+    read = getattr(tap, "read1", None) or tap.read
+    while read(1 << 20):
+        pass
+    return tap.finish()
+
+
+def test_stream_figure_is_exact_when_whole_and_does_not_depend_on_pieces():
+    """The layer's zstd figure: every byte through one stream compressor at ``sample`` 1 (and for a
+    layer within the head at any sample); sampled, the same figure however the reader reads."""
+    import zstandard
+
+    from layerscope.analysis import layer_digests as ld
+
+    rnd = random.Random(5)
+    def exact(data: bytes) -> bytes:  # zstd -3 of a stream (its size not known up front)
+        c = zstandard.ZstdCompressor(level=ld.ZSTD_LEVEL).compressobj()
+        return b"".join([*(c.compress(data[k:k + (1 << 20)]) for k in range(0, len(data), 1 << 20)), c.flush()])
+
+    small = _compressible(rnd, ld._HEAD - 1000)
+    assert _measure(small, 1 / 32, None) == len(exact(small))
+    assert _measure(small, 1 / 32, 3) == _measure(small, 1.0, None)  # the head: all of it, measured
+    # 40 MiB: text and random bytes mixed at 64 KiB, so every block is a fair sample
+    big = b"".join(_compressible(rnd, 1 << 16) if rnd.random() < 0.7 else rnd.randbytes(1 << 16) for _ in range(640))
+    whole = _measure(big, 1.0, None)
+    assert whole == len(exact(big))
+    sampled = {_measure(big, 1 / 8, seed) for seed in (None, 1, 2)}
+    assert len(sampled) == 1
+    (figure,) = sampled
+    assert figure != whole  # estimated, not measured whole
+    assert abs(figure - whole) <= 0.2 * whole  # nine blocks of a 40 MiB layer
