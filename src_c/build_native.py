@@ -24,7 +24,7 @@ from cffi import FFI
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 # One entry per C component: src_c/<name>.c with its header src_c/<name>.h.
-COMPONENTS = ["fastcdc", "chunksink", "tarscan", "heap", "memeq"]
+COMPONENTS = ["fastcdc", "chunksink", "tarscan", "heap", "memeq", "chunkmerge"]
 
 _CDEF = re.compile(r"/\*\s*cffi-cdef-begin\s*\*/(.*?)/\*\s*cffi-cdef-end\s*\*/", re.S)
 

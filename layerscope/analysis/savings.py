@@ -9,22 +9,29 @@ the pairwise matrix without reading anything.
 Memory: the per-layer chunk tables (24 bytes per chunk of each unique layer:
 a 16-byte XXH3-128 digest, a 4-byte size and a 4-byte compressed size) are
 merged by a k-way walk over their sorted digests, never gathered into one
-Python set: 10 million chunks take about 240 MB of tables. The walk is
-Python, about 2.4 us a chunk (10 million: ~25 s; measured on 1 million chunks
-in 10 layers, each in two images): a merge in C is the step after. Files are a dict (digest -> images), like
-the scan's entries.
+Python set: 10 million chunks take about 240 MB of tables, and the walk adds
+nothing per chunk (a heap of one cursor per layer, and sums per set of layers
+holding a chunk: peak RSS grew by under 1 MB over the tables merging 10
+million). The walk is C (``src_c/chunkmerge.c``): about 40 ns a chunk, 0.4 s
+for 10 million (benchmarks/bench_merge.py: 10 layers of 1 million random
+digests, pairs sharing half). Without a C compiler the same walk runs in
+Python (heapq.merge): about 1.6 us a chunk, ~16 s for 10 million. Files are a
+dict (digest -> images), like the scan's entries.
 """
 
 from __future__ import annotations
 
 import heapq
+from array import array
 from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
+from .. import ccore
 from ..errors import UsageError
 from ..source import Image, LayerRef, open_images
 from .image_diff import chain_ids
-from .layer_digests import DEFAULT_SAMPLE, LayerDigests, chunk_params, layer_digests
+from .layer_digests import DEFAULT_SAMPLE, DIGEST_SIZE, LayerDigests, chunk_params, layer_digests
 from .near_miss import NearMiss, near_misses
 from .layers import _check_diff_id, blob_key, default_jobs, progress_bar, read_layer, verify_blob
 
@@ -122,8 +129,9 @@ def merge(images: Sequence[ImageLayers], *, avg_chunk: int = 65536, top: int = 1
                          near_misses=near_misses(tables), avg_chunk=avg_chunk)
 
 
-def _count(per: list[ImageSavings], level: str, size: int, owners: set[int],
+def _count(per: list[ImageSavings], level: str, size: int, owners: AbstractSet[int],
            matrix: list[list[int]] | None) -> None:
+    # linear in ``size``: counting units with the same owners one by one or their sum once is the same
     shared = len(owners) > 1
     for i in owners:
         lv = per[i].levels[level]
@@ -138,35 +146,118 @@ def _count(per: list[ImageSavings], level: str, size: int, owners: set[int],
 
 def _merge_chunks(tables: dict[str, LayerDigests], layer_images: dict[str, set[int]],
                   per: list[ImageSavings], matrix: list[list[int]]) -> tuple[int, int]:
-    """Walk every unique layer's sorted chunk table at once (heapq.merge): each unique chunk
-    is met as a run of equal digests, one per layer holding it."""
+    """Count each chunk once for the images of every layer holding it, by sets of layers
+    (:func:`chunk_combos`): a few per layer, where there are millions of chunks."""
     keys = list(tables)
-    streams = [_tagged(tables[k], li) for li, k in enumerate(keys)]
     owners_of = [layer_images[k] for k in keys]
+    by_owners: dict[frozenset[int], int] = {}
     total = ctotal = 0
-    run_digest: bytes | None = None
-    run_size = run_csize = 0
-    run_owners: set[int] = set()
-    for digest, size, csize, li in heapq.merge(*streams):
-        if digest != run_digest:
-            if run_digest is not None:
-                _count(per, "chunk", run_size, run_owners, matrix)
-                total += run_size
-                ctotal += run_csize
-            run_digest, run_size, run_csize, run_owners = digest, size, csize, set(owners_of[li])
-        else:
-            run_owners |= owners_of[li]
-    if run_digest is not None:
-        _count(per, "chunk", run_size, run_owners, matrix)
-        total += run_size
-        ctotal += run_csize
+    for combo, size, csize, _ in chunk_combos([tables[k] for k in keys]):
+        owners = frozenset().union(*(owners_of[t] for t in combo))
+        by_owners[owners] = by_owners.get(owners, 0) + size
+        total += size
+        ctotal += csize
+    for owners, size in by_owners.items():
+        _count(per, "chunk", size, owners, matrix)
     return total, ctotal
 
 
+#: (indices of the tables holding some chunks, ascending; their bytes, compressed bytes, count).
+Combo = tuple[tuple[int, ...], int, int, int]
+
+
+def chunk_combos(tables: Sequence[LayerDigests]) -> list[Combo]:
+    """Each set of tables that exactly holds some chunks, with those chunks' sums (each chunk
+    once, its sizes those of the lowest-indexed table holding it), in no particular order.
+
+    A k-way merge of the sorted tables: in C (``src_c/chunkmerge.c``) when this install has it,
+    else the same walk with heapq.merge (same result, ~40x slower)."""
+    merge = ccore.function("ls_chunk_merge")
+    return _c_combos(merge, tables) if merge is not None else _py_combos(tables)
+
+
+def _py_combos(tables: Sequence[LayerDigests]) -> list[Combo]:
+    # each unique chunk is met as a run of equal digests, one per table holding it, in table order
+    sums: dict[tuple[int, ...], list[int]] = {}
+    run: list[int] = []
+    run_digest: bytes | None = None
+    run_size = run_csize = 0
+    for digest, li, size, csize in heapq.merge(*(_tagged(t, li) for li, t in enumerate(tables))):
+        if digest != run_digest:
+            if run:
+                _add(sums, tuple(run), run_size, run_csize)
+            run_digest, run_size, run_csize, run = digest, size, csize, [li]
+        else:
+            run.append(li)
+    if run:
+        _add(sums, tuple(run), run_size, run_csize)
+    return [(combo, b, c, n) for combo, (b, c, n) in sums.items()]
+
+
+def _add(sums: dict[tuple[int, ...], list[int]], combo: tuple[int, ...], size: int, csize: int) -> None:
+    acc = sums.get(combo)
+    if acc is None:
+        sums[combo] = [size, csize, 1]
+    else:
+        acc[0] += size
+        acc[1] += csize
+        acc[2] += 1
+
+
 def _tagged(table: LayerDigests, li: int):
-    # a function, not a generator expression: ``li`` must be bound now, not when iterated
+    # a function, not a generator expression: ``li`` must be bound now, not when iterated;
+    # the index before the sizes: equal digests come out in table order, whatever their sizes
     for digest, size, csize in table.iter_chunks():
-        yield digest, size, csize, li
+        yield digest, li, size, csize
+
+
+_U32 = "I" if array("I").itemsize == 4 else "L"
+
+
+def _u32(values: Sequence[int]) -> array:
+    """``values`` as C uint32s: the table's own array (no copy) when it is one."""
+    if isinstance(values, array) and values.typecode == _U32:
+        return values
+    return array(_U32, values)
+
+
+def _c_combos(merge: Callable, tables: Sequence[LayerDigests]) -> list[Combo]:
+    """:func:`chunk_combos` in C: the tables are lent to C in place (no copy, no object per chunk)."""
+    from layerscope._native import ffi, lib
+
+    n = len(tables)
+    digests = ffi.new("const uint8_t *[]", n)
+    sizes = ffi.new("const uint32_t *[]", n)
+    csizes = ffi.new("const uint32_t *[]", n)
+    counts = ffi.new("size_t[]", n)
+    keep = []  # the buffers C reads must outlive the call
+    for t, table in enumerate(tables):
+        count = len(table.chunks) // DIGEST_SIZE
+        columns = _u32(table.chunk_sizes), _u32(table.chunk_compressed)
+        if len(table.chunks) % DIGEST_SIZE or any(len(c) != count for c in columns):
+            raise ValueError(f"chunk table {t}: {len(table.chunks)} digest bytes, "
+                             f"{len(columns[0])} sizes, {len(columns[1])} compressed sizes")
+        if count:
+            bufs = (ffi.from_buffer("uint8_t[]", table.chunks),
+                    *(ffi.from_buffer("uint32_t[]", c) for c in columns))
+            keep.append(bufs)
+            digests[t], sizes[t], csizes[t] = bufs
+        counts[t] = count
+    out = ffi.new("ls_chunk_combos *")
+    rc = merge(n, digests, sizes, csizes, counts, out)
+    if rc == lib.LS_CHUNK_MERGE_NOMEM:
+        raise MemoryError("merging the chunk tables")
+    if rc != lib.LS_CHUNK_MERGE_OK:
+        raise ValueError("a chunk table is not sorted and unique")
+    try:
+        m = out.n_combos
+        offsets = ffi.unpack(out.offsets, m + 1)
+        indices = ffi.unpack(out.tables, offsets[m])
+        columns = [ffi.unpack(c, m) for c in (out.bytes, out.csize, out.count)]
+    finally:
+        lib.ls_chunk_combos_free(out)
+    combos = (tuple(indices[offsets[k]:offsets[k + 1]]) for k in range(m))
+    return list(zip(combos, *columns))
 
 
 ProgressFn = Callable[[int], None]
