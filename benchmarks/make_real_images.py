@@ -2,7 +2,7 @@
 """Benchmark images built from real content: Debian .debs and PyPI wheels.
 
     python benchmarks/make_real_images.py [--workdir /work/bench-real] [--cache /work/bench-cache]
-                                          [--images base,runtime,app,nodemods,big,tiny] [--force]
+                                          [--images base,runtime,app,nodemods,big,tiny,rebuilt] [--force]
 
 Content comes from the package registries only:
 
@@ -40,7 +40,8 @@ order from ``manifest.json`` only (see benchmarks/README.md).
 
 Shapes: see IMAGES below and benchmarks/README.md.  Deterministic where
 possible: mtimes newer than SOURCE_DATE_EPOCH (default 1790000000) are clamped
-to it, history/config ``created`` are fixed, wheels keep their zip timestamps;
+to it (``rebuilt``: its apt-get layer is stamped REBUILD_SDE, 30 days later,
+instead), history/config ``created`` are fixed, wheels keep their zip timestamps;
 the layer blobs, configs and manifests then depend only on the cached .debs and
 wheels (skopeo's outer archive members still carry the build time).  The cache
 makes re-runs use the same package versions.  Images whose forms and info.json
@@ -78,6 +79,7 @@ MiB = 1 << 20
 DEFAULT_WORKDIR = os.environ.get("LAYERSCOPE_REAL_DIR", "/work/bench-real")
 DEFAULT_CACHE = os.environ.get("LAYERSCOPE_REAL_CACHE", "/work/bench-cache")
 SDE = int(os.environ.get("SOURCE_DATE_EPOCH", "1790000000"))
+REBUILD_SDE = SDE + 30 * 86400   # `rebuilt`: the same apt-get layer built a month later
 FORMS = ("docker-archive", "oci-gzip", "oci-zstd")
 FORM_FILE = {"docker-archive": "{}.docker.tar", "oci-gzip": "{}.oci-gzip.tar", "oci-zstd": "{}.oci-zstd.tar"}
 DIVE_FILE = {"oci-gzip": "{}.oci-gzip.dive.tar", "oci-zstd": "{}.oci-zstd.dive.tar"}
@@ -90,6 +92,8 @@ BASE_PKGS = ("base-files base-passwd bash bsdutils coreutils dash debconf debian
 # a typical first `RUN apt-get install` on top of it
 EXTRA_PKGS = "ca-certificates openssl locales perl curl netbase procps less xz-utils bzip2 zstd".split()
 RUNTIME_PKGS = "python3.11 python3-pip python3-venv".split()
+RUNTIME_RUN = ("RUN /bin/sh -c apt-get update && apt-get install -y --no-install-recommends "
+               + " ".join(RUNTIME_PKGS) + " # buildkit")
 WHEELS = ("numpy pandas scipy pyarrow python-dateutil pytz tzdata six requests urllib3 idna certifi "
           "charset-normalizer flask werkzeug jinja2 markupsafe click itsdangerous blinker sqlalchemy greenlet "
           "pydantic pydantic-core typing-extensions annotated-types gunicorn packaging").split()
@@ -109,8 +113,11 @@ IMAGES = {
     "big": "base + real big binaries (LLVM, OpenJDK, clang, gcc, mesa) + a 'weights' layer of large files "
            "made of that content, reordered: 2 GB+",
     "tiny": "scratch + 1 layer of ~1 MB of real files (start-up measurement)",
+    "rebuilt": "runtime rebuilt a month later (CI rebuild): base layers shared, the apt-get layer from the "
+               "same .debs with every entry's mtime new: same files, new diff_id",
 }
-PARENT = {"base": None, "runtime": "base", "app": "runtime", "nodemods": "base", "big": "base", "tiny": None}
+PARENT = {"base": None, "runtime": "base", "app": "runtime", "nodemods": "base", "big": "base", "tiny": None,
+          "rebuilt": "base"}
 
 
 def log(*a):
@@ -236,16 +243,35 @@ def usrmerge(root: str, make_links: bool):
             os.symlink(f"usr/{d}", src)
 
 
-def clamp_mtimes(root: str):
-    """SOURCE_DATE_EPOCH clamping: nothing in the tree is newer than SDE."""
+def clamp_mtimes(root: str, epoch: int = SDE):
+    """SOURCE_DATE_EPOCH clamping: nothing in the tree is newer than EPOCH."""
     def fix(p):
         st = os.lstat(p)
-        if st.st_mtime > SDE:
-            os.utime(p, (SDE, SDE), follow_symlinks=False)
+        if st.st_mtime > epoch:
+            os.utime(p, (epoch, epoch), follow_symlinks=False)
     for dp, dns, fns in os.walk(root):
         for n in fns + dns:
             fix(os.path.join(dp, n))
     fix(root)
+
+
+def snapshot(root: str) -> dict[str, tuple]:
+    """Per entry under ROOT what umoci's repack compares but the digest (type, mode, nlink, size, mtime)."""
+    out = {}
+    for dp, dns, fns in os.walk(root):
+        for n in dns + fns:
+            p = os.path.join(dp, n)
+            st = os.lstat(p)
+            out[p] = (st.st_mode, st.st_nlink, st.st_size, st.st_mtime_ns)
+    return out
+
+
+def restamp(root: str, before: dict[str, tuple], t: int) -> int:
+    """Set mtime T on every entry new or changed since BEFORE (the next layer's entries); how many."""
+    changed = [p for p, v in snapshot(root).items() if before.get(p) != v]
+    for p in changed:
+        os.utime(p, (t, t), follow_symlinks=False)
+    return len(changed)
 
 
 class DpkgDB:
@@ -381,10 +407,10 @@ class Layout:
         run(["umoci", "unpack", "--rootless", "--image", self.ref(tag), b])
         return b
 
-    def repack(self, bundle: str, tag: str, created_by: str, step: int):
-        clamp_mtimes(os.path.join(bundle, "rootfs"))
+    def repack(self, bundle: str, tag: str, created_by: str, step: int, epoch: int = SDE):
+        clamp_mtimes(os.path.join(bundle, "rootfs"), epoch)
         run(["umoci", "repack", "--refresh-bundle", "--image", self.ref(tag),
-             "--history.created", iso(SDE + step), "--history.created_by", created_by,
+             "--history.created", iso(epoch + step), "--history.created_by", created_by,
              "--history.author", "layerscope-bench", bundle])
 
     def add_layer(self, tar_path: str, tag: str, created_by: str, step: int):
@@ -444,20 +470,43 @@ def bundle_for(L: Layout, parent: str, name: str) -> str:
     return b
 
 
-def build_runtime(L: Layout, debs: Debs, tag="runtime") -> dict:
+def runtime_debs(debs: Debs) -> list[str]:
+    """The .debs of runtime's apt-get layer: RUNTIME_PKGS and what they pull in beyond base."""
     have = set(debs.resolve(BASE_PKGS + EXTRA_PKGS))
-    names = [n for n in debs.resolve(BASE_PKGS + EXTRA_PKGS + RUNTIME_PKGS) if n not in have]
-    files = debs.fetch(names)
-    b = bundle_for(L, "base", "base")
+    return debs.fetch([n for n in debs.resolve(BASE_PKGS + EXTRA_PKGS + RUNTIME_PKGS) if n not in have])
+
+
+def install_runtime(b: str, files: list[str]):
+    """runtime's apt-get install on the base rootfs in bundle B."""
     root = os.path.join(b, "rootfs")
     db = DpkgDB()
     db.load(root)
     db.install(files, root, staging=os.path.join(b, "staging"))
-    L.repack(b, tag, "RUN /bin/sh -c apt-get update && apt-get install -y --no-install-recommends "
-             + " ".join(RUNTIME_PKGS) + " # buildkit", 2)
+
+
+def build_runtime(L: Layout, debs: Debs, tag="runtime") -> dict:
+    files = runtime_debs(debs)
+    b = bundle_for(L, "base", "base")
+    install_runtime(b, files)
+    L.repack(b, tag, RUNTIME_RUN, 2)
     L.set_config(tag, cmd="python3")
     L.bundle_tag[b] = tag
     return {"packages": [os.path.basename(p) for p in files]}
+
+
+def build_rebuilt(L: Layout, debs: Debs, tag="rebuilt") -> dict:
+    """runtime's apt-get layer again from the same .debs, every entry stamped REBUILD_SDE."""
+    files = runtime_debs(debs)
+    b = L.unpack("base", "rebuilt")
+    root = os.path.join(b, "rootfs")
+    before = snapshot(root)
+    install_runtime(b, files)
+    clamp_mtimes(root)   # the tree runtime's repack saw; what changed from base is its layer
+    n = restamp(root, before, REBUILD_SDE)
+    L.repack(b, tag, RUNTIME_RUN, 2, epoch=REBUILD_SDE)
+    L.set_config(tag, cmd="python3")
+    shutil.rmtree(b)
+    return {"packages": [os.path.basename(p) for p in files], "mtime": REBUILD_SDE, "restamped": n}
 
 
 def build_app(L: Layout, cache: str, tag="app") -> dict:
@@ -833,7 +882,8 @@ def main(argv=None) -> int:
     debs = Debs(a.cache)
     builders = {"base": lambda: build_base(L, debs), "runtime": lambda: build_runtime(L, debs),
                 "app": lambda: build_app(L, a.cache), "nodemods": lambda: build_nodemods(L, debs),
-                "big": lambda: build_big(L, debs), "tiny": lambda: build_tiny(L, debs)}
+                "big": lambda: build_big(L, debs), "tiny": lambda: build_tiny(L, debs),
+                "rebuilt": lambda: build_rebuilt(L, debs)}
     # parents first; a parent only needs its tag in the layout, not its exported forms
     needed = set(wanted)
     for w in wanted:
