@@ -20,7 +20,7 @@ several times the pass itself. Chunks: those whose digest falls in the first
 in every layer or in none), the rest are estimated at the layer's sampled
 ratio; a file's figure is the sum of its chunks'. The tar stream: its first
 4 MiB through a stream compressor (a layer that small is measured whole),
-then one 1 MiB block per ``1 MiB / 2s`` of stream, at a pseudo-random place,
+then one 1 MiB block per ``1 MiB / 4s`` of stream, at a pseudo-random place,
 compressed after the 1 MiB before it so that it finds the matches it would in
 the stream; the rest at the blocks' ratio. ``s`` = 1 compresses everything:
 each chunk on its own, the stream through one stream compressor. How close
@@ -173,7 +173,7 @@ def _native_chunks(params: ChunkParams, below: int, compress) -> NativeChunks | 
     from ..layer.chunksink import NativeChunks
 
     return NativeChunks(backend, (params.min_size, params.avg_size, params.max_size, params.level), below,
-                        lambda view: len(compress(view)), tarscan.SLICE)
+                        lambda pieces: [len(compress(p)) for p in pieces], tarscan.SLICE)
 
 
 def _estimate(size: int, ratio: float) -> int:
@@ -204,7 +204,7 @@ def layer_digests(stream: VerifyingStream, params: ChunkParams | None = None, *,
     if native is not None:
         native.on_fallback = feed.take_over
     files: dict[bytes, int] = {}
-    file_sampled: dict[bytes, tuple[int, int]] = {}  # file digest -> (sampled compressed, unsampled bytes)
+    file_at: list[tuple[int, bytes, int]] = []  # (data offset, digest, size) of each regular file
     members: list[tuple] = []
     try:
         for batch in tarscan.iter_entry_batches(feed, hash_content=True, wants=feed.wants, chunks=native):
@@ -215,12 +215,15 @@ def layer_digests(stream: VerifyingStream, params: ChunkParams | None = None, *,
                     files[e.digest] = e.size
                     if e.size != e.data_size:  # sparse: not fed
                         sink.whole(e)
-                    csize, sampled = by_file.pop(e.data_offset, _NONE)
-                    file_sampled[e.digest] = (csize, e.size - sampled)
+                    file_at.append((e.data_offset, e.digest, e.size))
     finally:
         feed.close()
     stream.finish()
     layer_compressed = whole.finish()
+    file_sampled: dict[bytes, tuple[int, int]] = {}  # file digest -> (sampled compressed, unsampled bytes)
+    for offset, digest, size in file_at:
+        csize, sampled = by_file.get(offset, _NONE)
+        file_sampled[digest] = (csize, size - sampled)
     # unsampled chunks at the ratio of the sampled ones (of the stream's sample, when no chunk was)
     into, out = sink.sampled
     if native is not None:
@@ -263,8 +266,9 @@ _SLOT = 64 << 10  # blocks start at a multiple of this
 
 def stream_stride(sample: float) -> int:
     """Bytes of stream per sampled block: the stream's sample (head aside) costs about
-    ``4 * sample`` of its bytes in zstd work (a block and its prefix), the chunks' ``sample``."""
-    return max(int(_BLOCK / (2 * sample)), _BLOCK + _PREFIX)
+    ``8 * sample`` of its bytes in zstd work (a block and its prefix), the chunks' ``sample``:
+    a layer's stream is far less even than its chunks picked at random."""
+    return max(int(_BLOCK / (4 * sample)), _BLOCK + _PREFIX)
 
 
 class _Compressed(StreamTap):
@@ -292,7 +296,8 @@ class _Compressed(StreamTap):
         self._pos = 0
         self._stride_at = -(-_HEAD // self._stride) * self._stride  # the first stride after the head
         self._next = self._block_start()  # where the next block starts (its prefix _PREFIX before)
-        self._parts: list[bytes] = []  # of the prefix and block being gathered
+        self._region = bytearray(_PREFIX + _BLOCK)  # the prefix and block being gathered
+        self._filled = 0
         self._in = self._out = 0  # the blocks' bytes, and compressed
 
     def _note(self, piece):
@@ -312,7 +317,8 @@ class _Compressed(StreamTap):
                 break
             a, b = max(lo, start), min(hi, end)
             if b > a:
-                self._parts.append(bytes(view[a - start:b - start]))
+                self._region[a - lo:b - lo] = view[a - start:b - start]
+                self._filled = b - lo
             if end < hi:
                 break
             self._block()
@@ -335,23 +341,23 @@ class _Compressed(StreamTap):
 
     def _block(self) -> None:
         """Compress the gathered prefix and block; count the block's output."""
-        data = b"".join(self._parts)
-        self._parts.clear()
+        filled, self._filled = self._filled, 0
         self._stride_at += self._stride
         self._next = self._block_start()
-        if len(data) <= _PREFIX:  # the stream ended inside the prefix: nothing to count
+        if filled <= _PREFIX:  # the stream ended inside the prefix: nothing to count
             return
+        region = memoryview(self._region)
         c = self._cctx.compressobj()
-        c.compress(data[:_PREFIX])
+        c.compress(region[:_PREFIX])
         c.flush(self._flush_block)
-        self._out += len(c.compress(data[_PREFIX:])) + len(c.flush())
-        self._in += len(data) - _PREFIX
+        self._out += len(c.compress(region[_PREFIX:filled])) + len(c.flush())
+        self._in += filled - _PREFIX
 
     def finish(self) -> int:
         head = self._head_out + len(self._head.compress(self._unit)) + len(self._head.flush())
         if self._exact or self._pos <= _HEAD:
             return head
-        if self._parts:
+        if self._filled:
             self._block()
         rest = self._pos - _HEAD
         ratio = self._out / self._in if self._in else head / _HEAD

@@ -275,6 +275,20 @@ def digest_images(images: list[Image], *, avg_chunk: int = 65536, sample: float 
             if not layer.foreign:
                 todo.setdefault(blob_key(image, layer), (image, layer))
 
+    # the other copies of a shared blob (another archive's file): checked as the last tasks, where
+    # they fill the gap the largest layers leave at the end of the pass
+    copies: list[tuple[Image, LayerRef, str]] = []
+    if verify:
+        for image in images:
+            for layer in image.layers:
+                if layer.foreign:
+                    continue
+                key = blob_key(image, layer)
+                first = todo[key][1]
+                if first is not layer and not key.startswith("file:") and (
+                        first.container.path != layer.container.path or first.name != layer.name):
+                    copies.append((image, layer, key))
+
     def run(key: str) -> LayerDigests:
         image, layer = todo[key]
         table = read_layer(layer, lambda stream: layer_digests(stream, params, sample=sample), where=layer.where(image.path),
@@ -283,6 +297,9 @@ def digest_images(images: list[Image], *, avg_chunk: int = 65536, sample: float 
             progress(1)
         return table
 
+    def check(image: Image, layer: LayerRef, key: str) -> None:
+        verify_blob(layer, key, where=layer.where(image.path), cache=None, verified=todo[key][1])
+
     order = sorted(todo, key=lambda k: -(todo[k][1].compressed_size or 0))  # largest first
     jobs = min(jobs or default_jobs(), len(order)) or 1
     if jobs > 1:
@@ -290,13 +307,18 @@ def digest_images(images: list[Image], *, avg_chunk: int = 65536, sample: float 
 
         with ThreadPoolExecutor(max_workers=jobs) as pool:
             futures = {k: pool.submit(run, k) for k in order}
+            checks = [pool.submit(check, *c) for c in copies]
             try:
                 tables = {k: futures[k].result() for k in order}
+                for f in checks:
+                    f.result()
             finally:
-                for f in futures.values():
+                for f in [*futures.values(), *checks]:
                     f.cancel()
     else:
         tables = {k: run(k) for k in order}
+        for c in copies:
+            check(*c)
     out = []
     for image in images:
         layers = []
@@ -304,13 +326,9 @@ def digest_images(images: list[Image], *, avg_chunk: int = 65536, sample: float 
             if layer.foreign:
                 continue
             key = blob_key(image, layer)
-            first = todo[key][1]
             table = tables[key]
-            if verify and first is not layer:
+            if verify and todo[key][1] is not layer:
                 _check_diff_id(image, layer, table)
-                if first.container.path != layer.container.path or first.name != layer.name:
-                    if not key.startswith("file:"):
-                        verify_blob(layer, key, where=layer.where(image.path), cache=None, verified=first)
             layers.append((layer.diff_id or table.diff_id or key, table))
         out.append(ImageLayers(image_name(image), layers))
     return out

@@ -6,8 +6,7 @@ more than the tar walk. With :class:`NativeChunks` attached, the C scanner
 cuts and hashes each file's content where it hashes it and leaves one 32-byte
 record per chunk; after every scanner call :meth:`NativeChunks.drain` appends
 them to one ``bytearray`` (no Python object per chunk) and hands the chunks
-picked for the compression sample to ``compress`` while their bytes are at
-hand. The policy (which compressor, what a figure means) is the caller's;
+picked for the compression sample to ``sizes`` while their bytes are at hand. The policy (which compressor, what a figure means) is the caller's;
 this module only moves bytes.
 
 When the C scanner hands the rest of a layer to the reference reader, the
@@ -31,12 +30,13 @@ class NativeChunks:
 
     ``params``: (min_size, avg_size, max_size, normalization level), already validated.
     ``sample_below``: a chunk is sampled when the first two bytes of its
-    digest, big-endian, are below this (0: none, 65536: all). ``compress``:
-    a sampled chunk's bytes -> its compressed size.
+    digest, big-endian, are below this (0: none, 65536: all). ``sizes``:
+    sampled chunks' bytes (views valid only during the call) -> their
+    compressed sizes.
     """
 
     def __init__(self, backend, params: tuple[int, int, int, int], sample_below: int,
-                 compress: Callable[[memoryview], int], slice_size: int) -> None:
+                 sizes: Callable[[list[memoryview]], list[int]], slice_size: int) -> None:
         ffi, lib = backend.ffi, backend.lib
         self._ffi, self._lib = ffi, lib
         self._min, _avg, self._max, _level = params
@@ -46,14 +46,14 @@ class NativeChunks:
         self.cdata.sample_below = sample_below
         self._carry = ffi.new("uint8_t[]", self._max)
         self.cdata.carry = self._carry
-        self._compress = compress
+        self._sizes = sizes
         self._cap = 0
         self._reserve(slice_size)
         self.records = bytearray()  # every chunk of the layer, RECORD_SIZE bytes each, in stream order
         self.sampled_in = self.sampled_out = 0  # bytes of the sampled chunks, and compressed
         # a file's data_offset -> [compressed size of its sampled chunks, their bytes]
         self.by_file: dict[int, list[int]] = {}
-        self._known: dict[bytes, int] = {}  # sampled digest -> compressed size (a chunk seen again)
+        self._known: dict[bytes, int] = {}  # sampled digest -> its compressed size (a chunk seen again)
         self.on_fallback: Callable[[int], None] | None = None
 
     def _reserve(self, length: int) -> None:
@@ -63,10 +63,10 @@ class NativeChunks:
         ffi, s = self._ffi, self.cdata
         records = (length + self._max) // (self._min & ~1) + length // 512 + 2
         self._recs = ffi.new("ls_chunk_rec[]", records)
-        self._samples = ffi.new("ls_chunk_sample[]", records)
-        self._arena = ffi.new("uint8_t[]", length + self._max)
-        s.recs, s.rec_cap, s.samples = self._recs, records, self._samples
-        s.arena, s.arena_cap = self._arena, length + self._max
+        self._sample_c = ffi.new("ls_chunk_sample[]", records)
+        self._arena_c = ffi.new("uint8_t[]", length + self._max)
+        s.recs, s.rec_cap, s.samples = self._recs, records, self._sample_c
+        s.arena, s.arena_cap = self._arena_c, length + self._max
         self._cap = length
 
     def attach(self, state) -> None:
@@ -77,7 +77,7 @@ class NativeChunks:
         self._reserve(length)
 
     def drain(self) -> None:
-        """Take this call's records (and compress its samples) before the next call reuses the buffers."""
+        """Take this call's records (and size its samples) before the next call reuses the buffers."""
         s = self.cdata
         if s.overflow:
             raise AssertionError("chunk sink overflow: its buffers were sized too small")
@@ -90,19 +90,25 @@ class NativeChunks:
             self._sampled(base)
 
     def _sampled(self, base: int) -> None:
-        s, ffi = self.cdata, self._ffi
-        arena = ffi.buffer(self._arena, s.arena_used)
-        records, known, by_file, compress = self.records, self._known, self.by_file, self._compress
-        for k in range(s.n_samples):
-            m = self._samples[k]
-            at = base + m.record * RECORD_SIZE
-            digest = bytes(records[at:at + 16])
-            csize = known.get(digest)
-            if csize is None:
-                csize = known[digest] = compress(memoryview(arena)[m.arena_off:m.arena_off + m.size])
+        s, records, known, by_file = self.cdata, self.records, self._known, self.by_file
+        arena = memoryview(self._ffi.buffer(self._arena_c, s.arena_used))
+        samples = [self._sample_c[k] for k in range(s.n_samples)]
+        digests = [bytes(records[base + m.record * RECORD_SIZE:base + m.record * RECORD_SIZE + 16]) for m in samples]
+        new = {}  # a chunk seen again in the layer is compressed once
+        for m, digest in zip(samples, digests):
+            if digest not in known and digest not in new:
+                new[digest] = m
+        if new:
+            fresh = list(new.values())
+            for digest, m, csize in zip(new, fresh, self._sizes([arena[m.arena_off:m.arena_off + m.size]
+                                                                 for m in fresh])):
+                known[digest] = csize
                 self.sampled_in += m.size
                 self.sampled_out += csize
-            records[at + _CSIZE:at + _CSIZE + 4] = csize.to_bytes(4, _ORDER)
+        for m, digest in zip(samples, digests):
+            csize = known[digest]
+            at = base + m.record * RECORD_SIZE + _CSIZE
+            records[at:at + 4] = csize.to_bytes(4, _ORDER)
             acc = by_file.get(m.data_offset)
             if acc is None:
                 by_file[m.data_offset] = [csize, m.size]
