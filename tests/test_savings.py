@@ -164,7 +164,7 @@ def test_compressed_figures_all_compressed(simg, compressed_oracle):
 
 def test_compressed_figures_sampled_within_5_percent(report, compressed_oracle):
     """The default compresses 1/32 of the chunks (and these layers' streams whole: each fits in the
-    4 MiB head the sample always measures); the issue allows a sample within 5%."""
+    2 MiB head the sample always measures); the issue allows a sample within 5%."""
     for level in ("layer", "file"):
         want = compressed_oracle[level]
         assert abs(report.compressed[level] - want) <= 0.05 * want, level

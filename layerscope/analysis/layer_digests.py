@@ -19,7 +19,7 @@ several times the pass itself. Chunks: those whose digest falls in the first
 ``s`` of the digest space are compressed on their own (so a chunk is sampled
 in every layer or in none), the rest are estimated at the layer's sampled
 ratio; a file's figure is the sum of its chunks'. The tar stream: its first
-4 MiB through a stream compressor (a layer that small is measured whole),
+2 MiB through a stream compressor (a layer that small is measured whole),
 then one 1 MiB block per ``1 MiB / 4s`` of stream, at a pseudo-random place,
 compressed after the 1 MiB before it so that it finds the matches it would in
 the stream; the rest at the blocks' ratio. ``s`` = 1 compresses everything:
@@ -257,7 +257,7 @@ _NONE = (0, 0)
 
 
 ZSTD_LEVEL = 3
-_HEAD = 4 << 20  # the start of every layer goes through the stream compressor whole
+_HEAD = 2 << 20  # the start of every layer goes through the stream compressor whole
 _BLOCK = 1 << 20  # then one block per stride ...
 _PREFIX = 1 << 20  # ... compressed after the bytes before it (their output not counted), as in the stream
 _UNIT = 1 << 20  # what the stream compressor is fed at a time
