@@ -144,3 +144,26 @@ def record(digest: bytes, size: int, csize: int | None) -> bytes:
     sampled = csize is not None
     return b"".join((digest, size.to_bytes(4, _ORDER), (csize if sampled else 0).to_bytes(4, _ORDER),
                      int(sampled).to_bytes(4, _ORDER), bytes(4)))
+
+
+class EveryChunk(NativeChunks):
+    """The C chunk sink handing the bytes of every chunk, in stream order, to ``each`` (the
+    store keeps them; their identity is the caller's: it hashes what it keeps). No records
+    are kept."""
+
+    def __init__(self, backend, params: tuple[int, int, int, int], each: Callable[[memoryview], None],
+                 slice_size: int) -> None:
+        super().__init__(backend, params, 65536, lambda pieces: [], slice_size)
+        self._each = each
+
+    def drain(self) -> None:
+        s = self.cdata
+        if s.overflow:
+            raise AssertionError("chunk sink overflow: its buffers were sized too small")
+        if not s.n_samples:
+            return
+        arena = memoryview(self._ffi.buffer(self._arena_c, s.arena_used))
+        each, samples = self._each, self._sample_c
+        for k in range(s.n_samples):
+            m = samples[k]
+            each(arena[m.arena_off:m.arena_off + m.size])

@@ -1,0 +1,251 @@
+"""A layer tar <-> its recipe: structure bytes, content chunks, and the pairs that interleave them.
+
+The store keeps file contents as content-defined chunks (a rebuilt layer whose
+files are the same shares every one of them) and everything else of the tar
+(headers, padding, unchunked member data, the end marker and what follows it)
+as a second byte stream, itself chunked, so that the layer is rebuilt byte for
+byte: its sha256 is its diff_id. See docs/store.md.
+
+:func:`decompose` reads a layer once, streaming: the C tar scanner cuts each
+file's content where it walks it (``layer/chunksink.py``: :class:`EveryChunk`),
+:class:`_Splitter` copies the bytes between contents out of the stream pieces
+it passes to the reader, and the caller's ``chunk`` keeps each chunk and names
+it. After a hand-over to the reference reader (or without the C core) the
+contents are cut in Python (``layer/feed.py``), with the same cut points.
+:func:`rebuild` is the way back.
+"""
+
+from __future__ import annotations
+
+import sys
+from array import array
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+
+from ..chunk.reference import DEFAULT_PARAMS, ChunkParams
+from ..chunk.stream import Chunker
+from ..errors import BadInputError
+from ..layer import tarscan
+from ..layer.capture import StreamTap
+from ..layer.entry import FILE, Entry
+from ..layer.feed import ContentFeed
+from ..record import Record
+
+#: Stream pieces kept at most while waiting to learn which of their bytes are content.
+RETAIN = 64 << 20
+_READ = 1 << 20
+
+
+class Recipe(Record):
+    """How to rebuild a layer tar: ``pairs`` holds (structure bytes, content bytes) u64s in
+    stream order (little-endian), the last pair's content 0: the tail."""
+
+    __slots__ = ("size", "pairs", "structure_ids", "content_ids")
+
+    size: int
+    pairs: bytes
+    structure_ids: array  # 'Q': chunk ids of the structure stream, in order
+    content_ids: array  # 'Q': chunk ids of the file contents, in order
+
+    def __init__(self, size: int, pairs: bytes, structure_ids: array, content_ids: array) -> None:
+        self.size = size
+        self.pairs = pairs
+        self.structure_ids = structure_ids
+        self.content_ids = content_ids
+
+
+def _chunked(e: Entry) -> bool:
+    # what the chunkers cut (C: every regular file with content, which excludes sparse ones, which
+    # C hands to the reference reader; Python: layer/feed.py's rule): the rest is structure
+    return e.kind is FILE and e.size > 0 and e.size == e.data_size
+
+
+class _Splitter(StreamTap):
+    """Passes the layer stream to the reader and keeps what is not file content: the bytes
+    between content ranges, in order, handed to ``structure``. Content ranges are learnt from
+    the reader's entries (``batch``) and its question about a member it reads on from
+    (``wants``), in stream order."""
+
+    def __init__(self, stream, structure: Callable[[memoryview], None]) -> None:
+        super().__init__(stream)
+        self._structure = structure
+        self._pieces: deque[tuple[int, bytes | memoryview]] = deque()
+        self._held = 0
+        self._pos = 0  # stream offset after the last byte handed out
+        self._done = 0  # bytes before this are placed (structure handed on, or content)
+        self._queued: Entry | None = None
+        self._gap = 0  # structure bytes since the last content range
+        self.pairs = array("Q")
+
+    def _note(self, piece):
+        size = len(piece)
+        if not size:
+            return piece
+        self._pieces.append((self._pos, piece))
+        self._pos += size
+        self._held += size
+        self._drop()
+        if self._held > RETAIN:
+            raise BadInputError(f"tar stream: more than {RETAIN} bytes read ahead of the members reported")
+        return piece
+
+    def _drop(self) -> None:
+        """Let go of the pieces wholly placed (structure handed on, or content: the chunkers have
+        their own hold on it)."""
+        pieces = self._pieces
+        while pieces and pieces[0][0] + len(pieces[0][1]) <= self._done:
+            self._held -= len(pieces.popleft()[1])
+
+    def _structure_to(self, end: int) -> None:
+        """Hand on the structure bytes [done, end)."""
+        at = self._done
+        for start, piece in self._pieces:
+            stop = start + len(piece)
+            if stop <= at:
+                continue
+            if start >= end:
+                break
+            lo, hi = max(at, start), min(end, stop)
+            self._structure(memoryview(piece)[lo - start:hi - start])
+            at = hi
+        if at != end:
+            raise AssertionError(f"structure bytes {at}..{end} no longer at hand")
+        self._gap += end - self._done
+        self._done = end
+
+    def _content(self, e: Entry) -> None:
+        self._structure_to(e.data_offset)
+        self.pairs.append(self._gap)
+        self.pairs.append(e.data_size)
+        self._gap = 0
+        self._done = e.data_offset + e.data_size
+        self._drop()
+
+    def wants(self, e: Entry) -> bool:
+        if _chunked(e) and e.data_offset >= self._done:
+            self._queued = e
+        return False
+
+    def batch(self, entries: list[Entry]) -> None:
+        for e in entries:
+            if _chunked(e) and e.data_offset >= self._done:
+                self._content(e)
+        q = self._queued
+        if q is not None:
+            self._queued = None
+            if q.data_offset >= self._done:
+                self._content(q)
+
+    def finish(self) -> None:
+        """Read the stream to its end (what follows the end marker is layer bytes too), the tail
+        is structure."""
+        read = getattr(self, "read1", None) or self.read
+        while read(_READ):
+            self._structure_to(self._pos)
+            self._drop()
+        self._structure_to(self._pos)
+        self.pairs.append(self._gap)
+        self.pairs.append(0)
+
+
+class _PythonContent:
+    """The content sink after a hand-over to the reference reader (or without the C core)."""
+
+    def __init__(self, params: ChunkParams, chunk: Callable[[memoryview], None]) -> None:
+        self._chunker = Chunker(params, threads=1)
+        self._chunk = chunk
+
+    def begin(self, e: Entry) -> None:
+        pass
+
+    def data(self, view: memoryview) -> None:
+        for c in self._chunker.feed(view):
+            self._chunk(c)
+
+    def end(self) -> None:
+        for c in self._chunker.finish():
+            self._chunk(c)
+
+    def lost(self, e: Entry) -> None:
+        raise AssertionError(f"member at {e.data_offset} went by before it was reported")
+
+
+def decompose(stream, chunk: Callable[[memoryview], int], *, params: ChunkParams = DEFAULT_PARAMS) -> Recipe:
+    """Read the uncompressed layer tar ``stream`` once and keep it as chunks: ``chunk(bytes)``
+    stores one and returns its id. ``stream.finish()`` (the diff_id check) is the caller's."""
+    structure_ids, content_ids = array("Q"), array("Q")
+    structure = Chunker(params, threads=1)
+
+    def keep_structure(view: memoryview) -> None:
+        for c in structure.feed(view):
+            structure_ids.append(chunk(c))
+
+    def keep_content(view: memoryview) -> None:
+        content_ids.append(chunk(view))
+
+    splitter = _Splitter(stream, keep_structure)
+    native = None
+    if tarscan.BACKEND.native:
+        from ..layer.chunksink import EveryChunk
+
+        native = EveryChunk(tarscan.BACKEND, (params.min_size, params.avg_size, params.max_size, params.level),
+                            keep_content, tarscan.SLICE)
+    feed = ContentFeed(splitter, _PythonContent(params, keep_content), native=native is not None)
+    if native is not None:
+        native.on_fallback = feed.take_over
+
+    def wants(e: Entry) -> bool:
+        splitter.wants(e)
+        return feed.wants(e)
+
+    try:
+        for batch in tarscan.iter_entry_batches(feed, hash_content=False, wants=wants, chunks=native):
+            splitter.batch(batch)
+            feed.batch(batch)
+        splitter.finish()
+    finally:
+        feed.close()
+    for c in structure.finish():
+        structure_ids.append(chunk(c))
+    pairs = splitter.pairs
+    if sys.byteorder != "little":
+        pairs.byteswap()
+    return Recipe(splitter._pos, pairs.tobytes(), structure_ids, content_ids)
+
+
+def rebuild(recipe: Recipe, read: Callable[[Iterable[int]], Iterator[bytes | memoryview]]) -> Iterator[memoryview]:
+    """The layer tar again, in pieces: ``read(ids)`` gives the chunks' bytes in order."""
+    pairs = array("Q")
+    pairs.frombytes(recipe.pairs)
+    if sys.byteorder != "little":
+        pairs.byteswap()
+    structure = _Bytes(read(recipe.structure_ids))
+    content = _Bytes(read(recipe.content_ids))
+    for k in range(0, len(pairs), 2):
+        yield from structure.take(pairs[k])
+        yield from content.take(pairs[k + 1])
+    if not (structure.exhausted() and content.exhausted()):
+        raise BadInputError("layer recipe: chunks left over after its last pair")
+
+
+class _Bytes:
+    """A stream of chunks read as a byte stream, ``take(n)`` bytes at a time (no copies)."""
+
+    def __init__(self, pieces: Iterator[bytes | memoryview]) -> None:
+        self._pieces = iter(pieces)
+        self._rest = memoryview(b"")
+
+    def take(self, n: int) -> Iterator[memoryview]:
+        while n:
+            if not self._rest:
+                piece = next(self._pieces, None)
+                if piece is None:
+                    raise BadInputError("layer recipe: its chunks end before its pairs do")
+                self._rest = memoryview(piece)
+            part = self._rest[:n]
+            self._rest = self._rest[len(part):]
+            n -= len(part)
+            yield part
+
+    def exhausted(self) -> bool:
+        return not self._rest and next(self._pieces, None) is None
