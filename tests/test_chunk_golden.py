@@ -125,3 +125,38 @@ def test_streamed_cut_points_are_golden(buf, params, piece):
         total += len(c)
         ends.append(total)
     assert ends == cuts
+
+
+@pytest.mark.parametrize("params", list(GOLDEN), ids=IDS)
+@pytest.mark.parametrize("backend", ["c", "python"])
+def test_cut_points_inside_a_tar_scan_are_golden(buf, params, backend, monkeypatch):
+    """The store keys file contents by the chunks the tar scan cuts (the C chunk sink inside
+    the C scanner, src_c/chunksink.c; the Python chunker after a hand-over): a file holding
+    the golden buffer is cut at the golden points, whatever the reader's slices."""
+    import io
+    import tarfile
+
+    from layerscope.layer import tarscan
+    from layerscope.store.recipe import decompose
+
+    if backend == "c":
+        if tarscan.NATIVE is None:
+            pytest.skip("no C tar scanner in this install")
+        monkeypatch.setattr(tarscan, "BACKEND", tarscan.NATIVE)
+    else:
+        monkeypatch.setattr(tarscan, "BACKEND", tarscan.PYTHON)
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as t:
+        for name in ("small", "golden"):
+            body = b"s" * 100 if name == "small" else buf
+            info = tarfile.TarInfo(name)
+            info.size = len(body)
+            t.addfile(info, io.BytesIO(body))
+    pieces: list[bytes] = []
+    recipe = decompose(io.BytesIO(out.getvalue()), lambda view: pieces.append(bytes(view)) or len(pieces) - 1,
+                       params=params)
+    content = [pieces[i] for i in recipe.content_ids]
+    assert content[0] == b"s" * 100
+    cuts, digest = GOLDEN[params]
+    assert [len(c) for c in content[1:]] == [b - a for a, b in zip([0, *cuts], cuts)]
+    assert hashlib.sha256(b"".join(hashlib.sha256(c).digest() for c in content[1:])).hexdigest() == digest
