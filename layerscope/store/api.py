@@ -1,0 +1,104 @@
+"""``layerscope.Store``: the dedup blob store as one object (what ``layerscope store`` runs).
+
+The pieces: ``repo.py`` (the repository: index, packs, gc, verify), ``recipe.py``
+(a layer <-> chunks), ``ingest.py`` (adding images), ``export.py`` (writing
+them out). This module only joins them; see docs/store.md.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from ..errors import BadInputError, UsageError
+from .ingest import Added, add
+from .recipe import Recipe, rebuild
+
+
+def default_path() -> Path:
+    """``LAYERSCOPE_STORE``, else ``$XDG_DATA_HOME/layerscope/store`` (``~/.local/share/...``)."""
+    env = os.environ.get("LAYERSCOPE_STORE")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return Path(base) / "layerscope" / "store"
+
+
+class Store:
+    """A repository of images kept as deduplicated chunks, given back bit for bit.
+
+    ``Store.init(path)`` makes one; ``Store(path)`` opens one (``None``: :func:`default_path`).
+    """
+
+    def __init__(self, path: str | os.PathLike | None = None) -> None:
+        from .repo import Repository
+
+        self.path = Path(path) if path is not None else default_path()
+        self.repo = Repository.open(self.path)
+
+    @classmethod
+    def init(cls, path: str | os.PathLike | None = None) -> Store:
+        from .repo import Repository
+
+        target = Path(path) if path is not None else default_path()
+        Repository.create(target).close()
+        return cls(target)
+
+    def close(self) -> None:
+        self.repo.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def add(self, images: Iterable[str], *, name: str | None = None, all_images: bool = False,
+            platform: str | None = None, progress: Callable[[int], None] | None = None) -> list[Added]:
+        """Keep each image (one transaction each); layers the store holds are not read again."""
+        return add(self.repo, images, name=name, all_images=all_images, platform=platform, progress=progress)
+
+    def images(self):
+        return self.repo.images()
+
+    def layer_bytes(self, diff_id: str):
+        """The layer tar rebuilt from its chunks, in pieces (checked by whoever writes it out)."""
+        row = self.repo.layer(diff_id)
+        if row is None:
+            raise BadInputError(f"layer {diff_id} is not in the store", where=str(self.path))
+        recipe = Recipe(row.size, row.pairs, row.structure_ids, row.content_ids)
+        return rebuild(recipe, self.repo.read)
+
+    def export(self, name: str, out: str | os.PathLike, *, format: str = "docker-archive", compress: str = "none",
+               overwrite: bool = False, progress: Callable[[int], None] | None = None):
+        """Write image ``name`` to ``out``; its layers' sha256 are checked against their diff_ids."""
+        from .export import ExportImage, ExportLayer, write_image
+
+        row = self.repo.image(name)
+        if row is None:
+            raise UsageError(f"no image {name!r} in the store {self.path}")
+        record = row.record
+        layers = []
+        for entry in record["layers"]:
+            diff_id = entry["diff_id"]
+            layer = self.repo.layer(diff_id)
+            if layer is None:
+                raise BadInputError(f"layer {diff_id} of {name!r} is missing from the store", where=str(self.path))
+            layers.append(ExportLayer(diff_id=diff_id, size=layer.size,
+                                      open=lambda d=diff_id: self.layer_bytes(d)))
+        image = ExportImage(config=self.repo.blob(record["config_digest"]), layers=layers,
+                            repo_tags=[record["ref"]] if record.get("ref") and ":" in record["ref"] else [])
+        return write_image(out, image, format=format, compress=compress, overwrite=overwrite, progress=progress)
+
+    def remove(self, name: str) -> bool:
+        return self.repo.remove(name)
+
+    def gc(self, progress: Callable[[int], None] | None = None):
+        return self.repo.gc(progress=progress)
+
+    def verify(self, *, full: bool = False, progress: Callable[[int], None] | None = None):
+        return self.repo.verify(full=full, progress=progress)
+
+    def stats(self):
+        return self.repo.stats()
