@@ -172,3 +172,15 @@ def test_a_damaged_recipe_is_bad_input():
     extra = Recipe(recipe.size, recipe.pairs, recipe.structure_ids, recipe.content_ids + recipe.content_ids)
     with pytest.raises(BadInputError):
         b"".join(rebuild(extra, store.read))
+
+
+def test_more_structure_than_the_chunker_is_fed_at_once(tar_backend):
+    """Thousands of small members: several MiB of headers, fed to the structure chunker in pieces."""
+    rnd = random.Random(6)
+    infos = []
+    for i in range(5000):
+        t = tarfile.TarInfo(f"many/{i:05d}")
+        t.mtime = rnd.randrange(1 << 30)
+        infos.append((t, rnd.randbytes(rnd.choice([0, 10, 700]))))
+    recipe, store = round_trip(build(infos, tarfile.PAX_FORMAT))
+    assert sum(len(store.data[i]) for i in recipe.structure_ids) > 2 << 20

@@ -175,10 +175,15 @@ def decompose(stream, chunk: Callable[[memoryview], int], *, params: ChunkParams
     stores one and returns its id. ``stream.finish()`` (the diff_id check) is the caller's."""
     structure_ids, content_ids = array("Q"), array("Q")
     structure = Chunker(params, threads=1)
+    pending = bytearray()  # structure comes a header at a time: fed to the chunker a MiB at a time
 
     def keep_structure(view: memoryview) -> None:
-        for c in structure.feed(view):
-            structure_ids.append(chunk(c))
+        pending.extend(view)
+        if len(pending) >= _READ:
+            piece = bytes(pending)  # the chunks handed out are views into what was fed
+            pending.clear()
+            for c in structure.feed(piece):
+                structure_ids.append(chunk(c))
 
     def keep_content(view: memoryview) -> None:
         content_ids.append(chunk(view))
@@ -205,7 +210,7 @@ def decompose(stream, chunk: Callable[[memoryview], int], *, params: ChunkParams
         splitter.finish()
     finally:
         feed.close()
-    for c in structure.finish():
+    for c in [*structure.feed(bytes(pending)), *structure.finish()]:
         structure_ids.append(chunk(c))
     pairs = splitter.pairs
     if sys.byteorder != "little":
