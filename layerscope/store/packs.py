@@ -58,15 +58,17 @@ class PackWriter:
     Keys are whatever the caller uses to name a chunk (its id).
     """
 
-    def __init__(self, root: str, placed: Callable[[int, str, Place], None], *, level: int = LEVEL,
-                 bundle_target: int = BUNDLE_TARGET, alone_min: int = ALONE_MIN,
-                 pack_target: int = PACK_TARGET) -> None:
+    def __init__(self, root: str, placed: Callable[[int, str, Place], None], *, level: int | None = None,
+                 bundle_target: int | None = None, alone_min: int | None = None,
+                 pack_target: int | None = None) -> None:
+        # None: the module's setting at the time (tests shrink them to get many packs)
         self.root = root
         self._placed = placed
-        self._cctx = zstandard.ZstdCompressor(level=level, write_checksum=True, write_content_size=True)
-        self._bundle_target = bundle_target
-        self._alone_min = alone_min
-        self._pack_target = pack_target
+        self._cctx = zstandard.ZstdCompressor(level=LEVEL if level is None else level, write_checksum=True,
+                                              write_content_size=True)
+        self._bundle_target = BUNDLE_TARGET if bundle_target is None else bundle_target
+        self._alone_min = ALONE_MIN if alone_min is None else alone_min
+        self._pack_target = PACK_TARGET if pack_target is None else pack_target
         self._bundle: list[tuple[int, bytes | memoryview]] = []
         self._bundle_bytes = 0
         self._fd: int | None = None
