@@ -252,16 +252,27 @@ def _named(problems, victim: str) -> None:
     assert all(str(p).count("\n") == 0 for p in problems)
 
 
-@pytest.mark.parametrize("where", ["frame", "magic-free middle"])
+@pytest.mark.parametrize("where", ["data", "checksum"])
 def test_verify_flipped_bit(repo, where):
     victim, (path, fo, fl) = _broken_setup(repo)
     assert repo.verify() == [] and repo.verify(full=True) == []
     data = bytearray(path.read_bytes())
-    at = fo + fl // 2 if where == "frame" else fo + fl - 2  # the middle of the data; the frame's checksum
+    at = fo + fl // 2 if where == "data" else fo + fl - 2  # the middle of the frame; its xxh32 checksum
     data[at] ^= 0x10
     path.write_bytes(bytes(data))
     assert repo.verify() == []  # sizes and offsets still agree: only reading tells
     _named(repo.verify(full=True), victim)
+
+
+def test_verify_wrong_bytes_in_a_good_frame(repo):
+    """A frame that decompresses fine but holds other bytes than the index says: only sha256 tells."""
+    victim, _place = _broken_setup(repo)
+    cid = repo.layer(victim).content_ids[-1]
+    repo._db.execute("UPDATE chunks SET sha256 = ? WHERE id = ?", (b"\x01" * 32, cid))
+    assert repo.verify() == []
+    problems = repo.verify(full=True)
+    _named(problems, victim)
+    assert any("sha256" in p.message for p in problems)
 
 
 def test_verify_truncated_pack(repo):
