@@ -116,20 +116,23 @@ def _check_pack(reader: PackReader, name: str, what: str, chunks: list, skip: se
     bad_frames: dict[int, str] = {}
     bad_chunks: set[int] = set()
     frame_of: dict[int, int] = {}
-    for cid, key, size, fo, fl, off in chunks:
+    dctx = zstandard.ZstdDecompressor()
+    at, frame = -1, b""
+    for cid, key, size, fo, fl, off in chunks:  # in frame order: each frame decompressed once
         if cid in skip:
             continue
         frame_of[cid] = fo
         if fo in bad_frames:
             bad_chunks.add(cid)
             continue
-        try:
-            raw = reader.raw(name, fo, fl)
-            frame = reader._dctx.decompress(raw)
-        except (BadInputError, zstandard.ZstdError, OSError) as e:
-            bad_frames[fo] = str(e)
-            bad_chunks.add(cid)
-            continue
+        if fo != at:
+            try:
+                frame = dctx.decompress(reader.raw(name, fo, fl))
+                at = fo
+            except (BadInputError, zstandard.ZstdError, OSError) as e:
+                bad_frames[fo] = str(e)
+                bad_chunks.add(cid)
+                continue
         data = memoryview(frame)[off:off + size]
         if len(data) != size or hashlib.sha256(data).digest() != key:
             bad_chunks.add(cid)
