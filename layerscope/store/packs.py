@@ -18,6 +18,8 @@ a hazard.
 from __future__ import annotations
 
 import os
+import queue
+import threading
 from collections import OrderedDict
 from collections.abc import Callable
 
@@ -51,11 +53,14 @@ def fsync_dir(path: str) -> None:
 
 
 class PackWriter:
-    """Chunks in, finished packs out; keeps at most one bundle of raw bytes in memory.
+    """Chunks in, finished packs out; memory holds the open bundle and at most two more.
 
-    :meth:`add` returns nothing: a chunk's place is known only once its
-    frame is written, and is handed to ``placed(key, pack_name, place)``.
-    Keys are whatever the caller uses to name a chunk (its id).
+    Frames are compressed and written by one background thread (zstd lets
+    go of the GIL), so compression overlaps the caller's hashing and
+    chunking; frames keep their order. :meth:`add` returns nothing: a
+    chunk's place is known once its frame is written, and is handed to
+    ``placed(key, pack_name, place)`` (from the writer thread; read the
+    places after :meth:`finish`). Keys are whatever names a chunk (its id).
     """
 
     def __init__(self, root: str, placed: Callable[[int, str, Place], None], *, level: int | None = None,
@@ -69,7 +74,7 @@ class PackWriter:
         self._bundle_target = BUNDLE_TARGET if bundle_target is None else bundle_target
         self._alone_min = ALONE_MIN if alone_min is None else alone_min
         self._pack_target = PACK_TARGET if pack_target is None else pack_target
-        self._bundle: list[tuple[int, bytes | memoryview]] = []
+        self._bundle: list[tuple[int, bytes]] = []
         self._bundle_bytes = 0
         self._fd: int | None = None
         self._tmp: str | None = None
@@ -78,12 +83,17 @@ class PackWriter:
         self.finished: list[tuple[str, int]] = []  # (name, size) of packs renamed into packs/
         self.raw_bytes = 0
         self.frame_bytes = 0
+        self._jobs: queue.Queue = queue.Queue(maxsize=2)
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+        self._aborted = False
 
     def add(self, key: int, data: bytes | memoryview) -> None:
+        data = bytes(data)  # the caller's buffer may be reused before the frame is written
         if len(data) >= self._alone_min:
-            self._write_frame([(key, data)], len(data))
+            self._submit([(key, data)], len(data))
             return
-        self._bundle.append((key, bytes(data)))  # the caller's buffer may be reused
+        self._bundle.append((key, data))
         self._bundle_bytes += len(data)
         if self._bundle_bytes >= self._bundle_target:
             self.flush_bundle()
@@ -92,9 +102,41 @@ class PackWriter:
         if self._bundle:
             bundle, n = self._bundle, self._bundle_bytes
             self._bundle, self._bundle_bytes = [], 0
-            self._write_frame(bundle, n)
+            self._submit(bundle, n)
 
-    def _write_frame(self, items: list[tuple[int, bytes | memoryview]], n: int) -> None:
+    # ---- the writer thread ----------------------------------------------------------
+
+    def _submit(self, items: list[tuple[int, bytes]], n: int) -> None:
+        self._raise()
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="layerscope-pack-writer", daemon=True)
+            self._thread.start()
+        self._jobs.put((items, n))
+
+    def _run(self) -> None:
+        while True:
+            job = self._jobs.get()
+            try:
+                if job is None:
+                    return
+                if self._error is None and not self._aborted:
+                    self._write_frame(*job)
+            except BaseException as e:  # handed to the caller's next call
+                self._error = e
+            finally:
+                self._jobs.task_done()
+
+    def _stop(self) -> None:
+        if self._thread is not None:
+            self._jobs.put(None)
+            self._thread.join()
+            self._thread = None
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def _write_frame(self, items: list[tuple[int, bytes]], n: int) -> None:
         raw = items[0][1] if len(items) == 1 else b"".join(d for _k, d in items)
         frame = self._cctx.compress(raw)
         if self._fd is None:
@@ -109,7 +151,7 @@ class PackWriter:
             self._placed(key, self._name, (offset, len(frame), at))
             at += len(data)
         if self._size >= self._pack_target:
-            self.finish_pack()
+            self._finish_pack()
 
     def _open(self) -> None:
         self._name = os.urandom(16).hex()
@@ -121,7 +163,7 @@ class PackWriter:
         _write_all(self._fd, MAGIC, self._tmp)
         self._size = len(MAGIC)
 
-    def finish_pack(self) -> None:
+    def _finish_pack(self) -> None:
         """fsync the open pack, rename it into packs/, fsync the directories."""
         if self._fd is None:
             return
@@ -129,6 +171,8 @@ class PackWriter:
         self._fd = self._tmp = None
         try:
             os.fsync(fd)
+        except OSError as e:
+            raise os_error(e, "sync a pack", tmp) from None
         finally:
             os.close(fd)
         final = pack_path(self.root, name)
@@ -144,15 +188,21 @@ class PackWriter:
             raise os_error(e, "store a pack", final) from None
         self.finished.append((name, self._size))
 
+    # ---- ending ---------------------------------------------------------------------
+
     def finish(self) -> list[tuple[str, int]]:
         """Write what is buffered and finish the open pack: every placed chunk is now durable."""
         self.flush_bundle()
-        self.finish_pack()
+        self._stop()
+        self._raise()
+        self._finish_pack()
         return self.finished
 
     def abort(self) -> None:
         """Drop the unfinished pack and the finished ones (nobody references them yet)."""
+        self._aborted = True
         self._bundle, self._bundle_bytes = [], 0
+        self._stop()
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
