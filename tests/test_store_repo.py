@@ -456,3 +456,19 @@ def test_lost_race_uses_the_winners_chunk(tmp_path, small_packs):
     assert b"".join(bytes(b) for b in two.read(ids1)) == b"".join(data)
     one.close()
     two.close()
+
+
+def test_bad_index_rows_are_one_line_errors(repo):
+    S.add_image(repo, *S.image_spec(0))
+    d = repo.image("img0").layers[0]
+    repo._db.execute("UPDATE layers SET content_ids = x'01020304050607' WHERE diff_id = ?", (d,))
+    repo._db.execute("UPDATE images SET record = '{nope'")
+    for call in (lambda: repo.layer(d), repo.images, lambda: list(repo.read([10 ** 9]))):
+        with pytest.raises(BadInputError) as e:
+            call()
+        assert "index.sqlite" in str(e.value) and "\n" not in str(e.value)
+    problems = repo.verify()
+    assert any(p.what == f"layer {d}" and p.images == ["img0"] for p in problems)
+    repo._db.execute("DROP TABLE chunks")
+    with pytest.raises(BadInputError, match="store index: no such table"):
+        repo.stats()

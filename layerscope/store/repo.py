@@ -192,6 +192,21 @@ def blob_to_ids(data: bytes, where: str) -> array:
     return a
 
 
+def _index_errors(method):
+    """An SQLite error from the index (corrupt pages, a full disk, a lock held too long) is one line naming it."""
+    import functools
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.Error as e:
+            root = self.root if isinstance(self, Repository) else self._repo.root
+            raise BadInputError(f"store index: {e}", where=os.path.join(root, INDEX)) from None
+
+    return wrapper
+
+
 def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
@@ -294,9 +309,11 @@ class Repository:
 
     # ---- reading -----------------------------------------------------------------
 
+    @_index_errors
     def images(self) -> list[ImageRow]:
         return self._image_rows(None)
 
+    @_index_errors
     def image(self, name: str) -> ImageRow | None:
         rows = self._image_rows(name)
         return rows[0] if rows else None
@@ -322,6 +339,7 @@ class Repository:
             db.execute("COMMIT")
         return out
 
+    @_index_errors
     def layer(self, diff_id: str) -> LayerRow | None:
         row = self._db.execute("SELECT size, pairs, structure_ids, content_ids FROM layers WHERE diff_id = ?",
                                (diff_id,)).fetchone()
@@ -330,6 +348,7 @@ class Repository:
         where = f"{self._index}: layer {diff_id}"
         return LayerRow(diff_id, row[0], bytes(row[1]), blob_to_ids(row[2], where), blob_to_ids(row[3], where))
 
+    @_index_errors
     def blob(self, digest: str) -> bytes:
         """A config or manifest as it was added (KeyError-free: BadInputError if absent)."""
         row = self._db.execute("SELECT data FROM blobs WHERE digest = ?", (digest,)).fetchone()
@@ -337,6 +356,7 @@ class Repository:
             raise BadInputError(f"blob {digest} is not in the store", where=self.root)
         return bytes(row[0])
 
+    @_index_errors
     def has_blob(self, digest: str) -> bool:
         return self._db.execute("SELECT 1 FROM blobs WHERE digest = ?", (digest,)).fetchone() is not None
 
@@ -370,6 +390,7 @@ class Repository:
                         raise BadInputError(f"pack is missing (chunk {cid})",
                                             where=pack_path(self.root, place[0])) from None
 
+    @_index_errors
     def _places(self, ids: list[int]) -> dict[int, tuple[str, int, int, int, int]]:
         q = ",".join("?" * len(ids))
         return {r[0]: r[1:] for r in self._db.execute(
@@ -392,6 +413,7 @@ class Repository:
 
     # ---- removing ----------------------------------------------------------------
 
+    @_index_errors
     def remove(self, name: str) -> bool:
         """Drop an image; its space comes back with :meth:`gc`. False if there was no such image."""
         db = self._db
@@ -419,6 +441,7 @@ class Repository:
 
     # ---- gc ----------------------------------------------------------------------
 
+    @_index_errors
     def gc(self, progress: Progress | None = None) -> GcResult:
         """Remove what no image references; rewrite packs whose live frames are under REPACK_LIVE of their bytes.
 
@@ -436,6 +459,7 @@ class Repository:
 
     # ---- verify ------------------------------------------------------------------
 
+    @_index_errors
     def verify(self, full: bool = False, progress: Progress | None = None) -> list[Problem]:
         """Fast: the index and the packs agree (files there, sizes and offsets in range, references resolve).
         ``full``: also decompress every frame and sha256 every chunk and blob."""
@@ -443,6 +467,7 @@ class Repository:
 
         return verify(self, full, progress)
 
+    @_index_errors
     def stats(self) -> Stats:
         from .verify import stats
 
@@ -500,6 +525,7 @@ class Transaction:
 
     # ---- adding ------------------------------------------------------------------
 
+    @_index_errors
     def chunk(self, data: bytes | memoryview) -> int:
         """The id of the chunk with these bytes, storing it unless the repository or this transaction has it."""
         self._check()
@@ -544,6 +570,7 @@ class Transaction:
     def _placed(self, cid: int, pack: str, place: tuple[int, int, int]) -> None:
         self._places[cid] = (pack, *place)
 
+    @_index_errors
     def has_layer(self, diff_id: str) -> bool:
         """True if the layer is stored (or added in this transaction): ``add`` need not read it again."""
         self._check()
@@ -568,6 +595,7 @@ class Transaction:
             raise DigestMismatchError(f"blob hashes to sha256:{got}, not {digest}", where=self._repo.root)
         self._blobs[digest] = bytes(data)
 
+    @_index_errors
     def image(self, name: str, record: dict, layers: list[str], blobs: list[str]) -> None:
         """Name an image (replacing one of that name): its record and the layers and blobs it keeps alive."""
         self._check()
@@ -585,6 +613,7 @@ class Transaction:
 
     # ---- finishing ---------------------------------------------------------------
 
+    @_index_errors
     def commit(self) -> None:
         """Make the packs durable, then write the index in one SQLite transaction."""
         self._check()
