@@ -17,7 +17,7 @@ from collections import defaultdict
 
 import zstandard
 
-from ..errors import BadInputError
+from ..errors import BadInputError, os_error
 from .packs import MAGIC, PackReader, pack_path
 from .repo import INDEX, Problem, Progress, Repository, Stats, blob_to_ids
 
@@ -69,7 +69,7 @@ def verify(repo: Repository, full: bool, progress: Progress | None) -> list[Prob
                 problems.append((what, "missing", {c[0] for c in chunks}, set()))
                 continue
             except OSError as e:
-                problems.append((what, f"cannot stat: {e.strerror or e}", {c[0] for c in chunks}, set()))
+                problems.append((what, str(os_error(e, "stat")), {c[0] for c in chunks}, set()))
                 continue
             if actual != recorded:
                 short = {c[0] for c in chunks if c[3] + c[4] > actual}
