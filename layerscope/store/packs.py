@@ -33,6 +33,7 @@ BUNDLE_TARGET = 1 << 20  # a bundle frame is closed once it holds this many raw 
 ALONE_MIN = 1 << 20  # a chunk this large is a frame of its own (FastCDC's are at most 256 KiB: none is)
 PACK_TARGET = 32 << 20  # a pack is finished once it holds this many compressed bytes
 PACK_SUFFIX = ".pack"
+MAX_FRAME = 1 << 30  # a frame header claiming more is damage, not a chunk (FastCDC's are <= 256 KiB)
 
 # One chunk's place: (frame offset, frame length, offset inside the frame)
 Place = tuple[int, int, int]
@@ -230,6 +231,17 @@ def _unlink(path: str | None) -> None:
             pass
 
 
+def decompress_frame(dctx: zstandard.ZstdDecompressor, raw: bytes, offset: int, where: str) -> bytes:
+    """One frame's bytes; BadInputError (naming ``where``) for a frame that is damaged or claims to be huge."""
+    try:
+        size = zstandard.frame_content_size(raw)
+        if not 0 <= size <= MAX_FRAME:
+            raise BadInputError(f"frame at offset {offset} claims {size} bytes", where=where)
+        return dctx.decompress(raw)
+    except zstandard.ZstdError as e:
+        raise BadInputError(f"frame at offset {offset} does not decompress ({e})", where=where) from None
+
+
 class PackReader:
     """Frames out of packs, with the last few decompressed frames kept (export reads in order).
 
@@ -252,12 +264,7 @@ class PackReader:
         if got is not None:
             self._frames.move_to_end(key)
             return got
-        raw = self.raw(pack, offset, length)
-        try:
-            got = self._dctx.decompress(raw)
-        except zstandard.ZstdError as e:
-            raise BadInputError(f"frame at offset {offset} does not decompress ({e})",
-                                where=pack_path(self.root, pack)) from None
+        got = decompress_frame(self._dctx, self.raw(pack, offset, length), offset, pack_path(self.root, pack))
         self._frames[key] = got
         if len(self._frames) > self._max_frames:
             self._frames.popitem(last=False)
@@ -281,7 +288,12 @@ class PackReader:
             self._files.move_to_end(pack)
             return fd
         path = pack_path(self.root, pack)
-        fd = os.open(path, os.O_RDONLY)  # FileNotFoundError: the caller looks the chunk up again
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except FileNotFoundError:
+            raise  # the caller looks the chunk up again: gc may have moved it
+        except OSError as e:
+            raise os_error(e, "open", path) from None
         self._files[pack] = fd
         if len(self._files) > self._max_files:
             os.close(self._files.popitem(last=False)[1])

@@ -18,7 +18,7 @@ from collections import defaultdict
 import zstandard
 
 from ..errors import BadInputError, os_error
-from .packs import MAGIC, PackReader, pack_path
+from .packs import MAGIC, PackReader, decompress_frame, pack_path
 from .repo import INDEX, Problem, Progress, Repository, Stats, blob_to_ids
 
 
@@ -127,9 +127,9 @@ def _check_pack(reader: PackReader, name: str, what: str, chunks: list, skip: se
             continue
         if fo != at:
             try:
-                frame = dctx.decompress(reader.raw(name, fo, fl))
+                frame = decompress_frame(dctx, reader.raw(name, fo, fl), fo, "")
                 at = fo
-            except (BadInputError, zstandard.ZstdError, OSError) as e:
+            except (BadInputError, OSError) as e:
                 bad_frames[fo] = str(e)
                 bad_chunks.add(cid)
                 continue
@@ -138,8 +138,8 @@ def _check_pack(reader: PackReader, name: str, what: str, chunks: list, skip: se
             bad_chunks.add(cid)
     if bad_frames:
         first = min(bad_frames)
-        problems.append((what, f"{len(bad_frames)} frames do not decompress (first at offset {first}: "
-                               f"{bad_frames[first]})", {c for c in bad_chunks if frame_of[c] in bad_frames}, set()))
+        problems.append((what, f"{len(bad_frames)} damaged frames (first: {bad_frames[first]})",
+                         {c for c in bad_chunks if frame_of[c] in bad_frames}, set()))
     wrong = {c for c in bad_chunks if frame_of[c] not in bad_frames}
     if wrong:
         problems.append((what, f"{len(wrong)} chunks do not match their sha256 (first: chunk {min(wrong)})",
