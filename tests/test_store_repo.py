@@ -472,3 +472,24 @@ def test_bad_index_rows_are_one_line_errors(repo):
     repo._db.execute("DROP TABLE chunks")
     with pytest.raises(BadInputError, match="store index: no such table"):
         repo.stats()
+
+
+def test_read_while_gc_moves_the_chunks(tmp_path, small_packs):
+    """A reader half-way through a layer when gc rewrites the packs under it looks the chunks up again."""
+    root = tmp_path / "s"
+    Repository.create(root).close()
+    keep = [S.chunk_bytes(f"keep{k}", 20000) for k in range(30)]
+    junk = [S.chunk_bytes(f"junk{k}", 60000) for k in range(30)]
+    with Repository.open(root) as w:
+        S.add_image(w, "a", [[c for pair in zip(keep, junk) for c in pair]])  # keep's chunks spread over packs
+        S.add_image(w, "b", [keep])
+        w.remove("a")
+    reader, gc = Repository.open(root), Repository.open(root)
+    row = reader.layer(S.diff_id(keep))
+    ids = list(row.structure_ids) + list(row.content_ids)
+    chunks = reader.read(ids)
+    first = bytes(next(chunks))
+    assert gc.gc().packs_rewritten >= 2
+    assert [first] + [bytes(c) for c in chunks] == keep
+    reader.close()
+    gc.close()

@@ -81,7 +81,8 @@ class PackWriter:
         self._tmp: str | None = None
         self._name: str | None = None
         self._size = 0
-        self.finished: list[tuple[str, int]] = []  # (name, size) of packs renamed into packs/
+        self.finished: list[tuple[str, int, int]] = []  # (name, size, raw bytes) of packs renamed into packs/
+        self._raw = 0  # chunk bytes in the open pack
         self.raw_bytes = 0
         self.frame_bytes = 0
         self._jobs: queue.Queue = queue.Queue(maxsize=2)
@@ -145,6 +146,7 @@ class PackWriter:
         offset = self._size
         _write_all(self._fd, frame, self._tmp)
         self._size += len(frame)
+        self._raw += n
         self.raw_bytes += n
         self.frame_bytes += len(frame)
         at = 0
@@ -163,6 +165,7 @@ class PackWriter:
             raise os_error(e, "create a pack", self._tmp) from None
         _write_all(self._fd, MAGIC, self._tmp)
         self._size = len(MAGIC)
+        self._raw = 0
 
     def _finish_pack(self) -> None:
         """fsync the open pack, rename it into packs/, fsync the directories."""
@@ -187,11 +190,11 @@ class PackWriter:
             fsync_dir(sub)
         except OSError as e:
             raise os_error(e, "store a pack", final) from None
-        self.finished.append((name, self._size))
+        self.finished.append((name, self._size, self._raw))
 
     # ---- ending ---------------------------------------------------------------------
 
-    def finish(self) -> list[tuple[str, int]]:
+    def finish(self) -> list[tuple[str, int, int]]:
         """Write what is buffered and finish the open pack: every placed chunk is now durable."""
         self.flush_bundle()
         self._stop()
@@ -208,7 +211,7 @@ class PackWriter:
             os.close(self._fd)
             self._fd = None
             _unlink(self._tmp)
-        for name, _size in self.finished:
+        for name, _size, _raw in self.finished:
             _unlink(pack_path(self.root, name))
         self.finished = []
 

@@ -45,11 +45,11 @@ from itertools import islice
 
 from ..errors import BadInputError, DigestMismatchError, UsageError, os_error
 from ..record import Record
-from .packs import MAGIC, PACK_SUFFIX, PackReader, PackWriter, fsync_dir, pack_path
+from .packs import PACK_SUFFIX, PackReader, PackWriter, fsync_dir, pack_path
 
 FORMAT = "1"
 INDEX = "index.sqlite"
-REPACK_LIVE = 0.5  # gc rewrites a pack whose live frames hold less than this share of its bytes
+REPACK_LIVE = 0.5  # gc rewrites a pack whose live chunks are less than this share of the chunk bytes written to it
 _ID_BLOCK_MIN, _ID_BLOCK_MAX = 256, 1 << 16  # chunk ids reserved per trip to the counter
 _BUSY_MS = 120_000
 _BATCH = 500  # ids per "IN (...)" query (SQLite allows 32766 parameters; small batches keep reads streaming)
@@ -58,7 +58,9 @@ Progress = Callable[[int, int], None]  # (done, total)
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE packs (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL UNIQUE, size INTEGER NOT NULL);
+CREATE TABLE packs (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL UNIQUE,
+                    size INTEGER NOT NULL,   -- bytes on disk
+                    raw INTEGER NOT NULL);   -- chunk bytes written into it (live or not: gc's yardstick)
 CREATE TABLE chunks (
     id INTEGER PRIMARY KEY,          -- from meta next_chunk_id: never reused
     sha256 BLOB NOT NULL UNIQUE,
@@ -645,10 +647,11 @@ class Transaction:
             raise
         self._finish()
 
-    def _write_index(self, db: sqlite3.Connection, finished: list[tuple[str, int]]) -> None:
+    def _write_index(self, db: sqlite3.Connection, finished: list[tuple[str, int, int]]) -> None:
         pack_ids = {}
-        for name, size in finished:
-            pack_ids[name] = db.execute("INSERT INTO packs (name, size) VALUES (?, ?)", (name, size)).lastrowid
+        for name, size, raw in finished:
+            pack_ids[name] = db.execute("INSERT INTO packs (name, size, raw) VALUES (?, ?, ?)",
+                                        (name, size, raw)).lastrowid
         remap: dict[int, int] = {}
         for key, cid in self._new.items():
             pack, frame_offset, frame_length, offset = self._places[cid]
@@ -722,24 +725,22 @@ def _gc(repo: Repository, progress: Progress | None) -> GcResult:
                     if i < len(live):
                         live[i] = 1
         dead_blobs = [r[0] for r in db.execute("SELECT digest FROM blobs") if r[0] not in live_blobs]
-        packs = {pid: (name, size) for pid, name, size in db.execute("SELECT id, name, size FROM packs")}
+        packs = {pid: (name, size, raw)
+                 for pid, name, size, raw in db.execute("SELECT id, name, size, raw FROM packs")}
         dead_chunks: list[int] = []
-        live_bytes: dict[int, int] = dict.fromkeys(packs, 0)
+        live_bytes: dict[int, int] = dict.fromkeys(packs, 0)  # raw bytes of the live chunks in each pack
         moves: dict[int, list[tuple[int, bytes, int, int, int, int]]] = {}  # pack -> live chunks
-        last_frame: tuple[int, int] = (-1, -1)
         for cid, key, size, pid, fo, fl, off in db.execute(
                 "SELECT id, sha256, size, pack, frame_offset, frame_length, offset FROM chunks ORDER BY pack, frame_offset"):
             if cid < len(live) and live[cid]:
-                if (pid, fo) != last_frame:
-                    live_bytes[pid] = live_bytes.get(pid, 0) + fl
-                    last_frame = (pid, fo)
+                live_bytes[pid] = live_bytes.get(pid, 0) + size
                 moves.setdefault(pid, []).append((cid, bytes(key), size, fo, fl, off))
             else:
                 dead_chunks.append(cid)
     finally:
         db.execute("COMMIT")
     delete = [pid for pid in packs if live_bytes.get(pid, 0) == 0]
-    rewrite = [pid for pid in packs if 0 < live_bytes.get(pid, 0) < REPACK_LIVE * (packs[pid][1] - len(MAGIC))]
+    rewrite = [pid for pid in packs if 0 < live_bytes.get(pid, 0) < REPACK_LIVE * packs[pid][2]]
     moved = sum(len(moves[pid]) for pid in rewrite)
 
     # 1. copy the live chunks of the packs to rewrite into new packs (durable, not yet referenced)
@@ -774,8 +775,8 @@ def _gc(repo: Repository, progress: Progress | None) -> GcResult:
     # 2. one index transaction: moved chunks, new packs in; garbage rows out
     db.execute("BEGIN IMMEDIATE")
     try:
-        new_ids = {name: db.execute("INSERT INTO packs (name, size) VALUES (?, ?)", (name, size)).lastrowid
-                   for name, size in finished}
+        new_ids = {name: db.execute("INSERT INTO packs (name, size, raw) VALUES (?, ?, ?)", (name, size, raw)).lastrowid
+                   for name, size, raw in finished}
         db.executemany("UPDATE chunks SET pack = ?, frame_offset = ?, frame_length = ?, offset = ? WHERE id = ?",
                        [(new_ids[p[0]], p[1], p[2], p[3], cid) for cid, p in places.items()])
         db.executemany("DELETE FROM chunks WHERE id = ?", [(c,) for c in dead_chunks])
@@ -813,7 +814,7 @@ def _gc(repo: Repository, progress: Progress | None) -> GcResult:
             fsync_dir(d)
         except OSError:
             pass
-    freed -= sum(size for _name, size in finished)
+    freed -= sum(size for _name, size, _raw in finished)
     return GcResult(images, len(dead_layers), len(dead_blobs), len(dead_chunks), len(delete), len(rewrite),
                     moved, orphans, freed)
 
