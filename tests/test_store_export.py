@@ -454,3 +454,16 @@ def test_umoci_unpacks(tools, exports, tars, tmp_path, fmt, comp):
     assert got.keys() == want.keys()
     assert got == want
     assert got["etc/hard"] == ("file", b"hello\n", 0o644)  # layer two replaced hello.txt, not the link
+
+
+def test_zstd_blob_does_not_depend_on_worker_count(tars, tmp_path, monkeypatch):
+    from layerscope.store import compress
+
+    big = I.text_bytes(6 << 20, 5)  # several zstd jobs
+    digests = set()
+    for n in (1, 2, 3):
+        monkeypatch.setattr(compress, "ZSTD_THREADS", n)
+        c = compress.compressor("zstd")
+        digests.add(I.sha256(b"".join(c.compress(big[i:i + 100_000]) for i in range(0, len(big), 100_000))
+                             + c.flush()))
+    assert len(digests) == 1
