@@ -81,7 +81,7 @@ def layer_tars() -> list[bytes]:
         (_ti("usr", tarfile.DIRTYPE, 0o755), None),
         (_ti("usr/bin", tarfile.DIRTYPE, 0o755), None),
         (_ti("usr/bin/tool", mode=0o755), b"#!/bin/sh\necho hi\n"),
-        (_ti("usr/data.txt"), I.text_bytes(300_000, 3)),
+        (_ti("usr/data.txt"), I.text_bytes(2_600_000, 3)),  # several parallel gzip blocks
         (_ti("etc", tarfile.DIRTYPE, 0o755), None),
         (_ti("etc/hello.txt"), b"hello again\n"),  # replaces layer one's
         (_ti("usr/empty"), b""),
@@ -467,3 +467,32 @@ def test_zstd_blob_does_not_depend_on_worker_count(tars, tmp_path, monkeypatch):
         digests.add(I.sha256(b"".join(c.compress(big[i:i + 100_000]) for i in range(0, len(big), 100_000))
                              + c.flush()))
     assert len(digests) == 1
+
+
+def test_gzip_blob_does_not_depend_on_worker_count():
+    from layerscope.store import compress
+
+    big = I.text_bytes(3 * compress.BLOCK + 12345, 6)
+    blobs = set()
+    for n in (1, 2, 5):
+        c = compress._ParallelGzip(n)
+        try:
+            blobs.add(b"".join(c.compress(big[i:i + 300_000]) for i in range(0, len(big), 300_000)) + c.flush())
+        finally:
+            c.close()
+    [blob] = blobs
+    assert gzip.decompress(blob) == big
+    assert blob[:10] == gzip.compress(b"", compresslevel=6, mtime=0)[:9] + b"\x03"  # zlib's header, OS 3
+    d = __import__("zlib").decompressobj(31)
+    assert d.decompress(blob) == big and d.eof and not d.unused_data  # one member
+
+
+def test_gzip_empty_layer_is_valid():
+    from layerscope.store import compress
+
+    c = compress.compressor("gzip")
+    try:
+        blob = c.compress(b"") + c.flush()
+    finally:
+        c.close()
+    assert gzip.decompress(blob) == b""

@@ -280,12 +280,8 @@ class _DirSink:
 # ---- one layer ---------------------------------------------------------------
 
 
-def _write_layer(sink, layer: ExportLayer, compress: str, progress, where: str) -> tuple[str, int]:
-    """Stream one layer into the sink, checking its diff_id and size; (blob digest, blob size)."""
-    algo, _hex = parse_digest(layer.diff_id, where=f"{where}: diff_id")
-    diff_hasher = hashlib.new(algo)
-    blob_hasher = diff_hasher if compress == "none" and algo == "sha256" else hashlib.sha256()
-    comp = compressor(compress)
+def _feed(sink, layer: ExportLayer, comp, diff_hasher, blob_hasher, progress, where: str, algo: str) -> None:
+    """Pieces in, blob out; the diff_id and size are checked before the compressor's tail is written."""
     out = sink.begin_blob()
     seen = 0
     pieces = layer.open()
@@ -320,6 +316,18 @@ def _write_layer(sink, layer: ExportLayer, compress: str, progress, where: str) 
         if blob_hasher is not diff_hasher:
             blob_hasher.update(tail)
         out.write(tail)
+
+
+def _write_layer(sink, layer: ExportLayer, compress: str, progress, where: str) -> tuple[str, int]:
+    """Stream one layer into the sink, checking its diff_id and size; (blob digest, blob size)."""
+    algo, _hex = parse_digest(layer.diff_id, where=f"{where}: diff_id")
+    diff_hasher = hashlib.new(algo)
+    blob_hasher = diff_hasher if compress == "none" and algo == "sha256" else hashlib.sha256()
+    comp = compressor(compress)
+    try:
+        _feed(sink, layer, comp, diff_hasher, blob_hasher, progress, where, algo)
+    finally:
+        comp.close()
     digest = "sha256:" + blob_hasher.hexdigest()
     return digest, sink.end_blob(digest)
 
