@@ -496,3 +496,21 @@ def test_gzip_empty_layer_is_valid():
     finally:
         c.close()
     assert gzip.decompress(blob) == b""
+
+
+@pytest.mark.parametrize("corrupt", [False, True])
+def test_big_uncompressed_layer_hashed_beside_its_write(tmp_path, corrupt):
+    """Pieces from OVERLAP_MIN up are hashed on a helper thread while written: same checks, same bytes."""
+    t = _tar([(_ti("big.bin"), I.rand_bytes(6 << 20, 11))])
+    data = bytearray(t)
+    if corrupt:
+        data[5 << 20] ^= 0x40
+    layer = ExportLayer(I.sha256(t), len(t), pieces_of(bytes(data), 1_500_000))
+    out = tmp_path / "big.tar"
+    if corrupt:
+        with pytest.raises(DigestMismatchError):
+            write_image(out, ExportImage(config_for([t]), [layer]), format="oci-archive")
+        assert _listing(tmp_path) == set()
+    else:
+        res = write_image(out, ExportImage(config_for([t]), [layer]), format="oci-archive")
+        assert _files(out)["blobs/sha256/" + I.hexof(I.sha256(t))] == t and res.layers[0].digest == I.sha256(t)

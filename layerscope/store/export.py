@@ -69,6 +69,7 @@ REF_NAME = "org.opencontainers.image.ref.name"
 BLOCK = 512
 _USTAR_MAX = 8 ** 11  # sizes from here on need the GNU base-256 size field (same 512-byte header)
 SMALL = 256 << 10  # pieces below this are gathered before a write (fewer syscalls)
+OVERLAP_MIN = 1 << 20  # uncompressed pieces from this size are hashed beside their write
 
 
 class ExportLayer(Record):
@@ -280,7 +281,8 @@ class _DirSink:
 # ---- one layer ---------------------------------------------------------------
 
 
-def _feed(sink, layer: ExportLayer, comp, diff_hasher, blob_hasher, progress, where: str, algo: str) -> None:
+def _feed(sink, layer: ExportLayer, comp, diff_hasher, blob_hasher, progress, where: str, algo: str,
+          overlap) -> None:
     """Pieces in, blob out; the diff_id and size are checked before the compressor's tail is written."""
     out = sink.begin_blob()
     seen = 0
@@ -293,12 +295,19 @@ def _feed(sink, layer: ExportLayer, comp, diff_hasher, blob_hasher, progress, wh
             seen += n
             if seen > layer.size:
                 raise DigestMismatchError(f"layer is longer than its size {layer.size}", where=where)
-            diff_hasher.update(piece)
-            data = comp.compress(piece)
-            if data:
-                if blob_hasher is not diff_hasher:
-                    blob_hasher.update(data)
-                out.write(data)
+            if overlap is not None and n >= OVERLAP_MIN:
+                # uncompressed: hash on the helper thread while this one writes the same bytes
+                # (both release the GIL); both finish before the next piece is asked for
+                done = overlap.submit(diff_hasher.update, piece)
+                out.write(piece)
+                done.result()
+            else:
+                diff_hasher.update(piece)
+                data = comp.compress(piece)
+                if data:
+                    if blob_hasher is not diff_hasher:
+                        blob_hasher.update(data)
+                    out.write(data)
             if progress is not None:
                 progress(n)
     finally:
@@ -324,10 +333,17 @@ def _write_layer(sink, layer: ExportLayer, compress: str, progress, where: str) 
     diff_hasher = hashlib.new(algo)
     blob_hasher = diff_hasher if compress == "none" and algo == "sha256" else hashlib.sha256()
     comp = compressor(compress)
+    overlap = None
+    if compress == "none" and layer.size >= 4 * OVERLAP_MIN:
+        from concurrent.futures import ThreadPoolExecutor
+
+        overlap = ThreadPoolExecutor(1, thread_name_prefix="layerscope-export-hash")
     try:
-        _feed(sink, layer, comp, diff_hasher, blob_hasher, progress, where, algo)
+        _feed(sink, layer, comp, diff_hasher, blob_hasher, progress, where, algo, overlap)
     finally:
         comp.close()
+        if overlap is not None:
+            overlap.shutdown(wait=True)
     digest = "sha256:" + blob_hasher.hexdigest()
     return digest, sink.end_blob(digest)
 
