@@ -66,9 +66,11 @@ def add(images: tuple[str, ...], name: str | None, all_images: bool, platform: s
             added = s.add(list(images), name=name, all_images=all_images, platform=platform, progress=tick)
     finally:
         done()
+    from ..units import human_size
+
     for a in added:
-        click.echo(f"added {a.name}: {a.layers} layers, {a.layers_read} read ({a.bytes_read} bytes), "
-                   f"{a.layers - a.layers_read} already stored")
+        click.echo(f"added {a.name}: {a.layers} layers, {a.layers_read} read ({human_size(a.bytes_read)}), "
+                   f"{a.layers - a.layers_read} already in the store")
 
 
 @store.command("ls")
@@ -141,7 +143,11 @@ def gc(store_path: str | None, progress: bool | None) -> None:
             result = s.gc(progress=tick)
     finally:
         done()
-    click.echo(str(result))
+    from ..units import human_size
+
+    click.echo(f"gc: {result.images} images kept; removed {result.layers_removed} layers, {result.blobs_removed} "
+               f"blobs, {result.chunks_removed} chunks; {result.packs_deleted} packs deleted, "
+               f"{result.packs_rewritten} rewritten; {human_size(result.bytes_freed)} freed")
 
 
 @store.command("verify")
@@ -162,3 +168,44 @@ def verify(full: bool, store_path: str | None, progress: bool | None) -> None:
     if problems:
         sys.exit(1)
     click.echo("ok")
+
+
+def stats_doc(st, path: str) -> dict:
+    """The ``layerscope.store.stats/1`` document (docs/json.md)."""
+    return {
+        "schema": "layerscope.store.stats/1",
+        "store": path,
+        "images": st.images,
+        "layers": {"count": st.layers, "shared": st.shared_layers},
+        "chunks": {"count": st.chunks, "shared": st.shared_chunks},
+        "blobs": st.blobs,
+        "packs": st.packs,
+        "bytes": {"logical": st.logical_bytes, "unique": st.unique_bytes, "packs": st.pack_bytes,
+                  "index": st.index_bytes, "stored": st.stored_bytes},
+        "ratio": {"total": round(st.ratio, 4), "dedup": round(st.dedup_ratio, 4),
+                  "compression": round(st.compression_ratio, 4)},
+    }
+
+
+@store.command("stats")
+@click.option("--json", "as_json", is_flag=True, help="Print a layerscope.store.stats/1 JSON document.")
+@_STORE
+@handle_errors
+def stats(as_json: bool, store_path: str | None) -> None:
+    """What the store holds and what it takes on disk."""
+    with _open(store_path) as s:
+        doc = stats_doc(s.stats(), str(s.path))
+    if as_json:
+        from ..report.json_out import dumps
+
+        click.echo(dumps(doc))
+        return
+    from ..units import human_size
+
+    b, r = doc["bytes"], doc["ratio"]
+    click.echo(f"images    {doc['images']}")
+    click.echo(f"layers    {doc['layers']['count']} ({doc['layers']['shared']} shared by several images)")
+    click.echo(f"chunks    {doc['chunks']['count']} ({doc['chunks']['shared']} shared by several layers)")
+    click.echo(f"logical   {human_size(b['logical'])}  (every image's layers and blobs)")
+    click.echo(f"unique    {human_size(b['unique'])}  (dedup {r['dedup']:.2f}x)")
+    click.echo(f"stored    {human_size(b['stored'])}  (zstd {r['compression']:.2f}x; in all {r['total']:.2f}x)")

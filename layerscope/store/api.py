@@ -16,6 +16,15 @@ from .ingest import Added, add
 from .recipe import Recipe, rebuild
 
 
+def _repo_tags(name: str, ref: str | None) -> list[str]:
+    """docker-archive RepoTags: the image's own reference when it is a tagged one (a docker-archive's,
+    ``NAME:TAG``), else the store name when that is one; OCI ref names such as ``latest`` are not."""
+    for candidate in (ref, name):
+        if candidate and ":" in candidate.rsplit("/", 1)[-1] and "@" not in candidate:
+            return [candidate]
+    return []
+
+
 def default_path() -> Path:
     """``LAYERSCOPE_STORE``, else ``$XDG_DATA_HOME/layerscope/store`` (``~/.local/share/...``)."""
     env = os.environ.get("LAYERSCOPE_STORE")
@@ -88,7 +97,7 @@ class Store:
             layers.append(ExportLayer(diff_id=diff_id, size=layer.size,
                                       open=lambda d=diff_id: self.layer_bytes(d)))
         image = ExportImage(config=self.repo.blob(record["config_digest"]), layers=layers,
-                            repo_tags=[record["ref"]] if record.get("ref") and ":" in record["ref"] else [])
+                            repo_tags=_repo_tags(name, record.get("ref")), ref_name=record.get("ref") or name)
         return write_image(out, image, format=format, compress=compress, overwrite=overwrite, progress=progress)
 
     def remove(self, name: str) -> bool:
