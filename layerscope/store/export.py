@@ -338,7 +338,7 @@ def _write_layer(sink, layer: ExportLayer, compress: str, progress, where: str) 
     blob_hasher = diff_hasher if compress == "none" and algo == "sha256" else hashlib.sha256()
     comp = compressor(compress)
     overlap = None
-    if compress == "none" and layer.size >= 4 * OVERLAP_MIN:
+    if compress == "none" and blob_hasher is diff_hasher and layer.size >= 4 * OVERLAP_MIN:
         from concurrent.futures import ThreadPoolExecutor
 
         overlap = ThreadPoolExecutor(1, thread_name_prefix="layerscope-export-hash")
