@@ -514,3 +514,20 @@ def test_big_uncompressed_layer_hashed_beside_its_write(tmp_path, corrupt):
     else:
         res = write_image(out, ExportImage(config_for([t]), [layer]), format="oci-archive")
         assert _files(out)["blobs/sha256/" + I.hexof(I.sha256(t))] == t and res.layers[0].digest == I.sha256(t)
+
+
+@pytest.mark.parametrize("size", [100_000, 6 << 20])
+def test_sha512_diff_id(tmp_path, size):
+    """A sha512 diff_id is checked as sha512; the blob is still named by its sha256."""
+    t = _tar([(_ti("f.bin"), I.rand_bytes(size, 12))])
+    d512 = "sha512:" + hashlib.sha512(t).hexdigest()
+    cfg = json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": [d512]}}).encode()
+    out = tmp_path / "o"
+    res = write_image(out, ExportImage(cfg, [ExportLayer(d512, len(t), pieces_of(t, 1_500_000))]), format="oci-dir")
+    assert res.layers[0].digest == I.sha256(t)
+    img = open_image(str(out))
+    stream = img.layers[0].open()
+    while stream.read1(1 << 20):
+        pass
+    stream.finish()
+    assert stream.diff_id == d512

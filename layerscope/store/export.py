@@ -338,7 +338,7 @@ def _write_layer(sink, layer: ExportLayer, compress: str, progress, where: str) 
     blob_hasher = diff_hasher if compress == "none" and algo == "sha256" else hashlib.sha256()
     comp = compressor(compress)
     overlap = None
-    if compress == "none" and layer.size >= 4 * OVERLAP_MIN:
+    if compress == "none" and blob_hasher is diff_hasher and layer.size >= 4 * OVERLAP_MIN:
         from concurrent.futures import ThreadPoolExecutor
 
         overlap = ThreadPoolExecutor(1, thread_name_prefix="layerscope-export-hash")
@@ -378,16 +378,16 @@ def _ref_name(image: ExportImage) -> str | None:
     return last.rsplit(":", 1)[1] if ":" in last else "latest"
 
 
-def _parse_config(config: bytes) -> dict:
+def _parse_config(config: bytes, where: str) -> dict:
     try:
         doc = json.loads(config)
     except (ValueError, UnicodeDecodeError) as e:
-        raise BadInputError(f"image config is not valid JSON: {e}") from None
+        raise BadInputError(f"image config is not valid JSON: {e}", where=where) from None
     if not isinstance(doc, dict):
-        raise BadInputError("image config is not a JSON object")
-    diff_ids = doc.get("rootfs", {}).get("diff_ids") if isinstance(doc.get("rootfs"), dict) else None
+        raise BadInputError("image config is not a JSON object", where=where)
+    diff_ids = doc["rootfs"].get("diff_ids") if isinstance(doc.get("rootfs"), dict) else None
     if not isinstance(diff_ids, list):
-        raise BadInputError("image config has no rootfs.diff_ids list")
+        raise BadInputError("image config has no rootfs.diff_ids list", where=where)
     return doc
 
 
@@ -399,7 +399,7 @@ def _check_args(out: str, image: ExportImage, format: str, compress: str, overwr
         raise UsageError(f"unknown export format {format!r}; choose one of {', '.join(FORMATS)}")
     if compress not in COMPRESSIONS:
         raise UsageError(f"unknown compression {compress!r}; choose one of {', '.join(COMPRESSIONS)}")
-    config = _parse_config(image.config)
+    config = _parse_config(image.config, out)
     diff_ids = config["rootfs"]["diff_ids"]
     if diff_ids != [layer.diff_id for layer in image.layers]:
         raise UsageError(f"the config's rootfs.diff_ids ({len(diff_ids)}) are not the layers' diff_ids "
@@ -409,7 +409,7 @@ def _check_args(out: str, image: ExportImage, format: str, compress: str, overwr
         raise UsageError(f"the output's directory {parent!r} does not exist", where=out)
     if os.path.lexists(out):
         if not overwrite:
-            raise UsageError("the output exists; pass overwrite=True (--force) to replace it", where=out)
+            raise UsageError("the output exists; pass overwrite=True to replace it", where=out)
         if os.path.isdir(out) and not os.path.islink(out) and format != "oci-dir":
             raise UsageError(f"the output is a directory; a {format} is a file", where=out)
         if format == "oci-dir" and not os.path.isdir(out):
