@@ -31,7 +31,9 @@ static void emit(ls_chunk_sink *s, const uint8_t *p, size_t n, const uint8_t *di
         return;
     }
     r = &s->recs[s->n_recs];
-    if (digest != NULL) {
+    if (s->no_digests) {
+        memset(r->digest, 0, 16);
+    } else if (digest != NULL) {
         memcpy(r->digest, digest, 16);
     } else {
         XXH128_canonical_t c;
@@ -42,7 +44,7 @@ static void emit(ls_chunk_sink *s, const uint8_t *p, size_t n, const uint8_t *di
     r->csize = 0;
     r->sampled = 0;
     r->reserved = 0;
-    if (((uint32_t)r->digest[0] << 8 | r->digest[1]) < s->sample_below) {
+    if (s->no_digests || ((uint32_t)r->digest[0] << 8 | r->digest[1]) < s->sample_below) {
         if (s->arena_cap - s->arena_used < n) {
             s->overflow = 1;
         } else {

@@ -55,6 +55,8 @@ typedef struct {
 typedef struct {
     ls_fastcdc_params params;
     uint32_t sample_below;  /* 0..65536 */
+    uint32_t no_digests;    /* 1: no XXH3-128 per chunk (records' digests are zero, every chunk
+                               is sampled): for a caller that hashes the bytes itself */
     uint8_t *carry;         /* the file's undecided tail, max_size bytes of room */
     size_t carry_len;
     uint64_t file_offset;   /* data_offset of the file being chunked */

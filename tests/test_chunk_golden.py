@@ -153,8 +153,12 @@ def test_cut_points_inside_a_tar_scan_are_golden(buf, params, backend, monkeypat
             info.size = len(body)
             t.addfile(info, io.BytesIO(body))
     pieces: list[bytes] = []
-    recipe = decompose(io.BytesIO(out.getvalue()), lambda view: pieces.append(bytes(view)) or len(pieces) - 1,
-                       params=params)
+    def keep(batch):
+        first = len(pieces)
+        pieces.extend(bytes(v) for v in batch)
+        return list(range(first, len(pieces)))
+
+    recipe = decompose(io.BytesIO(out.getvalue()), keep, params=params)
     content = [pieces[i] for i in recipe.content_ids]
     assert content[0] == b"s" * 100
     cuts, digest = GOLDEN[params]

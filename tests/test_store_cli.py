@@ -142,3 +142,56 @@ def test_add_killed_at_random_moments(three, tmp_path, seed):
         (orig,), (back,) = open_images(spec), open_images(str(out))  # every digest checked
         assert [x.diff_id for x in back.layers] == [x.diff_id for x in orig.layers]
         assert back.config_digest == orig.config_digest
+
+
+def test_full_verify_rebuilds_every_layer(three, tmp_path):
+    """A recipe that no longer rebuilds its layer (chunks intact, the pairs changed) is found by
+    verify --full, which rebuilds every layer and checks its diff_id, and names the images."""
+    import sqlite3
+
+    from layerscope import Store
+
+    s = Store.init(tmp_path / "s")
+    s.add(three[:2])
+    assert s.verify(full=True) == []
+    base = s.repo.images()[0].layers[0]
+    s.close()
+    db = sqlite3.connect(tmp_path / "s" / "index.sqlite")
+    (pairs,) = db.execute("SELECT pairs FROM layers WHERE diff_id = ?", (base,)).fetchone()
+    swapped = pairs[8:16] + pairs[:8] + pairs[16:]  # structure and content lengths of the first pair swapped
+    db.execute("UPDATE layers SET pairs = ? WHERE diff_id = ?", (swapped, base))
+    db.commit()
+    db.close()
+    with Store(tmp_path / "s") as s:
+        assert s.verify(full=False) == []  # the fast check does not rebuild
+        (problem,) = s.verify(full=True)
+        assert problem.layers == [base] and problem.images == ["v0", "v1"]
+
+
+def test_export_checks_the_rebuilt_layer(ls, three, tmp_path):
+    """Export trusts no recipe blindly: a layer whose rebuilt bytes are not what was added
+    (its XXH3-128, recorded at add) fails the export with one line and leaves no file."""
+    import sqlite3
+
+    store = tmp_path / "s"
+    ls("store", "init", "--store", store)
+    ls("store", "add", "--store", store, three[0])
+    db = sqlite3.connect(store / "index.sqlite")
+    diff_id, pairs, xxh3 = db.execute("SELECT diff_id, pairs, xxh3 FROM layers ORDER BY size DESC").fetchone()
+    db.execute("UPDATE layers SET xxh3 = ? WHERE diff_id = ?", (bytes([xxh3[0] ^ 1]) + xxh3[1:], diff_id))
+    db.commit()
+    for fmt in ("docker-archive", "oci-dir", "oci-archive"):
+        out = tmp_path / f"out-{fmt}"
+        res = ls("store", "export", "--store", store, "v0", "-o", out, "--format", fmt)
+        assert res.rc == 2 and len(res.err_lines) == 1 and "does not match" in res.err, res.err
+        assert not out.exists()
+    # lengths that no longer add up are caught as well, before any check
+    db.execute("UPDATE layers SET xxh3 = ?, pairs = ? WHERE diff_id = ?",
+               (xxh3, pairs[8:16] + pairs[:8] + pairs[16:], diff_id))
+    db.commit()
+    db.close()
+    for fmt in ("docker-archive", "oci-dir"):
+        out = tmp_path / f"out-{fmt}"
+        res = ls("store", "export", "--store", store, "v0", "-o", out, "--format", fmt)
+        assert res.rc == 2 and len(res.err_lines) == 1 and "damaged" in res.err, res.err
+        assert not out.exists() and not any(p.name.startswith(".") for p in tmp_path.iterdir() if p != store)

@@ -40,13 +40,16 @@ class Chunks:
             self.data.append(b)
         return self.ids[key]
 
+    def chunks(self, pieces) -> list[int]:
+        return [self.chunk(p) for p in pieces]
+
     def read(self, ids):
         return (self.data[i] for i in ids)
 
 
 def round_trip(data: bytes, stream=None, store: Chunks | None = None) -> tuple[Recipe, Chunks]:
     store = store or Chunks()
-    recipe = decompose(stream or Stream(data, as_memoryview=True), store.chunk, params=PARAMS)
+    recipe = decompose(stream or Stream(data, as_memoryview=True), store.chunks, params=PARAMS)
     assert recipe.size == len(data)
     assert b"".join(rebuild(recipe, store.read)) == data
     return recipe, store

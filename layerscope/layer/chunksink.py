@@ -147,14 +147,15 @@ def record(digest: bytes, size: int, csize: int | None) -> bytes:
 
 
 class EveryChunk(NativeChunks):
-    """The C chunk sink handing the bytes of every chunk, in stream order, to ``each`` (the
-    store keeps them; their identity is the caller's: it hashes what it keeps). No records
-    are kept."""
+    """The C chunk sink handing the bytes of every chunk, in stream order, to ``take`` (the
+    store keeps them; their identity is the caller's: it hashes what it keeps), a scanner
+    call's chunks at a time. No records are kept."""
 
-    def __init__(self, backend, params: tuple[int, int, int, int], each: Callable[[memoryview], None],
+    def __init__(self, backend, params: tuple[int, int, int, int], take: Callable[[list[memoryview]], None],
                  slice_size: int) -> None:
         super().__init__(backend, params, 65536, lambda pieces: [], slice_size)
-        self._each = each
+        self.cdata.no_digests = 1
+        self._take = take
 
     def drain(self) -> None:
         s = self.cdata
@@ -163,7 +164,5 @@ class EveryChunk(NativeChunks):
         if not s.n_samples:
             return
         arena = memoryview(self._ffi.buffer(self._arena_c, s.arena_used))
-        each, samples = self._each, self._sample_c
-        for k in range(s.n_samples):
-            m = samples[k]
-            each(arena[m.arena_off:m.arena_off + m.size])
+        samples = self._sample_c
+        self._take([arena[m.arena_off:m.arena_off + m.size] for m in (samples[k] for k in range(s.n_samples))])

@@ -115,11 +115,11 @@ def add_image(repo: Repository, image: Image, *, name: str | None = None,
                 continue
             stream = layer.open(verify=True, where=layer.where(str(image.path)))
             try:
-                recipe = decompose(stream, txn.chunk)
+                recipe = decompose(stream, txn.chunks)
                 stream.finish()
             finally:
                 stream.close()
-            txn.layer(layer.diff_id, recipe.size, recipe.pairs, recipe.structure_ids, recipe.content_ids)
+            txn.layer(layer.diff_id, recipe.size, recipe.pairs, recipe.structure_ids, recipe.content_ids, recipe.xxh3)
             read += 1
             bytes_read += recipe.size
             if progress:

@@ -22,6 +22,8 @@ from array import array
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 
+import xxhash
+
 from ..chunk.reference import DEFAULT_PARAMS, ChunkParams
 from ..chunk.stream import Chunker
 from ..errors import BadInputError
@@ -30,6 +32,8 @@ from ..layer.capture import StreamTap
 from ..layer.entry import FILE, Entry
 from ..layer.feed import ContentFeed
 from ..record import Record
+
+_DAMAGED = "(the store is damaged: `store verify --full` names what)"
 
 #: Stream pieces kept at most while waiting to learn which of their bytes are content.
 RETAIN = 64 << 20
@@ -40,18 +44,21 @@ class Recipe(Record):
     """How to rebuild a layer tar: ``pairs`` holds (structure bytes, content bytes) u64s in
     stream order (little-endian), the last pair's content 0: the tail."""
 
-    __slots__ = ("size", "pairs", "structure_ids", "content_ids")
+    __slots__ = ("size", "pairs", "structure_ids", "content_ids", "xxh3")
 
     size: int
     pairs: bytes
     structure_ids: array  # 'Q': chunk ids of the structure stream, in order
     content_ids: array  # 'Q': chunk ids of the file contents, in order
+    xxh3: bytes | None  # XXH3-128 of the layer tar, what a rebuild is checked against (None: not known)
 
-    def __init__(self, size: int, pairs: bytes, structure_ids: array, content_ids: array) -> None:
+    def __init__(self, size: int, pairs: bytes, structure_ids: array, content_ids: array,
+                 xxh3: bytes | None = None) -> None:
         self.size = size
         self.pairs = pairs
         self.structure_ids = structure_ids
         self.content_ids = content_ids
+        self.xxh3 = xxh3
 
 
 def _chunked(e: Entry) -> bool:
@@ -76,11 +83,13 @@ class _Splitter(StreamTap):
         self._queued: Entry | None = None
         self._gap = 0  # structure bytes since the last content range
         self.pairs = array("Q")
+        self.hash = xxhash.xxh3_128()  # of every byte: a rebuild's check
 
     def _note(self, piece):
         size = len(piece)
         if not size:
             return piece
+        self.hash.update(piece)
         self._pieces.append((self._pos, piece))
         self._pos += size
         self._held += size
@@ -151,28 +160,31 @@ class _Splitter(StreamTap):
 class _PythonContent:
     """The content sink after a hand-over to the reference reader (or without the C core)."""
 
-    def __init__(self, params: ChunkParams, chunk: Callable[[memoryview], None]) -> None:
+    def __init__(self, params: ChunkParams, keep: Callable[[list], None]) -> None:
         self._chunker = Chunker(params, threads=1)
-        self._chunk = chunk
+        self._keep = keep
 
     def begin(self, e: Entry) -> None:
         pass
 
     def data(self, view: memoryview) -> None:
-        for c in self._chunker.feed(view):
-            self._chunk(c)
+        self._keep(self._chunker.feed(view))
 
     def end(self) -> None:
-        for c in self._chunker.finish():
-            self._chunk(c)
+        self._keep(self._chunker.finish())
 
     def lost(self, e: Entry) -> None:
         raise AssertionError(f"member at {e.data_offset} went by before it was reported")
 
 
-def decompose(stream, chunk: Callable[[memoryview], int], *, params: ChunkParams = DEFAULT_PARAMS) -> Recipe:
-    """Read the uncompressed layer tar ``stream`` once and keep it as chunks: ``chunk(bytes)``
-    stores one and returns its id. ``stream.finish()`` (the diff_id check) is the caller's."""
+#: ``chunks(pieces)``: keep each piece (views, valid only during the call) and return their ids.
+ChunksFn = Callable[[list], list[int]]
+
+
+def decompose(stream, chunks: ChunksFn, *, params: ChunkParams = DEFAULT_PARAMS) -> Recipe:
+    """Read the uncompressed layer tar ``stream`` once and keep it as chunks: ``chunks(pieces)``
+    stores a batch (a reader slice's worth: the store looks them up together) and returns their
+    ids. ``stream.finish()`` (the diff_id check) is the caller's."""
     structure_ids, content_ids = array("Q"), array("Q")
     structure = Chunker(params, threads=1)
     pending = bytearray()  # structure comes a header at a time: fed to the chunker a MiB at a time
@@ -182,11 +194,11 @@ def decompose(stream, chunk: Callable[[memoryview], int], *, params: ChunkParams
         if len(pending) >= _READ:
             piece = bytes(pending)  # the chunks handed out are views into what was fed
             pending.clear()
-            for c in structure.feed(piece):
-                structure_ids.append(chunk(c))
+            structure_ids.extend(chunks(structure.feed(piece)))
 
-    def keep_content(view: memoryview) -> None:
-        content_ids.append(chunk(view))
+    def keep_content(pieces: list) -> None:
+        if pieces:
+            content_ids.extend(chunks(pieces))
 
     splitter = _Splitter(stream, keep_structure)
     native = None
@@ -210,16 +222,27 @@ def decompose(stream, chunk: Callable[[memoryview], int], *, params: ChunkParams
         splitter.finish()
     finally:
         feed.close()
-    for c in [*structure.feed(bytes(pending)), *structure.finish()]:
-        structure_ids.append(chunk(c))
+    structure_ids.extend(chunks([*structure.feed(bytes(pending)), *structure.finish()]))
     pairs = splitter.pairs
     if sys.byteorder != "little":
         pairs.byteswap()
-    return Recipe(splitter._pos, pairs.tobytes(), structure_ids, content_ids)
+    return Recipe(splitter._pos, pairs.tobytes(), structure_ids, content_ids, splitter.hash.digest())
 
 
 def rebuild(recipe: Recipe, read: Callable[[Iterable[int]], Iterator[bytes | memoryview]]) -> Iterator[memoryview]:
-    """The layer tar again, in pieces: ``read(ids)`` gives the chunks' bytes in order."""
+    """The layer tar again, in pieces: ``read(ids)`` gives the chunks' bytes in order. With the
+    recipe's XXH3-128 known, the bytes are checked against it; a mismatch is raised after the
+    last piece (the caller discards what it wrote)."""
+    check = xxhash.xxh3_128() if recipe.xxh3 is not None else None
+    for piece in _interleave(recipe, read):
+        if check is not None:
+            check.update(piece)
+        yield piece
+    if check is not None and check.digest() != recipe.xxh3:
+        raise BadInputError(f"layer rebuilt from the store does not match what was added {_DAMAGED}")
+
+
+def _interleave(recipe: Recipe, read) -> Iterator[memoryview]:
     pairs = array("Q")
     pairs.frombytes(recipe.pairs)
     if sys.byteorder != "little":
@@ -230,7 +253,7 @@ def rebuild(recipe: Recipe, read: Callable[[Iterable[int]], Iterator[bytes | mem
         yield from structure.take(pairs[k])
         yield from content.take(pairs[k + 1])
     if not (structure.exhausted() and content.exhausted()):
-        raise BadInputError("layer recipe: chunks left over after its last pair")
+        raise BadInputError(f"layer recipe: chunks left over after its last pair {_DAMAGED}")
 
 
 class _Bytes:
@@ -245,7 +268,7 @@ class _Bytes:
             if not self._rest:
                 piece = next(self._pieces, None)
                 if piece is None:
-                    raise BadInputError("layer recipe: its chunks end before its pairs do")
+                    raise BadInputError(f"layer recipe: its chunks end before its pairs do {_DAMAGED}")
                 self._rest = memoryview(piece)
             part = self._rest[:n]
             self._rest = self._rest[len(part):]

@@ -76,7 +76,8 @@ CREATE TABLE layers (
     size INTEGER NOT NULL,
     pairs BLOB NOT NULL,
     structure_ids BLOB NOT NULL,     -- u64 little-endian
-    content_ids BLOB NOT NULL        -- u64 little-endian
+    content_ids BLOB NOT NULL,       -- u64 little-endian
+    xxh3 BLOB                        -- XXH3-128 of the layer tar: export's check (verify --full rehashes the diff_id)
 );
 CREATE TABLE blobs (digest TEXT PRIMARY KEY, size INTEGER NOT NULL, data BLOB NOT NULL);
 CREATE TABLE images (name TEXT PRIMARY KEY, record TEXT NOT NULL, added TEXT NOT NULL);
@@ -110,11 +111,13 @@ class ImageRow(Record):
 class LayerRow(Record):
     """A layer recipe: the chunk ids of its structure and content streams and the pairs that interleave them."""
 
-    __slots__ = ("diff_id", "size", "pairs", "structure_ids", "content_ids")
+    __slots__ = ("diff_id", "size", "pairs", "structure_ids", "content_ids", "xxh3")
 
-    def __init__(self, diff_id: str, size: int, pairs: bytes, structure_ids: array, content_ids: array) -> None:
+    def __init__(self, diff_id: str, size: int, pairs: bytes, structure_ids: array, content_ids: array,
+                 xxh3: bytes | None = None) -> None:
         self.diff_id, self.size, self.pairs = diff_id, size, pairs
         self.structure_ids, self.content_ids = structure_ids, content_ids
+        self.xxh3 = xxh3
 
 
 class Problem(Record):
@@ -343,12 +346,13 @@ class Repository:
 
     @_index_errors
     def layer(self, diff_id: str) -> LayerRow | None:
-        row = self._db.execute("SELECT size, pairs, structure_ids, content_ids FROM layers WHERE diff_id = ?",
+        row = self._db.execute("SELECT size, pairs, structure_ids, content_ids, xxh3 FROM layers WHERE diff_id = ?",
                                (diff_id,)).fetchone()
         if row is None:
             return None
         where = f"{self._index}: layer {diff_id}"
-        return LayerRow(diff_id, row[0], bytes(row[1]), blob_to_ids(row[2], where), blob_to_ids(row[3], where))
+        return LayerRow(diff_id, row[0], bytes(row[1]), blob_to_ids(row[2], where), blob_to_ids(row[3], where),
+                        None if row[4] is None else bytes(row[4]))
 
     @_index_errors
     def blob(self, digest: str) -> bytes:
@@ -374,6 +378,10 @@ class Repository:
             if not batch:
                 return
             places = self._places(batch)
+            try:
+                self._reader.prefetch(list(dict.fromkeys((p[0], p[1], p[2]) for p in places.values())))
+            except (FileNotFoundError, BadInputError):
+                pass  # met again below, one chunk at a time, where it is named (or looked up again)
             for cid in batch:
                 place = places.get(cid)
                 if place is None:
@@ -484,6 +492,9 @@ def _uri_path(path: str) -> str:
 
 # ---- transactions ---------------------------------------------------------------------
 
+_LOOKUP_BATCH = 500  # sha256s per index query (SQLite allows 32,766 parameters)
+
+
 class Transaction:
     """Chunks, layers, blobs and images of one add; nothing is visible to others until :meth:`commit`.
 
@@ -502,7 +513,7 @@ class Transaction:
         self._writer = PackWriter(repo.root, self._placed)
         self._next_id = self._end_id = 0
         self._id_block = _ID_BLOCK_MIN
-        self._layers: dict[str, tuple[int, bytes, bytes, bytes]] = {}
+        self._layers: dict[str, tuple[int, bytes, bytes, bytes, bytes | None]] = {}
         self._blobs: dict[str, bytes] = {}
         self._images: dict[str, tuple[str, list[str], list[str]]] = {}
         self._done = False
@@ -543,6 +554,34 @@ class Transaction:
             self._known[key] = row[0]
             self.chunks_known += 1
             return row[0]
+        return self._store(key, data)
+
+    @_index_errors
+    def chunks(self, pieces: list[bytes | memoryview]) -> list[int]:
+        """:meth:`chunk` for a batch: the index is asked once for all of them (a query per chunk
+        cost more than hashing it)."""
+        self._check()
+        keys = [hashlib.sha256(p).digest() for p in pieces]
+        new, known = self._new, self._known
+        ask = [k for k in keys if k not in new and k not in known]
+        for at in range(0, len(ask), _LOOKUP_BATCH):
+            part = ask[at:at + _LOOKUP_BATCH]
+            rows = self._db.execute(f"SELECT sha256, id FROM chunks WHERE sha256 IN ({','.join('?' * len(part))})",
+                                    part).fetchall()
+            known.update(rows)
+        ids = []
+        for key, data in zip(keys, pieces):
+            cid = new.get(key)
+            if cid is None:
+                cid = known.get(key)
+            if cid is not None:
+                self.chunks_known += 1
+            else:
+                cid = self._store(key, data)
+            ids.append(cid)
+        return ids
+
+    def _store(self, key: bytes, data: bytes | memoryview) -> int:
         if self._next_id >= self._end_id:
             self._reserve_ids()
         cid = self._next_id
@@ -581,10 +620,11 @@ class Transaction:
         return self._db.execute("SELECT 1 FROM layers WHERE diff_id = ?", (diff_id,)).fetchone() is not None
 
     def layer(self, diff_id: str, size: int, pairs: bytes, structure_ids: Iterable[int],
-              content_ids: Iterable[int]) -> None:
-        """Record a layer's recipe (a layer already stored is kept as it is: same diff_id, same bytes)."""
+              content_ids: Iterable[int], xxh3: bytes | None = None) -> None:
+        """Record a layer's recipe (a layer already stored is kept as it is: same diff_id, same bytes);
+        ``xxh3``: the XXH3-128 of the layer tar, which export checks the rebuilt bytes against."""
         self._check()
-        self._layers[diff_id] = (size, bytes(pairs), ids_to_blob(structure_ids), ids_to_blob(content_ids))
+        self._layers[diff_id] = (size, bytes(pairs), ids_to_blob(structure_ids), ids_to_blob(content_ids), xxh3)
 
     def blob(self, digest: str, data: bytes) -> None:
         """Keep a config or manifest as it is; its sha256 must be ``digest``."""
@@ -661,11 +701,12 @@ class Transaction:
                 (cid, key, self._sizes[cid], pack_ids[pack], frame_offset, frame_length, offset))
             if cur.rowcount == 0:  # another process committed these bytes meanwhile: use its copy
                 remap[cid] = db.execute("SELECT id FROM chunks WHERE sha256 = ?", (key,)).fetchone()[0]
-        for diff_id, (size, pairs, structure, content) in self._layers.items():
+        for diff_id, (size, pairs, structure, content, xxh3) in self._layers.items():
             if remap:
                 structure, content = _remap(structure, remap), _remap(content, remap)
-            db.execute("INSERT INTO layers (diff_id, size, pairs, structure_ids, content_ids) VALUES (?, ?, ?, ?, ?) "
-                       "ON CONFLICT (diff_id) DO NOTHING", (diff_id, size, pairs, structure, content))
+            db.execute("INSERT INTO layers (diff_id, size, pairs, structure_ids, content_ids, xxh3) "
+                       "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (diff_id) DO NOTHING",
+                       (diff_id, size, pairs, structure, content, xxh3))
         for digest, data in self._blobs.items():
             db.execute("INSERT INTO blobs (digest, size, data) VALUES (?, ?, ?) ON CONFLICT (digest) DO NOTHING",
                        (digest, len(data), data))
