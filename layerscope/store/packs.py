@@ -78,7 +78,8 @@ class PackWriter:
         self._alone_min = ALONE_MIN if alone_min is None else alone_min
         self._pack_target = PACK_TARGET if pack_target is None else pack_target
         self._bundle: list[tuple[int, int]] = []  # (key, length) of the chunks in _bundle_buf
-        self._bundle_buf = bytearray()
+        self._bundle_buf: bytearray | None = None
+        self._bundle_len = 0
         self._fd: int | None = None
         self._tmp: str | None = None
         self._name: str | None = None
@@ -97,20 +98,24 @@ class PackWriter:
         if n >= self._alone_min:
             self._submit([(key, n)], bytes(data))  # a copy: the caller's buffer may be reused
             return
+        if self._bundle_buf is None:  # the bundle's room, filled in place: the one copy of a chunk
+            self._bundle_buf = bytearray(self._bundle_target + self._alone_min)
+        at = self._bundle_len
+        self._bundle_buf[at:at + n] = data
+        self._bundle_len = at + n
         self._bundle.append((key, n))
-        self._bundle_buf += data  # the one copy of the chunk before compression
-        if len(self._bundle_buf) >= self._bundle_target:
+        if self._bundle_len >= self._bundle_target:
             self.flush_bundle()
 
     def flush_bundle(self) -> None:
         if self._bundle:
-            bundle, payload = self._bundle, self._bundle_buf
-            self._bundle, self._bundle_buf = [], bytearray()
+            bundle, payload = self._bundle, memoryview(self._bundle_buf)[:self._bundle_len]
+            self._bundle, self._bundle_buf, self._bundle_len = [], None, 0
             self._submit(bundle, payload)
 
     # ---- the writer thread ----------------------------------------------------------
 
-    def _submit(self, items: list[tuple[int, int]], payload: bytes | bytearray) -> None:
+    def _submit(self, items: list[tuple[int, int]], payload: bytes | memoryview) -> None:
         self._raise()
         if self._thread is None:
             from concurrent.futures import ThreadPoolExecutor
@@ -120,7 +125,7 @@ class PackWriter:
             self._thread.start()
         self._jobs.put((self._pool.submit(self._compress, payload), items, len(payload)))
 
-    def _compress(self, payload: bytes | bytearray) -> bytes:
+    def _compress(self, payload: bytes | memoryview) -> bytes:
         cctx = getattr(self._local, "cctx", None)
         if cctx is None:
             cctx = self._local.cctx = zstandard.ZstdCompressor(level=self._level, write_checksum=True,
@@ -219,7 +224,7 @@ class PackWriter:
     def abort(self) -> None:
         """Drop the unfinished pack and the finished ones (nobody references them yet)."""
         self._aborted = True
-        self._bundle, self._bundle_buf = [], bytearray()
+        self._bundle, self._bundle_buf, self._bundle_len = [], None, 0
         self._stop()
         if self._fd is not None:
             os.close(self._fd)

@@ -692,15 +692,23 @@ class Transaction:
         for name, size, raw in finished:
             pack_ids[name] = db.execute("INSERT INTO packs (name, size, raw) VALUES (?, ?, ?)",
                                         (name, size, raw)).lastrowid
-        remap: dict[int, int] = {}
+        rows = []
         for key, cid in self._new.items():
             pack, frame_offset, frame_length, offset = self._places[cid]
-            cur = db.execute(
-                "INSERT INTO chunks (id, sha256, size, pack, frame_offset, frame_length, offset) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sha256) DO NOTHING",
-                (cid, key, self._sizes[cid], pack_ids[pack], frame_offset, frame_length, offset))
-            if cur.rowcount == 0:  # another process committed these bytes meanwhile: use its copy
-                remap[cid] = db.execute("SELECT id FROM chunks WHERE sha256 = ?", (key,)).fetchone()[0]
+            rows.append((cid, key, self._sizes[cid], pack_ids[pack], frame_offset, frame_length, offset))
+        before = db.total_changes
+        db.executemany("INSERT INTO chunks (id, sha256, size, pack, frame_offset, frame_length, offset) "
+                       "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sha256) DO NOTHING", rows)
+        remap: dict[int, int] = {}
+        if db.total_changes - before != len(rows):
+            # another process committed some of these bytes meanwhile: use its copies
+            keys = list(self._new)
+            for at in range(0, len(keys), _LOOKUP_BATCH):
+                part = keys[at:at + _LOOKUP_BATCH]
+                for key, cid in db.execute(f"SELECT sha256, id FROM chunks WHERE sha256 IN "
+                                           f"({','.join('?' * len(part))})", part):
+                    if cid != self._new[key]:
+                        remap[self._new[key]] = cid
         for diff_id, (size, pairs, structure, content, xxh3) in self._layers.items():
             if remap:
                 structure, content = _remap(structure, remap), _remap(content, remap)
