@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 from .. import ccore
 from ..errors import UsageError
-from ..source import Image, LayerRef, open_images
+from ..source import Image, LayerRef, open_many
 from .image_diff import chain_ids
 from .layer_digests import DEFAULT_SAMPLE, DIGEST_SIZE, LayerDigests, chunk_params, layer_digests
 from .near_miss import NearMiss, near_misses
@@ -350,12 +350,7 @@ def savings(images: Iterable[str | Image], *, all_images: bool = False, platform
     figures (1: all; ``analysis/layer_digests.py``). ``progress``: a bar on stderr (None:
     when it is a terminal).
     """
-    opened: list[Image] = []
-    for im in images:
-        if isinstance(im, Image):
-            opened.append(im)
-        else:
-            opened.extend(open_images(im, all_images=all_images, platform=platform, verify=verify))
+    opened = open_many(images, all_images=all_images, platform=platform, verify=verify)
     if len(opened) < 1:
         raise UsageError("savings needs at least one image")
     chunk_params(avg_chunk)  # bad sizes fail before any layer is read

@@ -16,7 +16,8 @@ from .image import Image, LayerRef
 from .oci import OCILayout
 from .platform import Platform, host_platform, parse_platform
 
-__all__ = ["Image", "LayerRef", "Platform", "open_image", "open_images", "split_spec", "host_platform", "parse_platform"]
+__all__ = ["Image", "LayerRef", "Platform", "open_image", "open_images", "open_many", "split_spec", "host_platform",
+           "parse_platform"]
 
 
 def split_spec(spec: str) -> tuple[str, str | None]:
@@ -70,6 +71,19 @@ def open_image(
         return img
     raise NotAnImageError("not an image: no manifest.json (docker-archive), index.json (OCI layout) "
                           "or repositories (pre-1.10 docker-archive)", where=path)
+
+
+def open_many(specs, *, all_images: bool = False, platform: str | Platform | None = None,
+              verify: bool = True) -> list[Image]:
+    """Every image of ``specs``: opened :class:`Image` objects as they are, and specs as
+    :func:`open_images` reads them (``savings``, ``store add``)."""
+    out: list[Image] = []
+    for spec in specs:
+        if isinstance(spec, Image):
+            out.append(spec)
+        else:
+            out.extend(open_images(spec, all_images=all_images, platform=platform, verify=verify))
+    return out
 
 
 def open_images(spec: str, *, all_images: bool = False, platform: str | Platform | None = None,

@@ -17,7 +17,7 @@ from typing import Any
 
 from ..errors import BadInputError, UsageError
 from ..record import Record
-from ..source import Image, open_images
+from ..source import Image, open_many
 from .recipe import decompose
 
 TYPE_CHECKING = False
@@ -138,12 +138,7 @@ def add(repo: Repository, specs: Iterable[str | Image], *, name: str | None = No
         platform: str | None = None, progress: Callable[[int], None] | None = None) -> list[Added]:
     """Store every image ``specs`` name (``PATH[:REF]``, directories of archives, opened images).
     Always verified: the store keeps bytes, and keeps them by digest."""
-    images: list[Image] = []
-    for spec in specs:
-        if isinstance(spec, Image):
-            images.append(spec)
-        else:
-            images.extend(open_images(spec, all_images=all_images, platform=platform, verify=True))
+    images = open_many(specs, all_images=all_images, platform=platform, verify=True)
     if name is not None and len(images) != 1:
         raise UsageError(f"--name names one image; {len(images)} were given")
     return [add_image(repo, image, name=name, progress=progress) for image in images]
