@@ -195,3 +195,29 @@ def test_export_checks_the_rebuilt_layer(ls, three, tmp_path):
         res = ls("store", "export", "--store", store, "v0", "-o", out, "--format", fmt)
         assert res.rc == 2 and len(res.err_lines) == 1 and "damaged" in res.err, res.err
         assert not out.exists() and not any(p.name.startswith(".") for p in tmp_path.iterdir() if p != store)
+
+
+def test_two_adds_at_once(three, tmp_path):
+    """Two `store add` processes on images sharing a base layer, at the same time: both succeed,
+    the base is kept once, and both images come back bit-exact."""
+    from layerscope.source import open_images
+
+    store = tmp_path / "s"
+    subprocess.run([*_layerscope(), "store", "init", "--store", store], check=True, capture_output=True)
+    procs = [subprocess.Popen([*_layerscope(), "store", "add", "--store", store, spec],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE) for spec in three[:2]]
+    for p in procs:
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+    stats = json.loads(subprocess.run([*_layerscope(), "store", "stats", "--store", store, "--json"],
+                                      check=True, capture_output=True, text=True).stdout)
+    assert stats["layers"] == {"count": 3, "shared": 1}
+    for spec in three[:2]:
+        tag = spec.rsplit(":", 1)[1]
+        out = tmp_path / f"{tag}.tar"
+        subprocess.run([*_layerscope(), "store", "export", "--store", store, tag, "-o", out], check=True,
+                       capture_output=True)
+        (orig,), (back,) = open_images(spec), open_images(str(out))
+        assert [x.diff_id for x in back.layers] == [x.diff_id for x in orig.layers]
+        assert back.config_digest == orig.config_digest
+    assert subprocess.run([*_layerscope(), "store", "verify", "--store", store, "--full"]).returncode == 0
