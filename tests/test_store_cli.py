@@ -221,3 +221,15 @@ def test_two_adds_at_once(three, tmp_path):
         assert [x.diff_id for x in back.layers] == [x.diff_id for x in orig.layers]
         assert back.config_digest == orig.config_digest
     assert subprocess.run([*_layerscope(), "store", "verify", "--store", store, "--full"]).returncode == 0
+
+
+def test_progress_bars(ls, three, tmp_path):
+    """--progress draws a bar on stderr for add, export, verify and gc (and breaks nothing)."""
+    store = tmp_path / "s"
+    ls("store", "init", "--store", store)
+    for args in (["add", *three], ["export", "v0", "-o", tmp_path / "o.tar"], ["rm", "v1"], ["gc"], ["verify", "--full"]):
+        extra = ["--progress"] if args[0] != "rm" else []
+        res = ls("store", args[0], "--store", store, *extra, *args[1:])
+        assert res.rc == 0, res.err
+        if extra and args[0] != "gc":
+            assert "B" in res.err or "%" in res.err or "it" in res.err, (args, res.err)

@@ -9,8 +9,9 @@ import click
 from .options import handle_errors
 
 
-def _bar(total: int | None, desc: str, enabled: bool | None):
-    """A bytes progress bar on stderr (only on a terminal unless asked)."""
+def _bar(total: int | None, desc: str, enabled: bool | None, *, absolute: bool = False):
+    """A bytes progress bar on stderr (only on a terminal unless asked): its update function
+    takes bytes done since the last call, or with ``absolute`` (done, total) so far."""
     if enabled is None:
         enabled = sys.stderr.isatty()
     if not enabled:
@@ -18,7 +19,14 @@ def _bar(total: int | None, desc: str, enabled: bool | None):
     from tqdm import tqdm
 
     bar = tqdm(total=total, desc=desc, unit="B", unit_scale=True, file=sys.stderr, leave=False)
-    return bar.update, bar.close
+    if not absolute:
+        return bar.update, bar.close
+
+    def update(done: int, total: int) -> None:
+        bar.total = total
+        bar.update(done - bar.n)
+
+    return update, bar.close
 
 
 _STORE = click.option("--store", "store_path", metavar="DIR", envvar="LAYERSCOPE_STORE",
@@ -137,7 +145,7 @@ def rm(names: tuple[str, ...], store_path: str | None) -> None:
 @handle_errors
 def gc(store_path: str | None, progress: bool | None) -> None:
     """Remove what no image references."""
-    tick, done = _bar(None, "gc", progress)
+    tick, done = _bar(None, "gc", progress, absolute=True)
     try:
         with _open(store_path) as s:
             result = s.gc(progress=tick)
@@ -157,7 +165,7 @@ def gc(store_path: str | None, progress: bool | None) -> None:
 @handle_errors
 def verify(full: bool, store_path: str | None, progress: bool | None) -> None:
     """Check the store; exit 1 naming what is damaged and which images it breaks."""
-    tick, done = _bar(None, "verify", progress)
+    tick, done = _bar(None, "verify", progress, absolute=True)
     try:
         with _open(store_path) as s:
             problems = s.verify(full=full, progress=tick)
