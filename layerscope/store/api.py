@@ -12,8 +12,10 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from ..errors import BadInputError, UsageError
-from .ingest import Added, add
-from .recipe import Recipe, rebuild
+
+TYPE_CHECKING = False  # not from typing: start-up time (`store ls` needs none of the readers)
+if TYPE_CHECKING:
+    from .ingest import Added
 
 
 def _repo_tags(name: str, ref: str | None) -> list[str]:
@@ -66,6 +68,8 @@ class Store:
     def add(self, images: Iterable[str], *, name: str | None = None, all_images: bool = False,
             platform: str | None = None, progress: Callable[[int], None] | None = None) -> list[Added]:
         """Keep each image (one transaction each); layers the store holds are not read again."""
+        from .ingest import add
+
         return add(self.repo, images, name=name, all_images=all_images, platform=platform, progress=progress)
 
     def images(self):
@@ -73,6 +77,8 @@ class Store:
 
     def layer_bytes(self, diff_id: str):
         """The layer tar rebuilt from its chunks, in pieces (checked by whoever writes it out)."""
+        from .recipe import Recipe, rebuild
+
         row = self.repo.layer(diff_id)
         if row is None:
             raise BadInputError(f"layer {diff_id} is not in the store", where=str(self.path))
