@@ -274,12 +274,13 @@ def stream_stride(sample: float) -> int:
 class _Compressed(StreamTap):
     """The layer stream, also measured through zstd level 3.
 
-    All of it through one stream compressor at ``sample`` 1, else: the first :data:`_HEAD` bytes, then one
-    :data:`_BLOCK` at the start of every stride after, each compressed after the
-    :data:`_PREFIX` bytes before it so that it finds the matches it would in the
-    stream (a block compressed alone came out 8% larger on real layers); the rest
-    is estimated at the blocks' ratio. Blocks are gathered across pieces, so the
-    figure does not depend on how the reader reads.
+    All of it through one stream compressor at ``sample`` 1, else: the first
+    :data:`_HEAD` bytes, then one :data:`_BLOCK` somewhere in every stride after
+    (:meth:`_block_start`), each compressed after the :data:`_PREFIX` bytes before
+    it so that it finds the matches it would in the stream (a block compressed
+    alone came out 8% larger on real layers); the rest is estimated at the
+    blocks' ratio. Blocks are gathered across pieces, so the figure does not
+    depend on how the reader reads.
     """
 
     def __init__(self, stream, cctx, sample: float) -> None:
