@@ -29,6 +29,9 @@ from ..errors import BadInputError, os_error
 
 MAGIC = b"LSPACK\x00\x01"
 LEVEL = 3  # zstd level: docs/store.md "Compression" (10% smaller than level 1; compressed on every core)
+# level 3's match finder with a smaller chain table: 0.4% larger frames, compressed ~25% faster
+# (docs/store.md "Compression"); the level's other parameters stay
+CHAIN_LOG = 15
 BUNDLE_TARGET = 2 << 20  # a bundle frame is closed once it holds this many raw bytes (docs/store.md)
 ALONE_MIN = 1 << 20  # a chunk this large is a frame of its own (FastCDC's are at most 256 KiB: none is)
 PACK_TARGET = 32 << 20  # a pack is finished once it holds this many compressed bytes
@@ -128,8 +131,10 @@ class PackWriter:
     def _compress(self, payload: bytes | memoryview) -> bytes:
         cctx = getattr(self._local, "cctx", None)
         if cctx is None:
-            cctx = self._local.cctx = zstandard.ZstdCompressor(level=self._level, write_checksum=True,
-                                                               write_content_size=True)
+            params = zstandard.ZstdCompressionParameters.from_level(
+                self._level, chain_log=min(CHAIN_LOG, zstandard.ZstdCompressionParameters.from_level(self._level)
+                                           .chain_log), write_checksum=1, write_content_size=1)
+            cctx = self._local.cctx = zstandard.ZstdCompressor(compression_params=params)
         return cctx.compress(payload)
 
     def _run(self) -> None:
