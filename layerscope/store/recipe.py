@@ -38,6 +38,7 @@ _DAMAGED = "(the store is damaged: `store verify --full` names what)"
 #: Stream pieces kept at most while waiting to learn which of their bytes are content.
 RETAIN = 64 << 20
 _READ = 1 << 20
+_OUT = 1 << 20  # rebuilt bytes handed out at a time
 
 
 class Recipe(Record):
@@ -229,15 +230,28 @@ def decompose(stream, chunks: ChunksFn, *, params: ChunkParams = DEFAULT_PARAMS)
     return Recipe(splitter._pos, pairs.tobytes(), structure_ids, content_ids, splitter.hash.digest())
 
 
-def rebuild(recipe: Recipe, read: Callable[[Iterable[int]], Iterator[bytes | memoryview]]) -> Iterator[memoryview]:
-    """The layer tar again, in pieces: ``read(ids)`` gives the chunks' bytes in order. With the
+def rebuild(recipe: Recipe, read: Callable[[Iterable[int]], Iterator[bytes | memoryview]]) -> Iterator[bytes]:
+    """The layer tar again, a MiB at a time: ``read(ids)`` gives the chunks' bytes in order. With the
     recipe's XXH3-128 known, the bytes are checked against it; a mismatch is raised after the
     last piece (the caller discards what it wrote)."""
     check = xxhash.xxh3_128() if recipe.xxh3 is not None else None
+    parts: list = []
+    held = 0
     for piece in _interleave(recipe, read):
+        parts.append(piece)
+        held += len(piece)
+        if held >= _OUT:  # a MiB at a time: a piece per header and chunk cost more than the copy
+            joined = b"".join(parts)
+            parts.clear()
+            held = 0
+            if check is not None:
+                check.update(joined)
+            yield joined
+    if parts:
+        joined = b"".join(parts)
         if check is not None:
-            check.update(piece)
-        yield piece
+            check.update(joined)
+        yield joined
     if check is not None and check.digest() != recipe.xxh3:
         raise BadInputError(f"layer rebuilt from the store does not match what was added {_DAMAGED}")
 
