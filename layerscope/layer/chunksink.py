@@ -25,18 +25,13 @@ _CSIZE = 20  # byte offset of csize in a record
 _ORDER = sys.byteorder  # C writes native-endian integers
 
 
-class NativeChunks:
-    """The C chunk sink of one layer scan.
+class CChunkSink:
+    """What both uses of the C chunk sink share: its buffers, sized for each scanner call
+    (chunksink.h's bound), and the hand-over hook. ``params``: (min_size, avg_size,
+    max_size, normalization level), already validated; ``sample_below``: a chunk's bytes
+    are copied out when the first two bytes of its digest, big-endian, are below this."""
 
-    ``params``: (min_size, avg_size, max_size, normalization level), already validated.
-    ``sample_below``: a chunk is sampled when the first two bytes of its
-    digest, big-endian, are below this (0: none, 65536: all). ``sizes``:
-    sampled chunks' bytes (views valid only during the call) -> their
-    compressed sizes.
-    """
-
-    def __init__(self, backend, params: tuple[int, int, int, int], sample_below: int,
-                 sizes: Callable[[list[memoryview]], list[int]], slice_size: int) -> None:
+    def __init__(self, backend, params: tuple[int, int, int, int], sample_below: int, slice_size: int) -> None:
         ffi, lib = backend.ffi, backend.lib
         self._ffi, self._lib = ffi, lib
         self._min, _avg, self._max, _level = params
@@ -46,14 +41,8 @@ class NativeChunks:
         self.cdata.sample_below = sample_below
         self._carry = ffi.new("uint8_t[]", self._max)
         self.cdata.carry = self._carry
-        self._sizes = sizes
         self._cap = 0
         self._reserve(slice_size)
-        self.records = bytearray()  # every chunk of the layer, RECORD_SIZE bytes each, in stream order
-        self.sampled_in = self.sampled_out = 0  # bytes of the sampled chunks, and compressed
-        # a file's data_offset -> [compressed size of its sampled chunks, their bytes]
-        self.by_file: dict[int, list[int]] = {}
-        self._known: dict[bytes, int] = {}  # sampled digest -> its compressed size (a chunk seen again)
         self.on_fallback: Callable[[int], None] | None = None
 
     def _reserve(self, length: int) -> None:
@@ -76,11 +65,36 @@ class NativeChunks:
         """Called before the scanner walks ``length`` bytes."""
         self._reserve(length)
 
-    def drain(self) -> None:
-        """Take this call's records (and size its samples) before the next call reuses the buffers."""
+    def _checked(self):
         s = self.cdata
         if s.overflow:
             raise AssertionError("chunk sink overflow: its buffers were sized too small")
+        return s
+
+    def fallback(self, offset: int) -> None:
+        """The C scanner stopped at ``offset``: the reference reader reads on, so the caller chunks."""
+        if self.on_fallback is not None:
+            self.on_fallback(offset)
+
+
+class NativeChunks(CChunkSink):
+    """The C chunk sink of one layer scan for ``savings``: a record per chunk, and the sampled
+    chunks' compressed sizes. ``sizes``: sampled chunks' bytes (views valid only during the
+    call) -> their compressed sizes."""
+
+    def __init__(self, backend, params: tuple[int, int, int, int], sample_below: int,
+                 sizes: Callable[[list[memoryview]], list[int]], slice_size: int) -> None:
+        super().__init__(backend, params, sample_below, slice_size)
+        self._sizes = sizes
+        self.records = bytearray()  # every chunk of the layer, RECORD_SIZE bytes each, in stream order
+        self.sampled_in = self.sampled_out = 0  # bytes of the sampled chunks, and compressed
+        # a file's data_offset -> [compressed size of its sampled chunks, their bytes]
+        self.by_file: dict[int, list[int]] = {}
+        self._known: dict[bytes, int] = {}  # sampled digest -> its compressed size (a chunk seen again)
+
+    def drain(self) -> None:
+        """Take this call's records (and size its samples) before the next call reuses the buffers."""
+        s = self._checked()
         n = s.n_recs
         if not n:
             return
@@ -116,11 +130,6 @@ class NativeChunks:
                 acc[0] += csize
                 acc[1] += m.size
 
-    def fallback(self, offset: int) -> None:
-        """The C scanner stopped at ``offset``: the reference reader reads on, so the caller chunks."""
-        if self.on_fallback is not None:
-            self.on_fallback(offset)
-
     def table(self, extra: bytes, ratio: float) -> tuple[bytes, "array", "array"]:
         """Every chunk of the layer (these records and ``extra`` ones) sorted by digest, one of each:
         (digests, sizes, compressed sizes); a chunk not sampled is compressed at ``ratio``."""
@@ -146,21 +155,19 @@ def record(digest: bytes, size: int, csize: int | None) -> bytes:
                      int(sampled).to_bytes(4, _ORDER), bytes(4)))
 
 
-class EveryChunk(NativeChunks):
+class EveryChunk(CChunkSink):
     """The C chunk sink handing the bytes of every chunk, in stream order, to ``take`` (the
-    store keeps them; their identity is the caller's: it hashes what it keeps), a scanner
-    call's chunks at a time. No records are kept."""
+    store keeps them; their identity is the caller's: it hashes what it keeps, so C computes
+    no digest), a scanner call's chunks at a time."""
 
     def __init__(self, backend, params: tuple[int, int, int, int], take: Callable[[list[memoryview]], None],
                  slice_size: int) -> None:
-        super().__init__(backend, params, 65536, lambda pieces: [], slice_size)
+        super().__init__(backend, params, 65536, slice_size)
         self.cdata.no_digests = 1
         self._take = take
 
     def drain(self) -> None:
-        s = self.cdata
-        if s.overflow:
-            raise AssertionError("chunk sink overflow: its buffers were sized too small")
+        s = self._checked()
         if not s.n_samples:
             return
         arena = memoryview(self._ffi.buffer(self._arena_c, s.arena_used))

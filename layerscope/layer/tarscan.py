@@ -38,7 +38,7 @@ from .paths import normalize_link, normalize_path
 TYPE_CHECKING = False  # not from typing: start-up time
 if TYPE_CHECKING:
     from . import tar as reference
-    from .chunksink import NativeChunks
+    from .chunksink import CChunkSink
 
 __all__ = ["BACKEND", "NATIVE", "PYTHON", "SLICE", "TarBackend", "iter_entries", "iter_entry_batches"]
 
@@ -135,7 +135,7 @@ def iter_entries(stream: reference.Readable, *, hash_content: bool = True,
 
 def iter_entry_batches(stream: reference.Readable, *, hash_content: bool = True,
                        notes: list[str] | None = None, wants: Callable[[Entry], bool] | None = None,
-                       chunks: NativeChunks | None = None) -> Iterator[list[Entry]]:
+                       chunks: CChunkSink | None = None) -> Iterator[list[Entry]]:
     """:func:`iter_entries` a list at a time, for callers that keep or count
     them all (``scan``): no generator step per member. On an error, the
     entries before it come first, then the error.
@@ -192,7 +192,7 @@ class _Resume:
 
 def _scan(backend: TarBackend, stream: reference.Readable, hash_content: bool,
           notes: list[str] | None, wants: Callable[[Entry], bool] | None = None,
-          chunks: NativeChunks | None = None) -> Iterator[list[Entry]]:
+          chunks: CChunkSink | None = None) -> Iterator[list[Entry]]:
     ffi, lib = backend.ffi, backend.lib
     uninit = ffi.new_allocator(should_clear_after_alloc=False)
     st = ffi.new("ls_tar_state *")

@@ -53,8 +53,7 @@ def config_bytes(image: Image) -> bytes:
     if digest is None:
         raise BadInputError("a pre-1.10 docker-archive has no config to keep: not stored", where=str(image.path))
     hex_ = digest.split(":", 1)[1]
-    c = image.layers[0].container if image.layers else None
-    c = c or _container_of(image)
+    c = _container_of(image)
     for name in (f"blobs/sha256/{hex_}", f"{hex_}.json"):
         if c.exists(name):
             data = c.read_bytes(name, what="config")
