@@ -9,7 +9,11 @@ runs with ``--compression auto`` (a v2 repository), borg with
 password comes from the environment; borg ``--encryption none``). The page
 cache is warmed before each tool.
 
-    python benchmarks/store_vs_restic_borg.py IMG.tar... [--workdir DIR] [--json]
+    python benchmarks/store_vs_restic_borg.py IMG.tar... [--rounds N] [--workdir DIR] [--json]
+
+With ``--rounds N`` the tools take turns N times, each round with fresh
+repositories, and the best and the median round of each are reported (this
+machine's timings swing by 15%: one round decides nothing).
 """
 
 from __future__ import annotations
@@ -18,11 +22,12 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import tempfile
 import time
 
-from timing import layerscope_exe
+from timing import byte_compile, layerscope_exe
 
 
 def _du(path: str) -> int:
@@ -89,41 +94,50 @@ def main() -> None:
     ap.add_argument("images", nargs="+")
     ap.add_argument("--workdir", help="where the repositories go (default: a temp dir beside the first image)")
     ap.add_argument("--tools", default="layerscope,restic,borg")
+    ap.add_argument("--rounds", type=int, default=1, help="take turns this many times; best and median reported")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     images = [os.path.abspath(p) for p in args.images]
     work = args.workdir or tempfile.mkdtemp(prefix="store-bench-", dir=os.path.dirname(images[0]))
     runners = {"layerscope": run_layerscope, "restic": run_restic, "borg": run_borg}
     total = sum(os.path.getsize(p) for p in images)
-    rows = []
+    runs: dict[str, list[dict]] = {}
+    byte_compile()
     try:
-        for tool in args.tools.split(","):
-            if tool != "layerscope" and shutil.which(tool) is None:
-                continue
-            os.makedirs(os.path.join(work, tool + "-run"))
-            rows.append(runners[tool](images, os.path.join(work, tool + "-run")))
+        for k in range(args.rounds):
+            for tool in args.tools.split(","):
+                if tool != "layerscope" and shutil.which(tool) is None:
+                    continue
+                where = os.path.join(work, f"{tool}-run-{k}")
+                os.makedirs(where)
+                runs.setdefault(tool, []).append(runners[tool](images, where))
+                shutil.rmtree(where, ignore_errors=True)
     finally:
         if not args.workdir:
             shutil.rmtree(work, ignore_errors=True)
     if args.json:
-        print(json.dumps({"input_bytes": total, "images": images, "results": rows}, indent=2))
+        print(json.dumps({"input_bytes": total, "images": images, "rounds": args.rounds, "runs": runs}, indent=2))
         return
-    print(f"{len(images)} archives, {total / 1e6:.0f} MB")
-    peers = [r for r in rows if r["tool"] != "layerscope"]
-    for r in rows:
-        line = f"{r['tool']:10s} {r['seconds']:7.2f} s  {r['bytes'] / 1e6:8.1f} MB  ({r['bytes'] / total:.3f} of the input)"
-        if r["tool"] == "layerscope" and r.get("export_seconds"):
-            big, took = r["export_largest"]
-            line += (f"  export {r['export_bytes'] / r['export_seconds'] / 1e6:.0f} MB/s over all, "
-                     f"{big / took / 1e6:.0f} MB/s for the largest ({big / 1e6:.0f} MB)")
+    print(f"{len(images)} archives, {total / 1e6:.0f} MB, {args.rounds} round(s); seconds: best / median")
+    for tool, rs in runs.items():
+        secs = sorted(r["seconds"] for r in rs)
+        line = (f"{tool:10s} {secs[0]:7.2f} / {statistics.median(secs):5.2f} s  {rs[0]['bytes'] / 1e6:8.1f} MB  "
+                f"({rs[0]['bytes'] / total:.3f} of the input)")
+        if tool == "layerscope" and rs[0].get("export_seconds"):
+            overall = sorted(r["export_bytes"] / r["export_seconds"] / 1e6 for r in rs)
+            largest = sorted(r["export_largest"][0] / r["export_largest"][1] / 1e6 for r in rs)
+            line += (f"  export MB/s (best / median): {overall[-1]:.0f} / {statistics.median(overall):.0f} over all, "
+                     f"{largest[-1]:.0f} / {statistics.median(largest):.0f} for the largest "
+                     f"({rs[0]['export_largest'][0] / 1e6:.0f} MB)")
         print(line)
-    mine = next((r for r in rows if r["tool"] == "layerscope"), None)
+    mine, peers = runs.get("layerscope"), {t: rs for t, rs in runs.items() if t != "layerscope"}
     if mine and peers:
-        smallest = min(p["bytes"] for p in peers)
-        fastest = min(p["seconds"] for p in peers)
-        print(f"stored: {mine['bytes'] / smallest:.2f}x the smaller peer (goal <= 0.85); "
-              f"add: {mine['seconds'] / fastest:.2f}x the faster peer (goal <= 0.5)")
-
+        smallest = min(rs[0]["bytes"] for rs in peers.values())
+        best = min(min(r["seconds"] for r in rs) for rs in peers.values())
+        median = min(statistics.median(r["seconds"] for r in rs) for rs in peers.values())
+        print(f"stored: {mine[0]['bytes'] / smallest:.2f}x the smaller peer (goal <= 0.85); "
+              f"add: {min(r['seconds'] for r in mine) / best:.2f}x the faster peer best to best, "
+              f"{statistics.median(r['seconds'] for r in mine) / median:.2f}x median to median (goal <= 0.5)")
 
 if __name__ == "__main__":
     main()

@@ -137,7 +137,7 @@ def test_cut_points_inside_a_tar_scan_are_golden(buf, params, backend, monkeypat
     import tarfile
 
     from layerscope.layer import tarscan
-    from layerscope.store.recipe import decompose
+    from layerscope.store.decompose import decompose
 
     if backend == "c":
         if tarscan.NATIVE is None:

@@ -531,3 +531,53 @@ def test_sha512_diff_id(tmp_path, size):
         pass
     stream.finish()
     assert stream.diff_id == d512
+
+
+# ---- the write-behind thread ---------------------------------------------------------
+
+def test_writes_behind_keep_order_and_report_errors(tmp_path):
+    """Big pieces are written by a thread of their own: the file holds every piece in order, a
+    failed write is raised at the next write or flush, and abandon() stops the thread."""
+    import threading
+
+    from layerscope.store import export as E
+
+    path = tmp_path / "out"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT)
+    out = E._Out(fd)
+    pieces = [bytes([k]) * (E.SMALL + k) for k in range(12)] + [b"tail"]
+    for p in pieces:
+        out.write(p)
+    out.flush()
+    os.close(fd)
+    assert path.read_bytes() == b"".join(pieces) and out.pos == len(path.read_bytes())
+
+    fd = os.open(path, os.O_RDONLY)  # every write fails
+    out = E._Out(fd)
+    with pytest.raises(OSError):
+        for _ in range(10):
+            out.write(bytes(E.SMALL))
+        out.flush()
+    out.abandon()
+    os.close(fd)
+    assert not [t for t in threading.enumerate() if t.name == "layerscope-export-write"]
+
+
+def test_a_failed_export_stops_its_writer_and_leaves_nothing(tmp_path):
+    """An error in the middle of an export (here the layer's bytes run short) stops the writer
+    thread before the temporary file is closed and removed."""
+    import threading
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:
+        big = I.rand_bytes(3 << 20, 5)
+        ti = _ti("big")
+        ti.size = len(big)
+        tf.addfile(ti, io.BytesIO(big))
+    data = buf.getvalue()
+    layer = ExportLayer(I.sha256(data), len(data) + 1, pieces_of(data, 1 << 18))
+    image = ExportImage(config_for([data]), [layer], repo_tags=[TAG])
+    with pytest.raises(DigestMismatchError):
+        write_image(tmp_path / "x.tar", image)
+    assert not (tmp_path / "x.tar").exists() and not list(tmp_path.glob(".x.tar.*"))
+    assert not [t for t in threading.enumerate() if t.name == "layerscope-export-write"]

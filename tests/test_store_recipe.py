@@ -16,7 +16,8 @@ import pytest
 
 from layerscope.chunk import ChunkParams, cut_points
 from layerscope.layer import tarscan
-from layerscope.store.recipe import Recipe, decompose, rebuild
+from layerscope.store.decompose import decompose
+from layerscope.store.recipe import Recipe, rebuild
 
 from test_tarscan import FORMATS, PieceStream, Stream, build, handovers, random_members  # noqa: F401 (a fixture)
 

@@ -5,10 +5,13 @@ umoci, and umoci unpacks the same trees as from the originals."""
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import os
 import shutil
 import subprocess
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -124,3 +127,14 @@ def test_layers_are_shared_and_stats_add_up(store, sources):
     assert st.shared_layers >= 1  # the savings images share their base
     assert st.stored_bytes < st.logical_bytes / 2
     assert store.verify(full=True) == []
+    # the file level, counted here with tarfile: distinct contents of non-empty regular files (sparse
+    # ones are kept as structure), and those in more than one layer
+    in_layers: dict[bytes, set[str]] = {}
+    for diff_id in {d for image in store.images() for d in image.layers}:
+        with tarfile.open(fileobj=io.BytesIO(b"".join(store.layer_bytes(diff_id)))) as tf:
+            for m in tf:
+                if m.isreg() and m.size and not m.issparse():
+                    key = hashlib.sha256(tf.extractfile(m).read()).digest()
+                    in_layers.setdefault(key, set()).add(diff_id)
+    assert st.files == len(in_layers) > 0
+    assert st.shared_files == sum(len(layers) > 1 for layers in in_layers.values()) > 0

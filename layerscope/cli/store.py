@@ -44,6 +44,9 @@ def _open(path):
 @click.group()
 def store() -> None:
     """Keep many images in little space; give them back bit for bit."""
+    from ..sysinfo import keep_freed_buffers
+
+    keep_freed_buffers()  # add and export stream a MiB at a time: reuse the buffers (sysinfo.py)
 
 
 @store.command("init")
@@ -77,7 +80,7 @@ def add(images: tuple[str, ...], name: str | None, all_images: bool, platform: s
     from ..units import human_size
 
     for a in added:
-        click.echo(f"added {a.name}: {a.layers} layers, {a.layers_read} read ({human_size(a.bytes_read)}), "
+        click.echo(f"added {a.name}: {_n(a.layers, 'layer')}, {a.layers_read} read ({human_size(a.bytes_read)}), "
                    f"{a.layers - a.layers_read} already in the store")
 
 
@@ -99,7 +102,7 @@ def ls(as_json: bool, store_path: str | None) -> None:
         click.echo(dumps(doc))
         return
     for r in doc["images"]:
-        click.echo(f"{r['name']}  {r['config_digest'][:19]}  {len(r['layers'])} layers  (from {r['source']})")
+        click.echo(f"{r['name']}  {r['config_digest'][:19]}  {_n(len(r['layers']), 'layer')}  (from {r['source']})")
 
 
 @store.command("export")
@@ -153,8 +156,9 @@ def gc(store_path: str | None, progress: bool | None) -> None:
         done()
     from ..units import human_size
 
-    click.echo(f"gc: {result.images} images kept; removed {result.layers_removed} layers, {result.blobs_removed} "
-               f"blobs, {result.chunks_removed} chunks; {result.packs_deleted} packs deleted, "
+    click.echo(f"gc: {_n(result.images, 'image')} kept; removed {_n(result.layers_removed, 'layer')}, "
+               f"{_n(result.blobs_removed, 'blob')}, {_n(result.chunks_removed, 'chunk')}; "
+               f"{_n(result.packs_deleted, 'pack')} deleted, "
                f"{result.packs_rewritten} rewritten; {human_size(result.bytes_freed)} freed")
 
 
@@ -178,6 +182,10 @@ def verify(full: bool, store_path: str | None, progress: bool | None) -> None:
     click.echo("ok")
 
 
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
 def stats_doc(st, path: str) -> dict:
     """The ``layerscope.store.stats/1`` document (docs/json.md)."""
     return {
@@ -185,6 +193,7 @@ def stats_doc(st, path: str) -> dict:
         "store": path,
         "images": st.images,
         "layers": {"count": st.layers, "shared": st.shared_layers},
+        "files": {"count": st.files, "shared": st.shared_files},
         "chunks": {"count": st.chunks, "shared": st.shared_chunks},
         "blobs": st.blobs,
         "packs": st.packs,
@@ -213,6 +222,7 @@ def stats(as_json: bool, store_path: str | None) -> None:
     b, r = doc["bytes"], doc["ratio"]
     click.echo(f"images    {doc['images']}")
     click.echo(f"layers    {doc['layers']['count']} ({doc['layers']['shared']} shared by several images)")
+    click.echo(f"files     {doc['files']['count']} ({doc['files']['shared']} shared by several layers)")
     click.echo(f"chunks    {doc['chunks']['count']} ({doc['chunks']['shared']} shared by several layers)")
     click.echo(f"logical   {human_size(b['logical'])}  (every image's layers and blobs)")
     click.echo(f"unique    {human_size(b['unique'])}  (dedup {r['dedup']:.2f}x)")

@@ -51,9 +51,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import queue
 import shutil
 import tarfile
 import tempfile
+import threading
 from collections.abc import Callable, Iterable
 
 from ..errors import BadInputError, DigestMismatchError, LayerscopeError, UsageError, os_error
@@ -73,6 +75,7 @@ REF_NAME = "org.opencontainers.image.ref.name"
 BLOCK = 512
 _USTAR_MAX = 8 ** 11  # sizes from here on need the GNU base-256 size field (same 512-byte header)
 SMALL = 256 << 10  # pieces below this are gathered before a write (fewer syscalls)
+WRITE_BEHIND = 4  # pieces queued for the writer thread, at most
 OVERLAP_MIN = 1 << 20  # uncompressed pieces from this size are hashed beside their write
 
 
@@ -168,12 +171,18 @@ def _write_all(fd: int, data) -> None:
 
 
 class _Out:
-    """A file written in large writes: small pieces are gathered, big ones go straight through."""
+    """A file written in large writes: small pieces are gathered, big ones go straight through, on a
+    thread of their own (the write is a copy into the page cache as long as the rebuild that feeds
+    it: the two overlap). :meth:`flush` returns once everything is written."""
 
     def __init__(self, fd: int) -> None:
         self.fd = fd
         self.pos = 0
         self._buf = bytearray()
+        self._queue: queue.Queue | None = None
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+        self._abandoned = False
 
     def write(self, data) -> None:
         n = len(data)
@@ -181,18 +190,58 @@ class _Out:
             return
         if n >= SMALL:
             if self._buf:
-                self.flush()
-            _write_all(self.fd, data)
+                self._hand_on()
+            self._put(data)
         else:
             self._buf += data
             if len(self._buf) >= SMALL:
-                self.flush()
+                self._hand_on()
         self.pos += n
+
+    def _hand_on(self) -> None:
+        self._put(bytes(self._buf))
+        self._buf.clear()
+
+    def _put(self, data) -> None:
+        if self._error is not None:
+            raise self._error
+        if WRITE_BEHIND <= 0:
+            _write_all(self.fd, data)
+            return
+        if self._thread is None:
+            self._queue = queue.Queue(maxsize=WRITE_BEHIND)
+            self._thread = threading.Thread(target=self._run, name="layerscope-export-write", daemon=True)
+            self._thread.start()
+        self._queue.put(data)  # the pieces handed in are not reused by their makers
+
+    def _run(self) -> None:
+        while True:
+            data = self._queue.get()
+            if data is None:
+                return
+            if self._error is None and not self._abandoned:
+                try:
+                    _write_all(self.fd, data)
+                except BaseException as e:  # raised in the caller at its next write or flush
+                    self._error = e
 
     def flush(self) -> None:
         if self._buf:
-            _write_all(self.fd, self._buf)
-            self._buf.clear()
+            self._hand_on()
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+        if self._error is not None:
+            raise self._error
+
+    def abandon(self) -> None:
+        """Stop the writer thread, writing nothing more (the export failed): the fd may then be closed."""
+        self._abandoned = True
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
 
 
 def _tar_header(name: str, size: int, *, kind: bytes = tarfile.REGTYPE, mode: int = 0o644) -> bytes:
@@ -241,6 +290,9 @@ class _ArchiveSink:
         if size % BLOCK:
             self.out.write(bytes(BLOCK - size % BLOCK))
 
+    def abandon(self) -> None:
+        self.out.abandon()
+
     def close(self) -> int:
         self.out.write(bytes(2 * BLOCK))  # end of archive
         self.out.flush()
@@ -280,6 +332,11 @@ class _DirSink:
         os.rename(self._tmp, os.path.join(self.root, _blob_name(digest)))
         self.total += self._out.pos
         return self._out.pos
+
+    def abandon(self) -> None:
+        out = getattr(self, "_out", None)
+        if out is not None:
+            out.abandon()
 
     def close(self) -> int:
         if self._fd >= 0:
@@ -427,7 +484,7 @@ def _check_args(out: str, image: ExportImage, format: str, compress: str, overwr
         raise UsageError(f"the output's directory {parent!r} does not exist", where=out)
     if os.path.lexists(out):
         if not overwrite:
-            raise UsageError("the output exists; pass overwrite=True to replace it", where=out)
+            raise UsageError("the output exists (`--force`, or overwrite=True in Python, replaces it)", where=out)
         if os.path.isdir(out) and not os.path.islink(out) and format != "oci-dir":
             raise UsageError(f"the output is a directory; a {format} is a file", where=out)
         if format == "oci-dir" and not os.path.isdir(out):
@@ -473,6 +530,8 @@ def write_image(out: str | os.PathLike, image: ExportImage, *, format: str = "do
     except OSError as e:
         raise os_error(e, "write the export", path) from None
     finally:
+        if not ok:
+            sink.abandon()  # its writer thread stops before the file is closed under it
         if fd >= 0:
             os.close(fd)
         if not ok:

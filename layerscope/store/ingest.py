@@ -18,7 +18,7 @@ from typing import Any
 from ..errors import BadInputError, UsageError
 from ..record import Record
 from ..source import Image, open_many
-from .recipe import decompose
+from .decompose import decompose
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -152,13 +152,15 @@ class Stats(Record):
     image); ``unique``: distinct chunk and blob bytes; ``stored``: packs on disk plus the index."""
 
     __slots__ = ("images", "layers", "shared_layers", "blobs", "chunks", "shared_chunks", "packs",
-                 "logical_bytes", "unique_bytes", "pack_bytes", "index_bytes", "stored_bytes")
+                 "logical_bytes", "unique_bytes", "pack_bytes", "index_bytes", "stored_bytes",
+                 "files", "shared_files")
 
     def __init__(self, images: int, layers: int, shared_layers: int, blobs: int, chunks: int, shared_chunks: int,
                  packs: int, logical_bytes: int, unique_bytes: int, pack_bytes: int, index_bytes: int,
-                 stored_bytes: int) -> None:
+                 stored_bytes: int, files: int = 0, shared_files: int = 0) -> None:
         self.images, self.layers, self.shared_layers, self.blobs = images, layers, shared_layers, blobs
         self.chunks, self.shared_chunks, self.packs = chunks, shared_chunks, packs
+        self.files, self.shared_files = files, shared_files  # distinct file contents; those in several layers
         self.logical_bytes, self.unique_bytes, self.pack_bytes = logical_bytes, unique_bytes, pack_bytes
         self.index_bytes, self.stored_bytes = index_bytes, stored_bytes
 

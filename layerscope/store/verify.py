@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from array import array
 from collections import defaultdict
 
 import zstandard
@@ -189,12 +190,19 @@ def stats(repo: Repository) -> Stats:
         n_blobs, blob_bytes = db.execute("SELECT count(*), coalesce(sum(size), 0) FROM blobs").fetchone()
         n_chunks, chunk_bytes = db.execute("SELECT count(*), coalesce(sum(size), 0) FROM chunks").fetchone()
         n_packs = db.execute("SELECT count(*) FROM packs").fetchone()[0]
+        sizes = dict(db.execute("SELECT id, size FROM chunks"))
         seen_once: set[int] = set()
         shared: set[int] = set()
-        for s, c in db.execute("SELECT structure_ids, content_ids FROM layers"):
-            ids = set(blob_to_ids(s, INDEX)) | set(blob_to_ids(c, INDEX))
+        files_once: set[bytes] = set()
+        files_shared: set[bytes] = set()
+        for pairs, s, c in db.execute("SELECT pairs, structure_ids, content_ids FROM layers"):
+            content = blob_to_ids(c, INDEX)
+            ids = set(blob_to_ids(s, INDEX)) | set(content)
             shared |= ids & seen_once
             seen_once |= ids
+            files = _files(blob_to_ids(pairs, INDEX), content, sizes)
+            files_shared |= files & files_once
+            files_once |= files
     finally:
         db.execute("COMMIT")
     pack_bytes = 0
@@ -212,4 +220,21 @@ def stats(repo: Repository) -> Stats:
         except OSError:
             pass
     return Stats(images, n_layers, shared_layers, n_blobs, n_chunks, len(shared), n_packs, logical,
-                 chunk_bytes + blob_bytes, pack_bytes, index_bytes, pack_bytes + index_bytes)
+                 chunk_bytes + blob_bytes, pack_bytes, index_bytes, pack_bytes + index_bytes,
+                 len(files_once), len(files_shared))
+
+
+def _files(lengths: array, content: array, sizes: dict[int, int]) -> set[bytes]:
+    """A layer's distinct file contents, each named by its chunk ids (a file's content is chunked on
+    its own, so equal ids are equal bytes): the recipe's pairs give each file's length."""
+    files: set[bytes] = set()
+    at = 0
+    for k in range(1, len(lengths), 2):
+        left = lengths[k]
+        start = at
+        while left > 0 and at < len(content):
+            left -= sizes.get(content[at], left)
+            at += 1
+        if at > start:
+            files.add(content[start:at].tobytes())
+    return files
