@@ -15,6 +15,8 @@ from .docker_v1 import DockerV1Archive, is_v1_archive
 from .image import Image, LayerRef
 from .oci import OCILayout
 from .platform import Platform, host_platform, parse_platform
+from . import transport
+from .transport import parse_spec
 
 __all__ = ["Image", "LayerRef", "Platform", "open_image", "open_images", "open_many", "split_spec", "host_platform",
            "parse_platform"]
@@ -40,13 +42,56 @@ def open_image(
     image: str | None = None,
     platform: str | Platform | None = None,
     verify: bool = True,
+    blob_cache: bool | None = None,
 ) -> Image:
-    """Resolve one image from an archive or layout.
+    """Resolve one image from an archive, a layout, a registry, the Docker daemon or stdin.
 
-    ``image`` names it (a tag, an OCI ref name, or an index number); it
-    overrides a ``:REF`` suffix on ``spec``. ``platform`` defaults to the
-    host's when the source holds several.
+    ``spec`` in skopeo's transport syntax (``transport.py``): ``docker://REF``,
+    ``docker-daemon:NAME[:TAG]``, ``docker-archive:``/``oci-archive:``/``oci:PATH[:REF]``,
+    ``-``, or a bare ``PATH[:REF]``. ``image`` names one image of a multi-image
+    source (a tag, an OCI ref name, or an index number); it overrides a ``:REF``
+    suffix. ``platform`` defaults to the host's when the source holds several.
+    ``blob_cache``: registry blobs go to the blob cache (None: the default cache
+    unless ``LAYERSCOPE_CACHE`` turns it off; False: a temporary directory).
     """
+    s = parse_spec(spec)
+    if s.transport == transport.REGISTRY:
+        from .registry import open_registry_image
+
+        return open_registry_image(s.target, platform=platform, verify=verify, cache=blob_cache)
+    if s.transport == transport.DAEMON:
+        from .daemon import export_from_daemon
+
+        img = _open_path(export_from_daemon(s.target), image=image, platform=platform, verify=verify)
+        img.path = spec
+        return img
+    if s.transport == transport.STDIN:
+        img = _open_path(_stdin_path(), image=image, platform=platform, verify=verify)
+        img.path = spec
+        return img
+    img = _open_path(s.target, image=image, platform=platform, verify=verify)
+    _check_format(s, img)
+    return img
+
+
+_stdin: list[str] = []  # the spooled standard input: it can be read once
+
+
+def _stdin_path() -> str:
+    if not _stdin:
+        from .spool import spool_stdin
+
+        _stdin.append(spool_stdin())
+    return _stdin[0]
+
+
+def _check_format(s: transport.Spec, img: Image) -> None:
+    want = s.expected_format
+    if want is not None and img.format != want and not (want == "docker-archive" and img.format.startswith("docker")):
+        raise NotAnImageError(f"the '{s.transport}:' prefix says {want}, but this is a {img.format}", where=img.path)
+
+
+def _open_path(spec: str, *, image: str | None, platform: str | Platform | None, verify: bool) -> Image:
     path, ref = split_spec(spec)
     index = None
     if image is not None:
@@ -74,7 +119,7 @@ def open_image(
 
 
 def open_many(specs, *, all_images: bool = False, platform: str | Platform | None = None,
-              verify: bool = True) -> list[Image]:
+              verify: bool = True, blob_cache: bool | None = None) -> list[Image]:
     """Every image of ``specs``: opened :class:`Image` objects as they are, and specs as
     :func:`open_images` reads them (``savings``, ``store add``)."""
     out: list[Image] = []
@@ -82,18 +127,28 @@ def open_many(specs, *, all_images: bool = False, platform: str | Platform | Non
         if isinstance(spec, Image):
             out.append(spec)
         else:
-            out.extend(open_images(spec, all_images=all_images, platform=platform, verify=verify))
+            out.extend(open_images(spec, all_images=all_images, platform=platform, verify=verify,
+                                   blob_cache=blob_cache))
     return out
 
 
 def open_images(spec: str, *, all_images: bool = False, platform: str | Platform | None = None,
-                verify: bool = True) -> list[Image]:
+                verify: bool = True, blob_cache: bool | None = None) -> list[Image]:
     """The images ``spec`` names, for commands that take many (``savings``).
 
     A directory that is no OCI layout stands for the archives and layouts in
     it (sorted by name; other files are skipped); ``all_images`` takes every
     image of a multi-image archive or layout instead of asking which one.
+    A registry, the daemon and stdin give one image each.
     """
+    s = parse_spec(spec)
+    if not s.is_file:
+        return [open_image(spec, platform=platform, verify=verify, blob_cache=blob_cache)]
+    if s.transport != transport.PATH:
+        images = open_images(s.target, all_images=all_images, platform=platform, verify=verify)
+        for img in images:
+            _check_format(s, img)
+        return images
     path, ref = split_spec(spec)
     if ref is None and os.path.isdir(path) and not os.path.exists(os.path.join(path, "index.json")) \
             and not os.path.exists(os.path.join(path, "manifest.json")) \
