@@ -151,8 +151,9 @@ def compare(
     ``only`` limits the work to some of :data:`SECTIONS` (``"config,history"``
     reads no layer); ``mtime`` compares modification times too.
     """
-    ia = open_image(a, image=image_a, platform=platform_a, verify=verify)
-    ib = open_image(b, image=image_b, platform=platform_b, verify=verify)
+    blobs = False if cache is False else None  # --no-cache: registry blobs go to a temporary directory too
+    ia = open_image(a, image=image_a, platform=platform_a, verify=verify, blob_cache=blobs)
+    ib = open_image(b, image=image_b, platform=platform_b, verify=verify, blob_cache=blobs)
     return compare_images(ia, ib, verify=verify, jobs=jobs, progress=progress, cache=cache, only=only, mtime=mtime)
 
 

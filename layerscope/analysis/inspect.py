@@ -239,7 +239,7 @@ def inspect(
     ``report.efficiency``, ``report.wasted_bytes``, ``report.layers`` … are
     what CI gates read; ``analyze=False`` only reads and verifies the layers.
     """
-    img = open_image(spec, image=image, platform=platform, verify=verify)
+    img = open_image(spec, image=image, platform=platform, verify=verify, blob_cache=False if cache is False else None)
     return inspect_image(img, verify=verify, keep_entries=keep_entries, jobs=jobs, progress=progress,
                          analyze=analyze, upto=upto, base_layers=base_layers, cache=cache,
                          changes=changes)

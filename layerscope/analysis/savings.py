@@ -335,8 +335,11 @@ def digest_images(images: list[Image], *, avg_chunk: int = 65536, sample: float 
 
 
 def image_name(image: Image) -> str:
-    """How an image is named in the report: its path, and the reference inside it when there is one."""
-    return f"{image.path}:{image.ref}" if image.ref else str(image.path)
+    """How an image is named in the report: its path, and the reference inside it when there is one
+    (a registry's or the daemon's image is named by the reference it was asked by)."""
+    if image.ref and image.format != "registry" and not str(image.path).startswith("docker-daemon:"):
+        return f"{image.path}:{image.ref}"
+    return str(image.path)
 
 
 def savings(images: Iterable[str | Image], *, all_images: bool = False, platform: str | None = None,

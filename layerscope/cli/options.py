@@ -67,8 +67,24 @@ def handle_errors(fn):
     return wrapper
 
 
+def _insecure(_ctx, _param, hosts) -> None:
+    if hosts:
+        from ..registry.client import allow_insecure
+
+        allow_insecure(hosts)
+
+
+def registry_options(fn):
+    """Options of every command that may read an image from a registry."""
+    return click.option("--insecure-registry", "insecure_registries", metavar="HOST[:PORT]", multiple=True,
+                        expose_value=False, callback=_insecure,
+                        help="Allow plain HTTP and unverified TLS to this registry (loopback hosts always "
+                             "are; also LAYERSCOPE_INSECURE_REGISTRIES=HOST,...).")(fn)
+
+
 def image_options(fn):
     """Options every command that reads one image takes."""
+    fn = registry_options(fn)
     fn = click.option("--image", "image_name", metavar="NAME|N",
                       help="Which image of a multi-image archive/layout: tag, ref name or index.")(fn)
     fn = click.option("--platform", metavar="OS/ARCH[/VARIANT]",

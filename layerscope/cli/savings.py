@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import click
 
-from .options import handle_errors
+from .options import handle_errors, registry_options
 
 
 @click.command()
@@ -28,6 +28,7 @@ from .options import handle_errors
               help="Layers read in parallel (default: CPUs available).")
 @click.option("--progress/--no-progress", default=None,
               help="Progress bar on stderr (default: only on a terminal).")
+@registry_options
 @handle_errors
 def savings(images: tuple[str, ...], as_json: bool, all_images: bool, avg_chunk: int, sample: float | None,
             platform: str | None,

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from .options import handle_errors
+from .options import handle_errors, registry_options
 
 
 def _bar(total: int | None, desc: str, enabled: bool | None, *, absolute: bool = False):
@@ -67,6 +67,7 @@ def init(store_path: str | None) -> None:
 @click.option("--platform", metavar="OS/ARCH[/VARIANT]", help="Platform to pick from multi-platform indexes.")
 @_STORE
 @_PROGRESS
+@registry_options
 @handle_errors
 def add(images: tuple[str, ...], name: str | None, all_images: bool, platform: str | None, store_path: str | None,
         progress: bool | None) -> None:

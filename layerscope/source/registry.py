@@ -1,0 +1,207 @@
+"""``docker://REF``: an image in a registry, read as an OCI layout whose blobs arrive on demand.
+
+:class:`RegistryContainer` answers the questions the OCI layout reader asks
+(``index.json``, ``blobs/<alg>/<hex>``): ``index.json`` is made up of the one
+manifest (or index) the reference names, and every blob is fetched from the
+registry into the blob cache the first time it is read, checked against its
+digest, and then read from there like any layout's file (mapped, never whole in
+memory). So platform selection, nested indexes, attestation skipping and every
+check are the layout reader's own: a registry image is read by the same code as
+an ``oci:`` directory.
+
+Once the image is chosen, its layer blobs are downloaded in the background (a
+few at a time, in layer order) while the first layers are already being read;
+a reader that gets to a blob first waits for it. Worker processes reopen the
+container by pickle and find the blobs in the cache (or wait on the per-blob
+lock of the download in progress).
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+from concurrent.futures import Future
+from typing import Any
+
+from ..errors import BadInputError, MissingBlobError
+from ..registry.cache import BlobCache
+from ..registry.client import Client
+from ..registry.reference import Reference, parse_reference
+from .container import MAX_JSON_BYTES, Container, DirContainer, Region
+from .image import Image
+from .oci import INDEX_TYPES, REF_NAME, OCILayout
+from .platform import Platform, parse_platform
+
+PREFETCH = 3  # blobs downloaded at once in the background
+_MANIFEST_FIELDS = ("config", "layers", "manifests")
+
+
+class RegistryContainer(Container):
+    """The blobs of one repository, as an OCI layout fetched lazily into ``cache``."""
+
+    def __init__(self, reference: Reference, client: Client, cache: BlobCache, top: bytes, media_type: str,
+                 digest: str) -> None:
+        self.path = f"docker://{reference.short()}"
+        self.reference = reference
+        self.client = client
+        self.cache = cache
+        self._index = json.dumps({"schemaVersion": 2, "manifests": [
+            {"mediaType": media_type, "digest": digest, "size": len(top),
+             "annotations": {REF_NAME: reference.short()}}]}).encode()
+        self._manifests: set[str] = {digest}  # digests fetched from /manifests/, not /blobs/
+        self._sizes: dict[str, int] = {}  # blob name -> size from a descriptor
+        self._files = DirContainer(cache.root)
+        self._pending: dict[str, Future] = {}
+        self._lock = threading.Lock()
+        cache.ensure(digest, lambda f: f.write(top))  # checked: the client hashed it
+
+    def __getstate__(self):
+        return {"path": self.path, "reference": self.reference, "client": self.client, "cache": self.cache,
+                "_index": self._index, "_manifests": self._manifests, "_sizes": self._sizes}
+
+    def __setstate__(self, state) -> None:
+        self.__dict__.update(state)
+        self._files = DirContainer(self.cache.root)
+        self._pending = {}
+        self._lock = threading.Lock()
+
+    # ---- what the layout reader asks --------------------------------------------------
+
+    def exists(self, name: str) -> bool:
+        return name == "index.json" or (name.startswith("blobs/") and name.count("/") == 2)
+
+    def names(self) -> list[str]:
+        return ["index.json", *sorted(self._sizes)]
+
+    def size(self, name: str) -> int:
+        if name == "index.json":
+            return len(self._index)
+        if self._files.exists(name):
+            return self._files.size(name)
+        if name in self._sizes:
+            return self._sizes[name]
+        return self.client.blob_size(self.reference.repository, _digest(name))
+
+    def read_bytes(self, name: str, *, what: str) -> bytes:
+        if name == "index.json":
+            return self._index
+        self._fetch(name)
+        data = self._files.read_bytes(name, what=what)
+        self._learn(data)
+        return data
+
+    def region(self, name: str) -> Region:
+        self._fetch(name)
+        return self._files.region(name)
+
+    def identity(self, name: str) -> tuple[int, ...] | None:
+        return self._files.identity(name)
+
+    def unchanged(self, name: str, identity: tuple[int, ...]) -> bool:
+        return self._files.unchanged(name, identity)
+
+    # ---- fetching -----------------------------------------------------------------------
+
+    def prefetch(self, names: list[str]) -> None:
+        """Start downloading ``names`` in the background (those not cached yet), in order, a few
+        at a time, on daemon threads: a process that ends early (an error, ^C) is not held up by
+        downloads nobody will read (their temporary files go with the next eviction)."""
+        todo: queue.SimpleQueue = queue.SimpleQueue()
+        with self._lock:
+            for name in names:
+                if name in self._pending or self.cache.has(_digest(name)):
+                    continue
+                self._pending[name] = future = Future()
+                todo.put((name, future))
+        n = min(PREFETCH, todo.qsize())
+        for _ in range(n):
+            todo.put(None)
+            threading.Thread(target=self._worker, args=(todo,), name="layerscope-fetch", daemon=True).start()
+
+    def _worker(self, todo: queue.SimpleQueue) -> None:
+        while (job := todo.get()) is not None:
+            name, future = job
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                self._download(name)
+            except BaseException as e:  # handed to whoever reads the blob
+                future.set_exception(e)
+            else:
+                future.set_result(None)
+
+    def _fetch(self, name: str) -> None:
+        with self._lock:
+            pending = self._pending.get(name)
+        if pending is not None:
+            pending.result()  # its error is this read's error
+            return
+        self._download(name)
+
+    def _download(self, name: str) -> None:
+        digest = _digest(name)
+        repo = self.reference.repository
+        if digest in self._manifests:
+            def fetch(f) -> None:
+                data, _mt, _d = self.client.manifest(repo, digest)  # checked against the digest
+                f.write(data)
+        else:
+            size = self._sizes.get(name)
+
+            def fetch(f) -> None:
+                self.client.fetch_blob(repo, digest, f, size=size)
+        self.cache.ensure(digest, fetch)
+
+    def _learn(self, data: bytes) -> None:
+        """Note what a manifest or index says of its blobs: children of an index are manifests
+        (fetched from /manifests/), descriptor sizes bound the downloads."""
+        if len(data) > MAX_JSON_BYTES or not any(f.encode() in data for f in _MANIFEST_FIELDS):
+            return
+        try:
+            doc = json.loads(data)
+        except (ValueError, UnicodeDecodeError):
+            return  # the layout reader says what is wrong with it
+        if not isinstance(doc, dict):
+            return
+        for key in ("manifests", "layers"):
+            items = doc.get(key)
+            for d in items if isinstance(items, list) else []:
+                self._note(d, manifest=key == "manifests")
+        self._note(doc.get("config"), manifest=False)
+
+    def _note(self, d: Any, *, manifest: bool) -> None:
+        if not isinstance(d, dict) or not isinstance(d.get("digest"), str):
+            return
+        try:
+            name = self.cache.name(d["digest"])
+        except BadInputError:
+            return
+        if manifest or d.get("mediaType") in INDEX_TYPES:
+            self._manifests.add(d["digest"])
+        if isinstance(d.get("size"), int) and not isinstance(d.get("size"), bool) and d["size"] >= 0:
+            self._sizes[name] = d["size"]
+
+
+
+def _digest(name: str) -> str:
+    parts = name.split("/")
+    if len(parts) != 3 or parts[0] != "blobs":
+        raise MissingBlobError(f"{name!r} is not a blob name", where="registry")
+    return f"{parts[1]}:{parts[2]}"
+
+
+def open_registry_image(text: str, *, platform: str | Platform | None = None, verify: bool = True,
+                        cache: bool | None = None) -> Image:
+    """The image ``docker://text`` names (``--platform`` picks from an index), its layer blobs
+    being fetched into the blob cache in the background."""
+    ref = parse_reference(text)
+    client = Client(ref.host, ref.hostname)
+    top, media_type, digest = client.manifest(ref.repository, ref.ref)
+    container = RegistryContainer(ref, client, BlobCache.default(cache), top, media_type, digest)
+    wanted = parse_platform(platform) if isinstance(platform, str) else platform
+    image = OCILayout(container, fmt="registry", verify=verify).select(None, 0, wanted)
+    image.path = container.path
+    image.ref = ref.short()
+    container.prefetch([layer.name for layer in image.layers if layer.name])
+    return image
