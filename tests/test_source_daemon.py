@@ -202,6 +202,17 @@ def test_no_tag_means_latest_and_ids_work(daemon, archives, run):
         assert doc == dict(want, image={k: v for k, v in want["image"].items() if k != "ref"}), spelt
 
 
+def test_a_proxy_in_the_environment_does_not_capture_the_socket(daemon, monkeypatch):
+    from layerscope.source.daemon import export_from_daemon
+
+    monkeypatch.setenv("DOCKER_HOST", daemon)
+    for var in ("HTTP_PROXY", "http_proxy", "ALL_PROXY"):
+        monkeypatch.setenv(var, "http://127.0.0.1:9")  # nobody there
+    path = export_from_daemon("x/one:1")
+    assert os.path.getsize(path) > 4 << 20  # the 4 MiB file and the rest
+    os.unlink(path)
+
+
 def test_compare_daemon_against_archive_finds_no_difference(daemon, archives, run):
     res = run("compare", "docker-daemon:demo/app:v1", archives["demo/app:v1"], "--exit-code", host=daemon)
     assert res.rc == 0, res.out + res.err

@@ -54,7 +54,9 @@ def _client(host: str) -> httpx.Client:
                          "(use its unix socket or a plain tcp:// endpoint)")
     u = urlsplit(host)
     if u.scheme == "unix" and u.path:
-        return httpx.Client(transport=httpx.HTTPTransport(uds=u.path), base_url="http://docker", timeout=timeout)
+        # trust_env off, not left to httpx's rules: an HTTP_PROXY must never capture the socket's requests
+        return httpx.Client(transport=httpx.HTTPTransport(uds=u.path), base_url="http://docker", timeout=timeout,
+                            trust_env=False)
     if u.scheme in ("tcp", "http") and u.hostname:
         try:
             port = u.port or 2375  # the docker CLI's default for plain tcp://
