@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from ..errors import NotAnImageError, SelectionError
+from ..errors import LayerscopeError, NotAnImageError, SelectionError
 from .container import Container, TarContainer, open_container
 from .docker import DockerArchive
 from .docker_v1 import DockerV1Archive, is_v1_archive
@@ -62,13 +62,9 @@ def open_image(
     if s.transport == transport.DAEMON:
         from .daemon import export_from_daemon
 
-        img = _open_path(export_from_daemon(s.target), image=image, platform=platform, verify=verify)
-        img.path = spec
-        return img
+        return _open_spooled(export_from_daemon(s.target), spec, image=image, platform=platform, verify=verify)
     if s.transport == transport.STDIN:
-        img = _open_path(_stdin_path(), image=image, platform=platform, verify=verify)
-        img.path = spec
-        return img
+        return _open_spooled(_stdin_path(), spec, image=image, platform=platform, verify=verify)
     img = _open_path(s.target, image=image, platform=platform, verify=verify)
     _check_format(s, img)
     return img
@@ -83,6 +79,21 @@ def _stdin_path() -> str:
 
         _stdin.append(spool_stdin())
     return _stdin[0]
+
+
+def _open_spooled(path: str, spec: str, *, image: str | None, platform: str | Platform | None,
+                  verify: bool) -> Image:
+    """An image spooled from a stream, named by its spec: the temporary file is gone at exit,
+    so neither the image's path nor an error message names it."""
+    try:
+        img = _open_path(path, image=image, platform=platform, verify=verify)
+    except LayerscopeError as e:
+        text, prefix = str(e), f"{path}: "
+        if e.where != path or not text.startswith(prefix):
+            raise
+        raise type(e)(text[len(prefix):], where=spec) from None
+    img.path = spec
+    return img
 
 
 def _check_format(s: transport.Spec, img: Image) -> None:
