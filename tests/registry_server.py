@@ -57,9 +57,10 @@ def bcrypt_htpasswd(user: str, password: str) -> str:
 class Registry:
     """``docker-registry serve`` on 127.0.0.1:PORT with its storage and access log under ``root``."""
 
-    def __init__(self, root: Path, *, auth: dict | None = None) -> None:
+    def __init__(self, root: Path, *, auth: dict | None = None, listen: str = "127.0.0.1") -> None:
         self.root = root
         self.port = free_port()
+        self.listen = listen
         self.host = f"127.0.0.1:{self.port}"
         self.data = root / "data"
         self.log = root / "registry.log"
@@ -69,7 +70,7 @@ class Registry:
     def config(self) -> str:
         lines = ["version: 0.1", "log:", "  level: info", "  accesslog:", "    disabled: false",
                  "storage:", "  filesystem:", f"    rootdirectory: {self.data}", "  delete:", "    enabled: true",
-                 "http:", f"  addr: 127.0.0.1:{self.port}"]
+                 "http:", f"  addr: {self.listen}:{self.port}"]
         if self.auth:
             lines.append("auth:")
             for kind, opts in self.auth.items():
@@ -280,3 +281,56 @@ class CuttingProxy:
             self.sock.close()
         except OSError:
             pass
+
+
+# ---- a front that fails, then redirects --------------------------------------------------
+
+class FlakyFront:
+    """An HTTP front for the registry: the first ``fail`` requests get 503 (``Retry-After: 0``)
+    and every other request a 307 to the same path on the registry (another origin, as object
+    storage is). Counts what it answered."""
+
+    def __init__(self, target: str, *, fail: int = 2) -> None:
+        self.target, self.fail = target, fail
+        self.failed = self.redirected = 0
+        front = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                pass
+
+            def _answer(self) -> None:
+                if front.failed < front.fail:
+                    front.failed += 1
+                    self.send_response(503)
+                    self.send_header("Retry-After", "0")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                front.redirected += 1
+                self.send_response(307)
+                self.send_header("Location", f"http://{front.target}{self.path}")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            do_GET = do_HEAD = _answer
+
+        self.port = free_port()
+        self.host = f"127.0.0.1:{self.port}"
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def outward_ip() -> str | None:
+    """An address of this machine that is not loopback (None if it has none)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("10.255.255.255", 1))
+            ip = s.getsockname()[0]
+        except OSError:
+            return None
+    return None if ip.startswith("127.") else ip

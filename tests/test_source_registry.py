@@ -295,3 +295,46 @@ def test_a_credential_helper(clean_auth, basic_reg, tmp_path, monkeypatch):
     (tmp_path / "docker" / "config.json").write_text(json.dumps({"credsStore": "absent"}))
     res = ls("inspect", ref)
     assert res.rc == 2 and "docker-credential-absent" in res.err and len(res.err_lines) == 1
+
+
+# ---- retries, redirects, digests, TLS policy ---------------------------------------------
+
+def test_retried_after_503_and_redirected(ls, reg, pushed, cache_env):
+    """A front that answers 503 twice, then sends every request on to the registry with a 307:
+    retried with backoff, redirects followed, the same image."""
+    ref, local = pushed["gzip"]
+    front = R.FlakyFront(reg.host, fail=2)
+    try:
+        res = ls("inspect", "--json", ref.replace(reg.host, front.host))
+    finally:
+        front.stop()
+    assert res.rc == 0, res.err
+    assert front.failed == 2 and front.redirected >= 5  # the probe, the manifest, config and layers
+    _same_result(res.json(), ls("inspect", "--json", local).json())
+
+
+def test_by_digest(ls, reg, pushed, cache_env):
+    ref, local = pushed["multi"]
+    index = ls("inspect", "--json", "--platform", "linux/arm64", ref).json()
+    by_digest = ref.rsplit(":", 1)[0] + "@" + I.sha256(
+        (Path(local.rsplit(":", 1)[0]) / "blobs" / "sha256" / json.loads(
+            (Path(local.rsplit(":", 1)[0]) / "index.json").read_text())["manifests"][0]["digest"].split(":")[1]
+         ).read_bytes())
+    again = ls("inspect", "--json", "--platform", "linux/arm64", by_digest).json()
+    _same_result(index, again)
+
+
+@pytest.mark.skipif(R.outward_ip() is None, reason="no address but loopback")
+def test_plain_http_only_to_hosts_named_insecure(ls, tmp_path_factory, pushed, cache_env):
+    """A registry on a routable address is spoken to over HTTPS; plain HTTP only with
+    --insecure-registry (or LAYERSCOPE_INSECURE_REGISTRIES)."""
+    r = R.Registry(tmp_path_factory.mktemp("outward"), listen="0.0.0.0").start()
+    try:
+        _, local = pushed["gzip"]
+        r.push(f"oci:{local}", "simple:1")
+        ref = f"docker://{R.outward_ip()}:{r.port}/simple:1"
+        refused = ls("inspect", ref)
+        assert refused.rc == 2 and len(refused.err_lines) == 1, refused.err
+        assert ls("inspect", "--insecure-registry", f"{R.outward_ip()}:{r.port}", ref).rc == 0
+    finally:
+        r.stop()

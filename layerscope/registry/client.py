@@ -213,7 +213,7 @@ class Client:
                 r = self._http().request("GET", base + "/v2/", timeout=5.0, redirect=False)
             except HTTPError:
                 continue
-            if r.status in (200, 401):  # a registry (an https one answers plain http with 400)
+            if r.status != 400:  # something speaks this scheme (an https server answers plain http with 400)
                 return base
         return order[-1]
 
