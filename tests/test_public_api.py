@@ -81,7 +81,7 @@ INSPECT_MODULES = {
     "layerscope.report.text", "layerscope.source", "layerscope.source.compression", "layerscope.source.container",
     "layerscope.source.digest", "layerscope.source.docker", "layerscope.source.docker_v1",
     "layerscope.source.image", "layerscope.source.magic", "layerscope.source.oci", "layerscope.source.platform",
-    "layerscope.source.reference", "layerscope.source.transport", "layerscope.sysinfo", "layerscope.tarheader", "layerscope.units",
+    "layerscope.source.reference", "layerscope.source.transport", "layerscope.sysinfo", "layerscope.places", "layerscope.tarheader", "layerscope.units",
     "layerscope.version",
 }
 # Not needed for that image, each a few ms of imports: the outer archive is read

@@ -14,10 +14,10 @@ import time
 import pytest
 
 from layerscope.errors import BadInputError, UsageError
-from layerscope.registry import auth as A
-from layerscope.registry import client as C
-from layerscope.registry.cache import BlobCache
-from layerscope.registry.reference import DOCKER_HUB, is_loopback, parse_reference
+from layerscope.source.registry import auth as A
+from layerscope.source.registry import client as C
+from layerscope.source.registry.cache import BlobCache
+from layerscope.source.registry.reference import DOCKER_HUB, is_loopback, parse_reference
 
 D = "sha256:" + "ab" * 32
 
@@ -94,11 +94,11 @@ def test_credentials_in_order(home, monkeypatch):
     (home / "run" / "containers").mkdir(parents=True)
     (home / "run" / "containers" / "auth.json").write_text(_auths({"r.example": "xdg:3"}))
     assert A.find_credentials("r.example").user == "xdg"
-    (home / "env.json").write_text(_auths({"r.example": "env:4"}))
+    (home / "env.json").write_text(_auths({"r.example": "env:s3cret-env"}))
     monkeypatch.setenv("REGISTRY_AUTH_FILE", str(home / "env.json"))
     c = A.find_credentials("r.example")
-    assert (c.user, c.secret, c.source) == ("env", "4", str(home / "env.json"))
-    assert "4" not in repr(c) and "4" not in str(c) and "hidden" in repr(c)
+    assert (c.user, c.secret, c.source) == ("env", "s3cret-env", str(home / "env.json"))
+    assert "s3cret" not in repr(c) and "s3cret" not in str(c) and "hidden" in repr(c)
 
 
 def test_identity_tokens_and_helpers(home, monkeypatch):

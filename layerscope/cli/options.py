@@ -69,7 +69,7 @@ def handle_errors(fn):
 
 def _insecure(_ctx, _param, hosts) -> None:
     if hosts:
-        from ..registry.client import allow_insecure
+        from ..source.registry.client import allow_insecure
 
         allow_insecure(hosts)
 

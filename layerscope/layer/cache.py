@@ -37,6 +37,7 @@ from operator import attrgetter
 
 from xxhash import xxh3_128_digest, xxh3_128_hexdigest
 
+from ..places import cache_dir
 from .entry import KINDS, NO_XATTRS, Entry
 from .scan import LayerScan
 
@@ -54,16 +55,11 @@ _LIST_FIELDS = ("path", "size", "mode", "uid", "gid", "mtime", "link", "uname", 
                 "header_offset", "data_offset", "data_size")
 _MAX_BODY = 1 << 34  # a decoded body larger than this is not one of ours
 RAW_BODY_MAX = 128 << 10  # marshal'ed bodies smaller than this (~1,000 entries) are not compressed
-_DISABLED = ("", "0", "off", "none", "false", "no")
 
 
 def default_dir() -> str | None:
-    """``LAYERSCOPE_CACHE``, else the user's cache dir; None when disabled."""
-    env = os.environ.get("LAYERSCOPE_CACHE")
-    if env is not None:
-        return None if env.strip().lower() in _DISABLED else env
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "layerscope")
+    """``LAYERSCOPE_CACHE``, else the user's cache dir; None when disabled (``places.py``)."""
+    return cache_dir()
 
 
 def default_max_bytes() -> int:

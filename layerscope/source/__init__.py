@@ -56,7 +56,7 @@ def open_image(
     """
     s = parse_spec(spec)
     if s.transport == transport.REGISTRY:
-        from .registry import open_registry_image
+        from .registry.image import open_registry_image
 
         return open_registry_image(s.target, platform=platform, verify=verify, cache=blob_cache)
     if s.transport == transport.DAEMON:

@@ -24,14 +24,14 @@ import threading
 from concurrent.futures import Future
 from typing import Any
 
-from ..errors import BadInputError, MissingBlobError
-from ..registry.cache import BlobCache
-from ..registry.client import Client
-from ..registry.reference import Reference, parse_reference
-from .container import MAX_JSON_BYTES, Container, DirContainer, Region
-from .image import Image
-from .oci import INDEX_TYPES, REF_NAME, OCILayout
-from .platform import Platform, parse_platform
+from ...errors import BadInputError, MissingBlobError
+from .cache import BlobCache
+from .client import Client
+from .reference import Reference, parse_reference
+from ..container import MAX_JSON_BYTES, Container, DirContainer, Region
+from ..image import Image
+from ..oci import INDEX_TYPES, REF_NAME, OCILayout
+from ..platform import Platform, parse_platform
 
 PREFETCH = 3  # blobs downloaded at once in the background
 _MANIFEST_FIELDS = ("config", "layers", "manifests")

@@ -26,9 +26,8 @@ import random
 import time
 from collections.abc import Callable
 
-from ..errors import BadInputError, DigestMismatchError, MissingBlobError
-from ..source.digest import parse_digest
-from ..version import __version__
+from ...errors import BadInputError, DigestMismatchError, MissingBlobError
+from ..digest import parse_digest
 from .auth import Credentials, find_credentials, parse_challenge
 from .reference import is_loopback
 
@@ -84,7 +83,7 @@ class Client:
                 timeout=urllib3.Timeout(connect=10.0, read=self._timeout),
                 retries=urllib3.Retry(total=None, connect=0, read=0, status=0, other=0, redirect=10,
                                       raise_on_redirect=True, raise_on_status=False),
-                headers={"User-Agent": f"layerscope/{__version__}"})
+                headers={"User-Agent": "layerscope"})
             if self.insecure:
                 import warnings
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import re
 
-from ..errors import UsageError
-from ..record import Record
-from ..source.digest import parse_digest
+from ...errors import UsageError
+from ...record import Record
+from ..digest import parse_digest
 
 DOCKER_HUB = "registry-1.docker.io"
 _HUB_ALIASES = {"docker.io", "index.docker.io", "registry-1.docker.io"}

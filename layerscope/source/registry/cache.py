@@ -21,8 +21,8 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 
-from ..errors import UsageError, os_error
-from ..source.digest import parse_digest
+from ...errors import UsageError, os_error
+from ..digest import parse_digest
 
 DEFAULT_MAX_BYTES = 10 * 1000**3
 STALE = 3600  # seconds after which a temporary file is a killed download's leftover
@@ -30,16 +30,16 @@ STALE = 3600  # seconds after which a temporary file is a killed download's left
 
 def default_root() -> str | None:
     """The layer cache's directory (``LAYERSCOPE_CACHE``, else the user's cache dir); None when off."""
-    from ..layer.cache import default_dir
+    from ...places import cache_dir
 
-    return default_dir()
+    return cache_dir()
 
 
 def default_max_bytes() -> int:
     raw = os.environ.get("LAYERSCOPE_BLOB_CACHE_MAX")
     if not raw:
         return DEFAULT_MAX_BYTES
-    from ..units import parse_size
+    from ...units import parse_size
 
     try:
         return max(0, int(parse_size(raw)))
@@ -61,7 +61,7 @@ class BlobCache:
         """The user's blob cache, or (``enabled`` False, or caching off) a private one removed at exit."""
         root = default_root() if enabled is not False else None
         if root is None:
-            from ..source.spool import scratch_dir
+            from ..spool import scratch_dir
 
             return cls(os.path.join(scratch_dir(), "registry"))
         return cls(root, max_bytes=default_max_bytes())

@@ -20,7 +20,7 @@ import json
 import os
 import subprocess
 
-from ..errors import BadInputError
+from ...errors import BadInputError, os_error
 from .reference import DOCKER_HUB
 
 HUB_KEYS = ("https://index.docker.io/v1/", "index.docker.io", "docker.io", "registry-1.docker.io",
@@ -117,7 +117,7 @@ def _helper(name: str, host: str, where: str) -> Credentials | None:
     except subprocess.TimeoutExpired:
         raise BadInputError(f"credential helper {exe} did not answer in {HELPER_TIMEOUT} s", where=host) from None
     except OSError as e:
-        raise BadInputError(f"credential helper {exe} could not run ({e.strerror})", where=host) from None
+        raise os_error(e, f"run the credential helper {exe}", host) from None
     if done.returncode != 0:
         # the protocol's "not found" is a non-zero exit with a message; nothing else is said
         # (a helper's stderr is its own business and may echo what it was given)
