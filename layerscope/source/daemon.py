@@ -11,12 +11,12 @@ paths). The daemon is found as the docker CLI finds it: ``DOCKER_HOST``, else
 from __future__ import annotations
 
 import errno
+import json
 import os
 import re
+from socket import timeout as socket_timeout
 from collections.abc import Iterator
 from urllib.parse import quote, urlsplit
-
-import httpx
 
 from ..errors import BadInputError, SelectionError, UsageError
 from .spool import spool
@@ -47,48 +47,82 @@ def docker_host() -> str:
     return os.environ.get("DOCKER_HOST") or DEFAULT_HOST
 
 
-def _client(host: str) -> httpx.Client:
-    timeout = httpx.Timeout(READ_TIMEOUT, connect=CONNECT_TIMEOUT)
+def _pool(host: str):
+    """A urllib3 connection pool to the daemon: a unix socket or plain HTTP. No proxy: the
+    environment's HTTP_PROXY must never capture the daemon's requests (a PoolManager would
+    not take one either; no ProxyManager is made)."""
+    import urllib3
+
+    timeout = urllib3.Timeout(connect=CONNECT_TIMEOUT, read=READ_TIMEOUT)
     if os.environ.get("DOCKER_TLS_VERIFY"):
         raise UsageError(f"DOCKER_TLS_VERIFY is set: TLS to the Docker daemon at {host} is not supported "
                          "(use its unix socket or a plain tcp:// endpoint)")
     u = urlsplit(host)
     if u.scheme == "unix" and u.path:
-        # trust_env off, not left to httpx's rules: an HTTP_PROXY must never capture the socket's requests
-        return httpx.Client(transport=httpx.HTTPTransport(uds=u.path), base_url="http://docker", timeout=timeout,
-                            trust_env=False)
+        return _UnixPool(u.path, timeout=timeout, retries=False)
     if u.scheme in ("tcp", "http") and u.hostname:
         try:
             port = u.port or 2375  # the docker CLI's default for plain tcp://
         except ValueError:  # not a number
             port = None
         if port is not None:
-            name = f"[{u.hostname}]" if ":" in u.hostname else u.hostname
-            return httpx.Client(base_url=f"http://{name}:{port}", timeout=timeout)
+            return urllib3.HTTPConnectionPool(u.hostname, port, timeout=timeout, retries=False)
     raise UsageError(f"DOCKER_HOST={host!r}: layerscope reaches the Docker daemon at unix:///PATH, "
                      "tcp://HOST:PORT or http://HOST:PORT")
 
 
+def _UnixPool(path: str, **kw):
+    """urllib3's pool over a unix socket: the connection's ``connect`` dials the socket."""
+    import socket
+
+    import urllib3
+    from urllib3.connection import HTTPConnection
+    from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+
+    class UnixConnection(HTTPConnection):
+        def connect(self) -> None:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.settimeout(CONNECT_TIMEOUT)
+            try:
+                sock.connect(path)
+            except TimeoutError:
+                sock.close()
+                raise ConnectTimeoutError(self, f"connecting to {path} timed out") from None
+            except OSError as e:
+                sock.close()
+                raise NewConnectionError(self, f"cannot connect to {path}: {e.strerror or e}") from e
+            sock.settimeout(READ_TIMEOUT)
+            self.sock = sock
+
+    class UnixPool(urllib3.HTTPConnectionPool):
+        ConnectionCls = UnixConnection
+
+    return UnixPool("localhost", **kw)
+
+
 def _errno(e: BaseException) -> int | None:
-    """The errno under an httpx error (httpcore and the socket chain them)."""
+    """The errno of the socket error under a urllib3 error (chained as its cause)."""
     seen: BaseException | None = e
-    while seen is not None:
+    for _ in range(8):
+        if seen is None:
+            return None
         if isinstance(seen, OSError) and seen.errno:
             return seen.errno
         seen = seen.__cause__ or seen.__context__
     return None
 
 
-def _daemon_message(r: httpx.Response) -> str:
+def _daemon_message(r) -> str:
     """The daemon's own words for a failure: its JSON ``message``, else the body's first line."""
+    body = r.data or b""
     try:
-        doc = r.json()
+        doc = json.loads(body)
         if isinstance(doc, dict) and isinstance(doc.get("message"), str):
             return doc["message"]
     except ValueError:
         pass
-    text = r.text.strip().splitlines()
-    return text[0][:300] if text else r.reason_phrase
+    text = body.decode("utf-8", "replace").strip().splitlines()
+    return text[0][:300] if text else (r.reason or "")
 
 
 def export_from_daemon(name: str) -> str:
@@ -101,39 +135,47 @@ def export_from_daemon(name: str) -> str:
     host = docker_host()
     ref = daemon_name(name)
     where = f"docker-daemon:{name}"
-    with _client(host) as client:
+    from urllib3.exceptions import (HTTPError, NewConnectionError, ProtocolError, ReadTimeoutError,
+                                    ConnectTimeoutError)
+
+    pool = _pool(host)
+    try:
+        r = pool.urlopen("GET", f"/images/{quote(ref, safe='')}/get", preload_content=False, redirect=False)
         try:
-            with client.stream("GET", f"/images/{quote(ref, safe='')}/get") as r:
-                if r.status_code == 404:
-                    r.read()
-                    raise SelectionError(f"the Docker daemon at {host} (DOCKER_HOST) has no image {ref}")
-                if r.status_code != 200:
-                    r.read()
-                    raise BadInputError(f"the Docker daemon at {host} (DOCKER_HOST) refused to export {ref} "
-                                        f"(HTTP {r.status_code}): {_daemon_message(r)}")
-                path = spool(_pieces(r), name="daemon", where=where)
-        except httpx.ConnectError as e:
-            if _errno(e) in (errno.ENOENT, errno.ECONNREFUSED, errno.ENOTSOCK):
-                raise UsageError(f"no Docker daemon at {host}: is it running? (DOCKER_HOST)") from None
-            raise UsageError(f"cannot connect to the Docker daemon at {host} (DOCKER_HOST): {e}") from None
-        except httpx.ConnectTimeout:
-            raise UsageError(f"the Docker daemon at {host} (DOCKER_HOST) did not answer within "
-                             f"{CONNECT_TIMEOUT:g} s") from None
-        except httpx.TimeoutException:
-            raise BadInputError(f"the Docker daemon at {host} (DOCKER_HOST) sent nothing for {READ_TIMEOUT:g} s "
-                                f"while exporting {ref}") from None
-        except (httpx.RemoteProtocolError, httpx.ReadError) as e:
-            raise BadInputError(f"the Docker daemon at {host} (DOCKER_HOST) dropped the connection while "
-                                f"exporting {ref}: truncated export ({' '.join(str(e).split()) or type(e).__name__})"
-                                ) from None
-        except httpx.HTTPError as e:
-            raise BadInputError(f"exporting {ref} from the Docker daemon at {host} (DOCKER_HOST) failed: "
-                                f"{e or type(e).__name__}") from None
+            if r.status == 404:
+                r.read(64 << 10)
+                raise SelectionError(f"the Docker daemon at {host} (DOCKER_HOST) has no image {ref}")
+            if r.status != 200:
+                r._body = r.read(64 << 10)
+                raise BadInputError(f"the Docker daemon at {host} (DOCKER_HOST) refused to export {ref} "
+                                    f"(HTTP {r.status}): {_daemon_message(r)}")
+            path = spool(_pieces(r), name="daemon", where=where)
+        finally:
+            r.release_conn()
+    except NewConnectionError as e:  # (a subclass of ConnectTimeoutError in urllib3 2)
+        if _errno(e) in (errno.ENOENT, errno.ECONNREFUSED, errno.ENOTSOCK):
+            raise UsageError(f"no Docker daemon at {host}: is it running? (DOCKER_HOST)") from None
+        raise UsageError(f"cannot connect to the Docker daemon at {host} (DOCKER_HOST)") from None
+    except ConnectTimeoutError:
+        raise UsageError(f"the Docker daemon at {host} (DOCKER_HOST) did not answer within "
+                         f"{CONNECT_TIMEOUT:g} s") from None
+    except (ReadTimeoutError, socket_timeout):
+        raise BadInputError(f"the Docker daemon at {host} (DOCKER_HOST) sent nothing for {READ_TIMEOUT:g} s "
+                            f"while exporting {ref}") from None
+    except ProtocolError as e:
+        raise BadInputError(f"the Docker daemon at {host} (DOCKER_HOST) dropped the connection while "
+                            f"exporting {ref}: truncated export ({type(e).__name__})") from None
+    except HTTPError as e:
+        raise BadInputError(f"exporting {ref} from the Docker daemon at {host} (DOCKER_HOST) failed: "
+                            f"{type(e).__name__}") from None
+    finally:
+        pool.close()
     if os.path.getsize(path) == 0:
         os.unlink(path)
         raise BadInputError(f"the Docker daemon at {host} (DOCKER_HOST) sent an empty export of {ref}")
     return path
 
 
-def _pieces(r: httpx.Response) -> Iterator[bytes]:
-    yield from r.iter_bytes(1 << 20)
+def _pieces(r) -> Iterator[bytes]:
+    while piece := r.read(1 << 20):
+        yield piece
