@@ -334,3 +334,55 @@ def outward_ip() -> str | None:
         except OSError:
             return None
     return None if ip.startswith("127.") else ip
+
+
+class ForwardProxy:
+    """A plain HTTP forward proxy (absolute-URI requests; no CONNECT), counting what it carried."""
+
+    def __init__(self) -> None:
+        self.carried: list[str] = []
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args) -> None:
+                pass
+
+            def _forward(self) -> None:
+                import http.client
+                from urllib.parse import urlsplit
+
+                u = urlsplit(self.path)
+                if u.scheme != "http":
+                    self.send_response(501)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                proxy.carried.append(f"{self.command} {self.path}")
+                conn = http.client.HTTPConnection(u.hostname, u.port or 80, timeout=30)
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("proxy-connection", "connection")}
+                conn.request(self.command, u.path + (f"?{u.query}" if u.query else ""), headers=headers)
+                r = conn.getresponse()
+                self.send_response(r.status)
+                for k, v in r.getheaders():
+                    if k.lower() not in ("connection", "transfer-encoding"):
+                        self.send_header(k, v)
+                body = r.read()
+                if r.getheader("Content-Length") is None:
+                    self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(body)
+                conn.close()
+
+            do_GET = do_HEAD = do_CONNECT = _forward
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()

@@ -325,9 +325,9 @@ def test_by_digest(ls, reg, pushed, cache_env):
 
 
 @pytest.mark.skipif(R.outward_ip() is None, reason="no address but loopback")
-def test_plain_http_only_to_hosts_named_insecure(ls, tmp_path_factory, pushed, cache_env):
+def test_plain_http_only_to_hosts_named_insecure(ls, tmp_path_factory, pushed, cache_env, monkeypatch):
     """A registry on a routable address is spoken to over HTTPS; plain HTTP only with
-    --insecure-registry (or LAYERSCOPE_INSECURE_REGISTRIES)."""
+    --insecure-registry (or LAYERSCOPE_INSECURE_REGISTRIES); HTTP(S)_PROXY and NO_PROXY apply."""
     r = R.Registry(tmp_path_factory.mktemp("outward"), listen="0.0.0.0").start()
     try:
         _, local = pushed["gzip"]
@@ -336,5 +336,19 @@ def test_plain_http_only_to_hosts_named_insecure(ls, tmp_path_factory, pushed, c
         refused = ls("inspect", ref)
         assert refused.rc == 2 and len(refused.err_lines) == 1, refused.err
         assert ls("inspect", "--insecure-registry", f"{R.outward_ip()}:{r.port}", ref).rc == 0
+        # through the proxy the environment names (and around it, for a host in NO_PROXY)
+        proxy = R.ForwardProxy()
+        try:
+            monkeypatch.setitem(ls.env, "HTTP_PROXY", proxy.url)
+            monkeypatch.setitem(ls.env, "LAYERSCOPE_INSECURE_REGISTRIES", f"{R.outward_ip()}:{r.port}")
+            monkeypatch.setitem(ls.env, "LAYERSCOPE_CACHE", str(cache_env) + "-proxied")
+            assert ls("inspect", ref).rc == 0
+            assert any("/v2/simple/blobs/" in c for c in proxy.carried), proxy.carried
+            before = len(proxy.carried)
+            monkeypatch.setitem(ls.env, "NO_PROXY", R.outward_ip())
+            monkeypatch.setitem(ls.env, "LAYERSCOPE_CACHE", str(cache_env) + "-direct")
+            assert ls("inspect", ref).rc == 0 and len(proxy.carried) == before
+        finally:
+            proxy.stop()
     finally:
         r.stop()

@@ -78,12 +78,13 @@ class Client:
         if self._pool is None:
             import urllib3
 
-            self._pool = urllib3.PoolManager(
-                num_pools=8, maxsize=8, cert_reqs="CERT_NONE" if self.insecure else "CERT_REQUIRED",
-                timeout=urllib3.Timeout(connect=10.0, read=self._timeout),
-                retries=urllib3.Retry(total=None, connect=0, read=0, status=0, other=0, redirect=10,
-                                      raise_on_redirect=True, raise_on_status=False),
-                headers={"User-Agent": "layerscope"})
+            kw = dict(num_pools=8, maxsize=8, cert_reqs="CERT_NONE" if self.insecure else "CERT_REQUIRED",
+                      timeout=urllib3.Timeout(connect=10.0, read=self._timeout),
+                      retries=urllib3.Retry(total=None, connect=0, read=0, status=0, other=0, redirect=10,
+                                            raise_on_redirect=True, raise_on_status=False),
+                      headers={"User-Agent": "layerscope"})
+            proxy = _proxy_for(self.host, self.hostname)
+            self._pool = urllib3.ProxyManager(proxy, **kw) if proxy else urllib3.PoolManager(**kw)
             if self.insecure:
                 import warnings
 
@@ -318,6 +319,24 @@ class Client:
         except (ValueError, AttributeError):
             raise BadInputError("the registry's token service answered without a token", where=where) from None
         self._tokens[scope] = f"Bearer {token}"
+
+
+def _proxy_for(host: str, hostname: str) -> str | None:
+    """The proxy the environment names for this registry (``HTTPS_PROXY``, ``HTTP_PROXY``,
+    ``ALL_PROXY``, lower case too; ``NO_PROXY`` honoured), as skopeo and docker take it. Never
+    for a loopback host. One proxy for both schemes: the registry's is chosen before the scheme
+    is known (https unless insecure), so HTTPS_PROXY is asked first."""
+    import urllib.request
+
+    if is_loopback(hostname):
+        return None
+    proxies = urllib.request.getproxies()
+    if not proxies or urllib.request.proxy_bypass(host) or urllib.request.proxy_bypass(hostname):
+        return None
+    proxy = proxies.get("https") or proxies.get("http") or proxies.get("all")
+    if proxy and "://" not in proxy:
+        proxy = "http://" + proxy
+    return proxy or None
 
 
 def _status_error(status: int, what: str, where: str, creds: Credentials | None) -> BadInputError:
