@@ -206,7 +206,8 @@ class CuttingProxy:
     bigger than that it closes the connection, and with ``then_refuse`` it then stops
     listening (a registry gone mid-blob)."""
 
-    def __init__(self, target_port: int, *, cut_after: int, then_refuse: bool) -> None:
+    def __init__(self, target_port: int, *, cut_after: int, then_refuse: bool, delay: float = 0.0) -> None:
+        self.delay = delay  # seconds per 64 KiB passed on (a slow link)
         self.target_port = target_port
         self.cut_after = cut_after
         self.then_refuse = then_refuse
@@ -265,6 +266,8 @@ class CuttingProxy:
                     break
                 client.sendall(data)
                 sent += len(data)
+                if self.delay:
+                    time.sleep(self.delay)
         except OSError:
             pass
         finally:

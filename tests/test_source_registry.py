@@ -202,7 +202,9 @@ def test_a_blob_with_wrong_bytes(ls, reg, big, cache_env):
     data[len(data) // 2] ^= 1
     f.write_bytes(bytes(data))
     res = ls("inspect", ref)
-    assert res.rc == 2 and len(res.err_lines) == 1 and "do not match the digest" in res.err, res.err
+    # the reader (which reads the blob as it arrives) or the download says it first
+    assert res.rc == 2 and len(res.err_lines) == 1 and digest in res.err, res.err
+    assert "blob digest mismatch" in res.err or "do not match the digest" in res.err, res.err
     assert not (cache_env / "blobs" / "sha256" / digest.split(":")[1]).exists()
 
 
@@ -352,3 +354,28 @@ def test_plain_http_only_to_hosts_named_insecure(ls, tmp_path_factory, pushed, c
             proxy.stop()
     finally:
         r.stop()
+
+
+def test_a_layer_is_read_while_it_downloads(reg, big, cache_env, monkeypatch):
+    """The reader does not wait for the whole blob: it follows the download through a map of
+    the file being written, and what it reads is the blob (checked against its digest)."""
+    from layerscope.source import open_image
+    from layerscope.source.registry.image import GrowingRegion
+
+    ref, digest = big
+    monkeypatch.setenv("LAYERSCOPE_CACHE", str(cache_env))
+    proxy = R.CuttingProxy(reg.port, cut_after=1 << 40, then_refuse=False, delay=0.01)
+    try:
+        image = open_image(ref.replace(reg.host, proxy.host))
+        layer = image.layers[0]
+        region = layer.container.region(layer.name)
+        assert isinstance(region, GrowingRegion) and region.stream.got < region.length
+        stream = layer.open(where="test")
+        while stream.read(1 << 20):
+            pass
+        stream.finish()  # the blob digest and the diff_id, from what was read as it came
+        assert stream.blob_digest == digest
+        layer.container._pending[layer.name].result(timeout=30)  # the download's own check and rename
+    finally:
+        proxy.close()
+    assert (cache_env / "blobs" / "sha256" / digest.split(":")[1]).exists()

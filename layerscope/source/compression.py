@@ -183,9 +183,19 @@ class _RegionHash(threading.Thread):
         self._region = region
         self.hasher = hasher
         self._stop_flag = False
+        self.error: BaseException | None = None  # a region that fails to read (a download cut off)
 
     def run(self) -> None:
-        hash_region(self._region, self.hasher, lambda: self._stop_flag)
+        try:
+            hash_region(self._region, self.hasher, lambda: self._stop_flag)
+        except BaseException as e:  # the reader's, raised when it joins (the thread has no one to tell)
+            self.error = e
+
+    def joined(self) -> None:
+        """Wait for the hash; its read error, if it had one, is the caller's."""
+        self.join()
+        if self.error is not None:
+            raise self.error
 
     def cancel(self) -> None:
         self._stop_flag = True
@@ -307,7 +317,7 @@ class LayerStream:
     ) -> None:
         self.where = where
         self.compressed_size = region.length
-        head = region.mm[region.start:region.start + 6] if region.length else b""
+        head = region.head(6)
         self.compression = detect(head)
         self._expect_blob = blob_digest
         self._expect_diff = diff_id
@@ -424,7 +434,7 @@ class LayerStream:
             return
         self._raw.drain()
         if self._blob_job is not None:
-            self._blob_job.join()
+            self._blob_job.joined()
         actual = f"{_algo(self._expect_blob)}:{self._blob_hasher.hexdigest()}"
         if actual != self._expect_blob:
             raise blob_mismatch(self._expect_blob, actual, self.where) from None
@@ -444,7 +454,7 @@ class LayerStream:
             self._buf = _EMPTY
         self._raw.drain()
         if self._blob_job is not None:
-            self._blob_job.join()
+            self._blob_job.joined()
         if self._diff_job is not None:
             self._diff_job.close()
             self._diff_job.join()

@@ -95,6 +95,12 @@ class Region(Record):
                     return False
         return True
 
+    def head(self, n: int) -> bytes:
+        """The first ``n`` bytes (fewer if the range is shorter): what a format is told by."""
+        if self.length == 0 or self.mm is None:
+            return b""
+        return self.mm[self.start:self.start + min(n, self.length)]
+
     def tobytes(self) -> bytes:
         if self.length == 0 or self.mm is None:
             return b""

@@ -59,7 +59,7 @@ class LayerRef(Record):
             mt = self.media_type
             return "zstd" if "zstd" in mt else "gzip" if "gzip" in mt else "none"
         region = self.container.region(self.name)
-        head = region.mm[region.start:region.start + 6] if region.length else b""
+        head = region.head(6)
         return detect(head)
 
     def where(self, image_path: str) -> str:

@@ -82,9 +82,12 @@ class BlobCache:
         except OSError:
             return False
 
-    def ensure(self, digest: str, fetch: Callable[[object], object]) -> str:
+    def ensure(self, digest: str, fetch: Callable[[object], object], *, size: int | None = None,
+               started: Callable[[str], None] | None = None) -> str:
         """The blob's path, calling ``fetch(file)`` to download it (into a temporary file, which it
-        must fill and check) when it is not here; one download at a time per blob."""
+        must fill and check) when it is not here; one download at a time per blob. With ``size``
+        the temporary file is made that long first and ``started(its path)`` is called before
+        the fetch, so a reader can map it and follow the download."""
         path = self.path(digest)
         if self.has(digest):
             return path
@@ -99,6 +102,10 @@ class BlobCache:
                 raise os_error(e, "write to the blob cache", folder, cls=UsageError) from None
             try:
                 with os.fdopen(fd, "w+b") as f:
+                    if size:
+                        f.truncate(size)
+                        if started is not None:
+                            started(tmp)
                     fetch(f)
                     f.flush()
                 os.replace(tmp, path)

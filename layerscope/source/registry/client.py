@@ -146,7 +146,10 @@ class Client:
     def fetch_blob(self, repository: str, digest: str, out, *, size: int | None = None,
                    progress: Callable[[int], None] | None = None) -> int:
         """Stream blob ``digest`` into the binary file ``out`` (at its start), resuming a dropped
-        download with Range, and check its size and digest. Returns the bytes written."""
+        download with Range, and check its size and digest. Returns the bytes written.
+        ``progress(n)``: the first ``n`` bytes of the blob are now in ``out`` (a restart from
+        zero writes the same bytes again, so what a reader took stays right). ``out`` is never
+        shortened while the download runs (a reader may have it mapped)."""
         from urllib3.exceptions import HTTPError
 
         algo, hex_ = parse_digest(digest, where=f"{self.host}/{repository}")
@@ -163,7 +166,6 @@ class Client:
             try:
                 if got and r.status != 206:  # the range was not honoured: from the start
                     out.seek(0)
-                    out.truncate()
                     hasher, got = hashlib.new(algo), 0
                 while n := r.readinto(view):
                     piece = view[:n]
@@ -174,7 +176,8 @@ class Client:
                         raise BadInputError(f"{what} is longer than the {size} bytes its descriptor says",
                                             where=where)
                     if progress is not None:
-                        progress(n)
+                        out.flush()  # in the page cache before anyone is told: readers map the file
+                        progress(got)
                 break
             except HTTPError as e:
                 tries = 0 if got else tries  # moving on earns the attempts back
@@ -187,6 +190,8 @@ class Client:
                 r.release_conn()
         if size is not None and got != size:
             raise BadInputError(f"{what} is {got} bytes, its descriptor says {size}", where=where)
+        if size is None:
+            out.truncate(got)  # a restarted download of unknown size may have left more behind
         if hasher.hexdigest() != hex_:
             raise DigestMismatchError(f"{what}: the registry sent bytes that do not match the digest",
                                       where=where)

@@ -19,6 +19,7 @@ lock of the download in progress).
 from __future__ import annotations
 
 import json
+import mmap
 import queue
 import threading
 from concurrent.futures import Future
@@ -28,7 +29,7 @@ from ...errors import BadInputError, MissingBlobError
 from .cache import BlobCache
 from .client import Client
 from .reference import Reference, parse_reference
-from ..container import MAX_JSON_BYTES, Container, DirContainer, Region
+from ..container import _PAGE, MAX_JSON_BYTES, WINDOW, Container, DirContainer, Region
 from ..image import Image
 from ..oci import INDEX_TYPES, REF_NAME, OCILayout
 from ..platform import Platform, parse_platform
@@ -53,6 +54,7 @@ class RegistryContainer(Container):
         self._sizes: dict[str, int] = {}  # blob name -> size from a descriptor
         self._files = DirContainer(cache.root)
         self._pending: dict[str, Future] = {}
+        self._streams: dict[str, _Stream] = {}  # blobs being downloaded that readers may follow
         self._lock = threading.Lock()
         cache.ensure(digest, lambda f: f.write(top))  # checked: the client hashed it
 
@@ -64,6 +66,7 @@ class RegistryContainer(Container):
         self.__dict__.update(state)
         self._files = DirContainer(self.cache.root)
         self._pending = {}
+        self._streams = {}
         self._lock = threading.Lock()
 
     # ---- what the layout reader asks --------------------------------------------------
@@ -92,6 +95,13 @@ class RegistryContainer(Container):
         return data
 
     def region(self, name: str) -> Region:
+        with self._lock:
+            pending = self._pending.get(name)
+            stream = self._streams.get(name)
+        if pending is not None and stream is not None:
+            mapped = stream.wait_started(pending)
+            if mapped is not None:  # being downloaded: read it as it arrives
+                return GrowingRegion(mapped, stream)
         self._fetch(name)
         return self._files.region(name)
 
@@ -113,6 +123,9 @@ class RegistryContainer(Container):
                 if name in self._pending or self.cache.has(_digest(name)):
                     continue
                 self._pending[name] = future = Future()
+                size = self._sizes.get(name)
+                if size:
+                    self._streams[name] = _Stream(size)
                 todo.put((name, future))
         n = min(PREFETCH, todo.qsize())
         for _ in range(n):
@@ -146,12 +159,22 @@ class RegistryContainer(Container):
             def fetch(f) -> None:
                 data, _mt, _d = self.client.manifest(repo, digest)  # checked against the digest
                 f.write(data)
-        else:
-            size = self._sizes.get(name)
+            self.cache.ensure(digest, fetch)
+            return
+        size = self._sizes.get(name)
+        stream = self._streams.get(name)
 
-            def fetch(f) -> None:
-                self.client.fetch_blob(repo, digest, f, size=size)
-        self.cache.ensure(digest, fetch)
+        def fetch(f) -> None:
+            self.client.fetch_blob(repo, digest, f, size=size, progress=stream.arrived if stream else None)
+
+        try:
+            self.cache.ensure(digest, fetch, size=size, started=stream.started if stream else None)
+        except BaseException as e:
+            if stream is not None:
+                stream.failed(e)
+            raise
+        if stream is not None:
+            stream.arrived(size)
 
     def _learn(self, data: bytes) -> None:
         """Note what a manifest or index says of its blobs: children of an index are manifests
@@ -182,6 +205,83 @@ class RegistryContainer(Container):
         if isinstance(d.get("size"), int) and not isinstance(d.get("size"), bool) and d["size"] >= 0:
             self._sizes[name] = d["size"]
 
+
+
+class _Stream:
+    """A blob on its way into the cache: its temporary file mapped, and how much has arrived."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.got = 0
+        self.error: BaseException | None = None
+        self.mm: mmap.mmap | None = None
+        self._cond = threading.Condition()
+        self._started = False
+
+    def started(self, path: str) -> None:
+        with open(path, "rb") as f:
+            mm = mmap.mmap(f.fileno(), self.size, access=mmap.ACCESS_READ)
+        with self._cond:
+            self.mm, self._started = mm, True
+            self._cond.notify_all()
+
+    def arrived(self, got: int) -> None:
+        with self._cond:
+            if got > self.got:
+                self.got = got
+                self._cond.notify_all()
+
+    def failed(self, e: BaseException) -> None:
+        with self._cond:
+            self.error = e
+            self._cond.notify_all()
+
+    def wait_started(self, future: Future) -> mmap.mmap | None:
+        """The mapped file once the download began; None if it ended first or never maps."""
+        with self._cond:
+            while not self._started and not future.done() and self.error is None:
+                self._cond.wait(0.05)
+            return self.mm if self._started and self.got < self.size else None
+
+    def wait_for(self, end: int) -> None:
+        """Return once the first ``end`` bytes are there; the download's error if it failed."""
+        with self._cond:
+            while self.got < end:
+                if self.error is not None:
+                    raise self.error
+                self._cond.wait(0.5)
+
+
+class GrowingRegion(Region):
+    """A blob being downloaded, read as it arrives: each window is handed out once its bytes are
+    in (the file was made its full length first, so the map never has to grow)."""
+
+    __slots__ = ("stream",)
+
+    def __init__(self, mm: mmap.mmap, stream: _Stream) -> None:
+        super().__init__(mm, 0, stream.size)
+        self.stream = stream
+
+    def windows(self, size: int = WINDOW):
+        mv = memoryview(self.mm)
+        pos, end, dropped = 0, self.length, 0
+        try:
+            while pos < end:
+                stop = min(pos + size, end)
+                self.stream.wait_for(stop)
+                yield mv[pos:stop]
+                dropped = self._drop(dropped, (pos // _PAGE) * _PAGE)
+                pos = stop
+        finally:
+            mv.release()
+
+    def head(self, n: int) -> bytes:
+        self.stream.wait_for(min(n, self.length))
+        return super().head(n)
+
+    def tobytes(self) -> bytes:
+        self.stream.wait_for(self.length)
+        return super().tobytes()
 
 
 def _digest(name: str) -> str:
