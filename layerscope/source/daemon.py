@@ -14,11 +14,11 @@ import errno
 import json
 import os
 import re
-from socket import timeout as socket_timeout
 from collections.abc import Iterator
+from socket import timeout as socket_timeout
 from urllib.parse import quote, urlsplit
 
-from ..errors import BadInputError, SelectionError, UsageError
+from ..errors import BadInputError, SelectionError, UsageError, os_error
 from .spool import spool
 
 DEFAULT_HOST = "unix:///var/run/docker.sock"
@@ -90,7 +90,7 @@ def _UnixPool(path: str, **kw):
                 raise ConnectTimeoutError(self, f"connecting to {path} timed out") from None
             except OSError as e:
                 sock.close()
-                raise NewConnectionError(self, f"cannot connect to {path}: {e.strerror or e}") from e
+                raise NewConnectionError(self, str(os_error(e, "connect", path))) from e
             sock.settimeout(READ_TIMEOUT)
             self.sock = sock
 
