@@ -16,3 +16,17 @@ def cache_dir() -> str | None:
         return None if env.strip().lower() in _DISABLED else env
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return os.path.join(base, "layerscope")
+
+
+def size_from_env(name: str, default: int) -> int:
+    """A byte count from the environment (``10G``, ``500MB``, ``0``); ``default`` when unset or
+    unreadable: a bad setting falls back, it never stops a run."""
+    raw = os.environ.get(name)
+    if not raw:
+        return default
+    from .units import parse_size
+
+    try:
+        return max(0, int(parse_size(raw)))
+    except ValueError:
+        return default

@@ -14,7 +14,7 @@ PKG = Path(__file__).resolve().parent.parent / "layerscope"
 # stage -> position along the data flow; equal positions may not import each other either
 STAGES = {
     "errors": 0, "units": 0, "sysinfo": 0, "gcpause": 0, "record": 0, "ccore": 0,
-    "places": 0,  # where files are kept (the user cache dir): for the layer cache and the registry's blobs
+    "places": 0.5,  # where files are kept (the user cache dir, sizes read with units): the layer cache and registry blobs
     "heap": 0.5,  # heap trimming through the C core (ccore)
     "testing": 0,  # image writers for tests and benchmarks: import no stage at all
     "tarheader": 0.5,  # the tar format, for both tar readers (source/ outer archives, layer/ layers): errors only

@@ -37,7 +37,7 @@ from operator import attrgetter
 
 from xxhash import xxh3_128_digest, xxh3_128_hexdigest
 
-from ..places import cache_dir
+from ..places import cache_dir, size_from_env
 from .entry import KINDS, NO_XATTRS, Entry
 from .scan import LayerScan
 
@@ -63,15 +63,7 @@ def default_dir() -> str | None:
 
 
 def default_max_bytes() -> int:
-    raw = os.environ.get("LAYERSCOPE_CACHE_MAX")
-    if not raw:
-        return DEFAULT_MAX_BYTES
-    from ..units import parse_size
-
-    try:
-        return max(0, int(parse_size(raw)))
-    except ValueError:  # a bad setting falls back to the default, it never stops a run
-        return DEFAULT_MAX_BYTES
+    return size_from_env("LAYERSCOPE_CACHE_MAX", DEFAULT_MAX_BYTES)
 
 
 class ScanCache:

@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Iterator
 
 from ...errors import UsageError, os_error
+from ...places import cache_dir, size_from_env
 from ..digest import parse_digest
 
 DEFAULT_MAX_BYTES = 10 * 1000**3
@@ -30,21 +31,11 @@ STALE = 3600  # seconds after which a temporary file is a killed download's left
 
 def default_root() -> str | None:
     """The layer cache's directory (``LAYERSCOPE_CACHE``, else the user's cache dir); None when off."""
-    from ...places import cache_dir
-
     return cache_dir()
 
 
 def default_max_bytes() -> int:
-    raw = os.environ.get("LAYERSCOPE_BLOB_CACHE_MAX")
-    if not raw:
-        return DEFAULT_MAX_BYTES
-    from ...units import parse_size
-
-    try:
-        return max(0, int(parse_size(raw)))
-    except ValueError:
-        return DEFAULT_MAX_BYTES
+    return size_from_env("LAYERSCOPE_BLOB_CACHE_MAX", DEFAULT_MAX_BYTES)
 
 
 class BlobCache:

@@ -51,25 +51,17 @@ class Reference(Record):
             return host[1:host.index("]")]
         return host.rsplit(":", 1)[0] if ":" in host else host
 
+    def _suffix(self) -> str:
+        return (f":{self.tag}" if self.tag else "") + (f"@{self.digest}" if self.digest else "")
+
     def __str__(self) -> str:
-        out = f"{self.host}/{self.repository}"
-        if self.tag:
-            out += f":{self.tag}"
-        if self.digest:
-            out += f"@{self.digest}"
-        return out
+        return f"{self.host}/{self.repository}{self._suffix()}"
 
     def short(self) -> str:
         """As users write it: Docker Hub's ``library/`` and host left out."""
         if self.host == DOCKER_HUB:
-            out = self.repository.removeprefix("library/")
-        else:
-            out = f"{self.host}/{self.repository}"
-        if self.tag:
-            out += f":{self.tag}"
-        if self.digest:
-            out += f"@{self.digest}"
-        return out
+            return self.repository.removeprefix("library/") + self._suffix()
+        return str(self)
 
 
 def parse_reference(text: str) -> Reference:
