@@ -68,7 +68,7 @@ def main() -> None:
     proc, host = _registry(work)
     try:
         print(f"{'image':28s} {'MB':>7s}  {'archive':>15s}  {'cold':>15s}  {'warm':>15s}   cold/archive  warm/archive"
-              "  (seconds best / median; ratios of the medians)")
+              "  (seconds best / median; ratios best to best / median to median)")
         for k, archive in enumerate(args.archives):
             ref = f"docker://{host}/bench{k}:1"
             subprocess.run(["skopeo", "copy", "--quiet", "--dest-tls-verify=false", f"oci-archive:{archive}", ref],
@@ -86,9 +86,11 @@ def main() -> None:
                 times["cold"].append(_run([ref], cold))
                 times["warm"].append(_run([ref], warm_cache))
             med = {key: statistics.median(v) for key, v in times.items()}
-            cells = "  ".join(f"{min(v):6.2f} / {med[key]:5.2f}" for key, v in times.items())
-            print(f"{os.path.basename(archive):28s} {os.path.getsize(archive) / 1e6:7.1f}  {cells}   "
-                  f"{med['cold'] / med['archive']:10.2f}x  {med['warm'] / med['archive']:10.2f}x", flush=True)
+            best = {key: min(v) for key, v in times.items()}
+            cells = "  ".join(f"{best[key]:6.2f} / {med[key]:5.2f}" for key in times)
+            ratios = "  ".join(f"{best[k] / best['archive']:5.2f} / {med[k] / med['archive']:4.2f}x" for k in ("cold", "warm"))
+            print(f"{os.path.basename(archive):28s} {os.path.getsize(archive) / 1e6:7.1f}  {cells}   {ratios}",
+                  flush=True)
     finally:
         proc.kill()
         proc.wait()

@@ -18,7 +18,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import subprocess
 
 from ...errors import BadInputError, os_error
 from .reference import DOCKER_HUB
@@ -109,6 +108,8 @@ def _from_auths(doc: dict, host: str, path: str) -> Credentials | None:
 def _helper(name: str, host: str, where: str) -> Credentials | None:
     """Ask ``docker-credential-NAME``; None when it has nothing for ``host``."""
     server = "https://index.docker.io/v1/" if host == DOCKER_HUB else host
+    import subprocess  # only when a helper is configured: not at start-up
+
     exe = f"docker-credential-{name}"
     try:
         done = subprocess.run([exe, "get"], input=server.encode(), capture_output=True, timeout=HELPER_TIMEOUT)

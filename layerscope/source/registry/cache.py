@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 
@@ -88,6 +87,8 @@ class BlobCache:
             folder = os.path.dirname(path)
             try:
                 os.makedirs(folder, exist_ok=True)
+                import tempfile  # only for a download: not at start-up
+
                 fd, tmp = tempfile.mkstemp(prefix=".partial-", dir=folder)
             except OSError as e:
                 raise os_error(e, "write to the blob cache", folder, cls=UsageError) from None

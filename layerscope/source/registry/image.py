@@ -22,7 +22,6 @@ import json
 import mmap
 import queue
 import threading
-from concurrent.futures import Future
 from typing import Any
 
 from ...errors import BadInputError, MissingBlobError
@@ -53,7 +52,7 @@ class RegistryContainer(Container):
         self._manifests: set[str] = {digest}  # digests fetched from /manifests/, not /blobs/
         self._sizes: dict[str, int] = {}  # blob name -> size from a descriptor
         self._files = DirContainer(cache.root)
-        self._pending: dict[str, Future] = {}
+        self._pending: dict[str, _Done] = {}
         self._streams: dict[str, _Stream] = {}  # blobs being downloaded that readers may follow
         self._lock = threading.Lock()
         cache.ensure(digest, lambda f: f.write(top))  # checked: the client hashed it
@@ -122,7 +121,7 @@ class RegistryContainer(Container):
             for name in names:
                 if name in self._pending or self.cache.has(_digest(name)):
                     continue
-                self._pending[name] = future = Future()
+                self._pending[name] = future = _Done()
                 size = self._sizes.get(name)
                 if size:
                     self._streams[name] = _Stream(size)
@@ -135,8 +134,6 @@ class RegistryContainer(Container):
     def _worker(self, todo: queue.SimpleQueue) -> None:
         while (job := todo.get()) is not None:
             name, future = job
-            if not future.set_running_or_notify_cancel():
-                continue
             try:
                 self._download(name)
             except BaseException as e:  # handed to whoever reads the blob
@@ -207,6 +204,30 @@ class RegistryContainer(Container):
 
 
 
+class _Done:
+    """A download's outcome, waited for by readers (concurrent.futures would load logging at start-up)."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self._error: BaseException | None = None
+
+    def set_result(self, _value) -> None:
+        self._event.set()
+
+    def set_exception(self, e: BaseException) -> None:
+        self._error = e
+        self._event.set()
+
+    def done(self) -> bool:
+        return self._event.is_set()
+
+    def result(self, timeout: float | None = None) -> None:
+        if not self._event.wait(timeout):
+            raise TimeoutError("the download did not end in time")
+        if self._error is not None:
+            raise self._error
+
+
 class _Stream:
     """A blob on its way into the cache: its temporary file mapped, and how much has arrived."""
 
@@ -236,7 +257,7 @@ class _Stream:
             self.error = e
             self._cond.notify_all()
 
-    def wait_started(self, future: Future) -> mmap.mmap | None:
+    def wait_started(self, future: _Done) -> mmap.mmap | None:
         """The mapped file once the download began; None if it ended first or never maps."""
         with self._cond:
             while not self._started and not future.done() and self.error is None:
