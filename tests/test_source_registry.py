@@ -89,8 +89,9 @@ def test_inspect_from_the_registry_equals_the_source(ls, pushed, cache_env, name
         assert [l["diff_id"] for l in remote["layers"]] == [l["diff_id"] for l in mine["layers"]]
         assert remote["image"]["config_digest"] == mine["image"]["config_digest"]
         assert remote["efficiency"] == mine["efficiency"]
-    for cmd in (["changes", "--json"], ["ls", "--json"]):
-        _same_result(ls(*cmd, ref).json(), ls(*cmd, local).json()) if name != "schema2" else None
+    if name != "schema2":
+        for cmd in (["changes", "--json"], ["ls", "--json"]):
+            _same_result(ls(*cmd, ref).json(), ls(*cmd, local).json())
 
 
 @pytest.mark.parametrize("plat", ["linux/amd64", "linux/arm64"])

@@ -64,12 +64,17 @@ class Region(Record):
         try:
             while pos < end:
                 stop = min(pos + size, end)
+                self._ready(stop - self.start)
                 yield mv[pos:stop]
                 dropped = self._drop(dropped, (pos // _PAGE) * _PAGE)
                 pos = stop
             self._drop(dropped, (end // _PAGE) * _PAGE)
         finally:
             mv.release()
+
+    def _ready(self, n: int) -> None:
+        """Return once the range's first ``n`` bytes can be read (a file still being written
+        waits here: source/registry/image.py); a file on disk always can."""
 
     def _drop(self, start: int, stop: int) -> int:
         if stop > start:
@@ -99,11 +104,13 @@ class Region(Record):
         """The first ``n`` bytes (fewer if the range is shorter): what a format is told by."""
         if self.length == 0 or self.mm is None:
             return b""
+        self._ready(min(n, self.length))
         return self.mm[self.start:self.start + min(n, self.length)]
 
     def tobytes(self) -> bytes:
         if self.length == 0 or self.mm is None:
             return b""
+        self._ready(self.length)
         return self.mm[self.start:self.start + self.length]
 
 

@@ -112,9 +112,8 @@ def _errno(e: BaseException) -> int | None:
     return None
 
 
-def _daemon_message(r) -> str:
+def _daemon_message(body: bytes, reason: str) -> str:
     """The daemon's own words for a failure: its JSON ``message``, else the body's first line."""
-    body = r.data or b""
     try:
         doc = json.loads(body)
         if isinstance(doc, dict) and isinstance(doc.get("message"), str):
@@ -122,7 +121,7 @@ def _daemon_message(r) -> str:
     except ValueError:
         pass
     text = body.decode("utf-8", "replace").strip().splitlines()
-    return text[0][:300] if text else (r.reason or "")
+    return text[0][:300] if text else reason
 
 
 def export_from_daemon(name: str) -> str:
@@ -146,9 +145,9 @@ def export_from_daemon(name: str) -> str:
                 r.read(64 << 10)
                 raise SelectionError(f"the Docker daemon at {host} (DOCKER_HOST) has no image {ref}")
             if r.status != 200:
-                r._body = r.read(64 << 10)
+                said = _daemon_message(r.read(64 << 10), r.reason or "")
                 raise BadInputError(f"the Docker daemon at {host} (DOCKER_HOST) refused to export {ref} "
-                                    f"(HTTP {r.status}): {_daemon_message(r)}")
+                                    f"(HTTP {r.status}): {said}")
             path = spool(_pieces(r), name="daemon", where=where)
         finally:
             r.release_conn()

@@ -72,7 +72,6 @@ class Client:
         self._timeout = timeout
         self._base: str | None = None
         self._pool = None
-        self.requests = 0  # counted, for tests and the progress of a cache
 
     def _http(self):
         if self._pool is None:
@@ -237,7 +236,6 @@ class Client:
             if auth:
                 h["Authorization"] = auth
             try:
-                self.requests += 1
                 r = self._http().request(method, self._url(path), headers=h, preload_content=False,
                                          decode_content=True)
             except HTTPError as e:
@@ -292,7 +290,6 @@ class Client:
             query["service"] = params["service"]
         creds = self._creds
         try:
-            self.requests += 1
             if creds is not None and creds.identity_token:
                 body = urlencode({**query, "grant_type": "refresh_token", "client_id": "layerscope",
                                   "refresh_token": creds.secret})

@@ -28,7 +28,7 @@ from ...errors import BadInputError, MissingBlobError
 from .cache import BlobCache
 from .client import Client
 from .reference import Reference, parse_reference
-from ..container import _PAGE, MAX_JSON_BYTES, WINDOW, Container, DirContainer, Region
+from ..container import MAX_JSON_BYTES, Container, DirContainer, Region
 from ..image import Image
 from ..oci import INDEX_TYPES, REF_NAME, OCILayout
 from ..platform import Platform, parse_platform
@@ -283,26 +283,8 @@ class GrowingRegion(Region):
         super().__init__(mm, 0, stream.size)
         self.stream = stream
 
-    def windows(self, size: int = WINDOW):
-        mv = memoryview(self.mm)
-        pos, end, dropped = 0, self.length, 0
-        try:
-            while pos < end:
-                stop = min(pos + size, end)
-                self.stream.wait_for(stop)
-                yield mv[pos:stop]
-                dropped = self._drop(dropped, (pos // _PAGE) * _PAGE)
-                pos = stop
-        finally:
-            mv.release()
-
-    def head(self, n: int) -> bytes:
-        self.stream.wait_for(min(n, self.length))
-        return super().head(n)
-
-    def tobytes(self) -> bytes:
-        self.stream.wait_for(self.length)
-        return super().tobytes()
+    def _ready(self, n: int) -> None:
+        self.stream.wait_for(n)
 
 
 def _digest(name: str) -> str:
