@@ -329,6 +329,35 @@ def test_by_digest(ls, reg, pushed, cache_env):
     _same_result(index, again)
 
 
+def test_a_pinned_digest_with_a_warm_cache_needs_no_registry(ls, reg, pushed, cache_env, tmp_path, monkeypatch):
+    """A digest names the same bytes for ever: once cached, ``docker://HOST/REPO@sha256:...``
+    is read without a request (the registry may be gone), and no credential is looked up."""
+    ref, local = pushed["gzip"]
+    first = ls("inspect", "--json", ref).json()
+    digest = first["image"]["manifest_digest"]
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        gone = f"127.0.0.1:{s.getsockname()[1]}"
+    pinned = f"docker://{gone}/simple@{digest}"
+    (tmp_path / "docker").mkdir()
+    (tmp_path / "docker" / "config.json").write_text(json.dumps({"credsStore": "absent"}))
+    monkeypatch.setitem(ls.env, "DOCKER_CONFIG", str(tmp_path / "docker"))  # a lookup would fail
+    res = ls("inspect", "--json", pinned)
+    assert res.rc == 0, res.err
+    _same_result(res.json(), first)
+    # a damaged cached manifest is not trusted: asked for again (here: of a registry that is gone)
+    cached = cache_env / "blobs" / "sha256" / digest.split(":")[1]
+    cached.write_bytes(cached.read_bytes().replace(b"{", b"{ ", 1))
+    res = ls("inspect", pinned)
+    assert res.rc == 2 and len(res.err_lines) == 1 and gone in res.err
+    # and from the registry it comes back checked
+    monkeypatch.delitem(ls.env, "DOCKER_CONFIG")
+    _same_result(ls("inspect", "--json", f"{ref.rsplit(':', 1)[0]}@{digest}").json(), first)
+    assert I.sha256(cached.read_bytes()) == digest
+
+
 @pytest.mark.skipif(R.outward_ip() is None, reason="no address but loopback")
 def test_plain_http_only_to_hosts_named_insecure(ls, tmp_path_factory, pushed, cache_env, monkeypatch):
     """A registry on a routable address is spoken to over HTTPS; plain HTTP only with

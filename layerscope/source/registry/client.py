@@ -67,11 +67,20 @@ class Client:
         self.host = host
         self.hostname = hostname
         self.insecure = _is_insecure(host, hostname)
-        self._creds = find_credentials(host) if credentials is True else (credentials or None)
+        # looked up when a registry first asks (a credential helper is a process, a keychain a prompt)
+        self._creds_found = credentials is not True
+        self._creds_value = None if credentials is True else (credentials or None)
         self._tokens: dict[str, str] = {}  # scope -> Authorization header value
         self._timeout = timeout
         self._base: str | None = None
         self._pool = None
+
+    @property
+    def _creds(self) -> Credentials | None:
+        if not self._creds_found:
+            self._creds_value = find_credentials(self.host)
+            self._creds_found = True
+        return self._creds_value
 
     def _http(self):
         if self._pool is None:
@@ -96,7 +105,8 @@ class Client:
 
     def __getstate__(self):
         # a worker process gets its own connections and tokens (and only if it needs them)
-        return {"host": self.host, "hostname": self.hostname, "insecure": self.insecure, "creds": self._creds,
+        creds = self._creds_value if self._creds_found else True  # unasked: the worker asks if it must
+        return {"host": self.host, "hostname": self.hostname, "insecure": self.insecure, "creds": creds,
                 "base": self._base, "timeout": self._timeout}
 
     def __setstate__(self, state) -> None:

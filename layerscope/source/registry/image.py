@@ -18,7 +18,10 @@ lock of the download in progress).
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
+import os
 import mmap
 import queue
 import threading
@@ -287,6 +290,29 @@ class GrowingRegion(Region):
         self.stream.wait_for(n)
 
 
+def _cached_manifest(blobs: BlobCache, digest: str) -> tuple[bytes, str, str] | None:
+    """(bytes, media type, digest) of the manifest or index a digest reference names, when an
+    earlier run cached it: checked against the digest again (the cache is the user's files)."""
+    try:
+        if not blobs.has(digest):
+            return None
+        with open(blobs.path(digest), "rb") as f:
+            data = f.read(MAX_JSON_BYTES + 1)
+    except (OSError, BadInputError):
+        return None  # a malformed digest: the registry request reports it
+    algo, hex_ = digest.split(":", 1)
+    if len(data) > MAX_JSON_BYTES or hashlib.new(algo, data).hexdigest() != hex_:
+        with contextlib.suppress(OSError):  # damaged: dropped, fetched again and checked
+            os.unlink(blobs.path(digest))
+        return None
+    try:
+        doc = json.loads(data)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    media_type = doc.get("mediaType") if isinstance(doc, dict) else None
+    return data, media_type if isinstance(media_type, str) else "", digest
+
+
 def _digest(name: str) -> str:
     parts = name.split("/")
     if len(parts) != 3 or parts[0] != "blobs":
@@ -300,8 +326,13 @@ def open_registry_image(text: str, *, platform: str | Platform | None = None, ve
     being fetched into the blob cache in the background."""
     ref = parse_reference(text)
     client = Client(ref.host, ref.hostname)
-    top, media_type, digest = client.manifest(ref.repository, ref.ref)
-    container = RegistryContainer(ref, client, BlobCache.default(cache), top, media_type, digest)
+    blobs = BlobCache.default(cache)
+    pinned = _cached_manifest(blobs, ref.digest) if ref.digest else None
+    if pinned is not None:  # a digest names the same bytes for ever: no request needed
+        top, media_type, digest = pinned
+    else:
+        top, media_type, digest = client.manifest(ref.repository, ref.ref)
+    container = RegistryContainer(ref, client, blobs, top, media_type, digest)
     wanted = parse_platform(platform) if isinstance(platform, str) else platform
     image = OCILayout(container, fmt="registry", verify=verify).select(None, 0, wanted)
     image.path = container.path
