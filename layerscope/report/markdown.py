@@ -32,8 +32,11 @@ _SPECIAL = re.compile(r"([\\`*_\[\]<>|~]|&(?=#?\w+;))")
 # ---- cells and tables -------------------------------------------------------------------
 
 def _clip(value: Any, width: int) -> str:
-    s = " ".join(str(value).split())  # newlines and tabs would end the table row
-    return s if len(s) <= width else s[: width - 1] + "…"
+    s = str(value)
+    head = " ".join(s[: 4 * width].split())  # newlines and tabs would end the table row
+    if len(head) <= width and len(s) <= 4 * width:
+        return head
+    return head[: width - 1] + "…"  # a megabyte of message is not folded whole to keep 80 characters of it
 
 
 def cell(value: Any, width: int = CELL) -> str:
@@ -267,12 +270,13 @@ def compare_md(doc: dict[str, Any]) -> list[str]:
     if files:
         changes = [*(("added", f["path"], f["size"] or 0, f["type"]) for f in files["added"]),
                    *(("removed", f["path"], -(f["size"] or 0), f["type"]) for f in files["removed"]),
-                   *(("modified", m["path"], (m["size_b"] or 0) - (m["size_a"] or 0), ", ".join(m["changes"]))
+                   *(("modified", m["path"], (m["size_b"] or 0) - (m["size_a"] or 0), m["changes"])
                      for m in files["modified"])]
         if changes:
             big = heapq.nlargest(ROWS, changes, key=lambda c: abs(c[2]))
             out.append(_section("Biggest file changes", table(
-                ["Change", "Size", "What", "Path"], ([c, _signed(n), cell(what), code(p)] for c, p, n, what in big),
+                ["Change", "Size", "What", "Path"], ([c, _signed(n), cell(what if isinstance(what, str) else ", ".join(what)), code(p)]
+                 for c, p, n, what in big),
                 len(changes), right=(1,))))
     dirs = doc.get("directories")
     if dirs:
