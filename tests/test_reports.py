@@ -255,6 +255,15 @@ def test_output_file_gets_the_report_and_stdout_nothing(run, workdir, tmp_path):
     assert target.stat().st_mode & 0o777 == 0o666 & ~umask
 
 
+def test_output_through_a_symlink_replaces_its_target(run, tmp_path):
+    (tmp_path / "real.md").write_text("old\n")
+    (tmp_path / "link.md").symlink_to("real.md")
+    run("ci", "img:app:1", "--config", "rules.toml", "--format", "markdown", "-o", str(tmp_path / "link.md"), code=1)
+    assert (tmp_path / "link.md").is_symlink()
+    assert (tmp_path / "real.md").read_text(encoding="utf-8").startswith("### layerscope ci: ❌ FAIL")
+    assert _listing(tmp_path) == ["link.md", "real.md"]
+
+
 def test_output_file_has_no_colour_unless_always(run, tmp_path):
     run("changes", "img:app:1", "-o", str(tmp_path / "auto.txt"))
     assert "\x1b[" not in (tmp_path / "auto.txt").read_text(encoding="utf-8")

@@ -119,7 +119,8 @@ def emit(out: Output, doc: Callable[[], dict[str, Any]], text: Callable[[bool, b
 
 def write_file(path: str, text: str, what: str = "report") -> None:
     """Write ``text`` to ``path`` whole or not at all: a temporary file beside it, renamed over it when
-    complete (a device or a pipe, which cannot be renamed over, is written straight)."""
+    complete (over a symlink's target, the link stays; a device or a pipe, which cannot be renamed
+    over, is written straight)."""
     try:
         if os.path.exists(path) and not os.path.isfile(path) and not os.path.isdir(path):
             with open(path, "w", encoding="utf-8", newline="\n") as f:  # /dev/stdout, a FIFO
@@ -127,14 +128,15 @@ def write_file(path: str, text: str, what: str = "report") -> None:
             return
         import tempfile
 
-        mode = _mode(path)
-        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp",
-                                   dir=os.path.dirname(os.path.abspath(path)))
+        target = os.path.realpath(path)
+        mode = _mode(target)
+        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(target)}.", suffix=".tmp",
+                                   dir=os.path.dirname(target))
         try:
             with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
                 f.write(text)
             os.chmod(tmp, mode)
-            os.replace(tmp, path)
+            os.replace(tmp, target)
         except BaseException:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
