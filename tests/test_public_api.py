@@ -74,11 +74,11 @@ def test_version_is_answered_without_loading_the_cli():
 INSPECT_MODULES = {
     "layerscope", "layerscope._native", "layerscope._native.lib", "layerscope.analysis", "layerscope.ccore",
     "layerscope.analysis.inspect", "layerscope.analysis.layers", "layerscope.analysis.waste", "layerscope.cli",
-    "layerscope.cli.options", "layerscope.entry", "layerscope.errors", "layerscope.fs",
+    "layerscope.cli.options", "layerscope.cli.output", "layerscope.entry", "layerscope.errors", "layerscope.fs",
     "layerscope.fs.dive", "layerscope.fs.overlay", "layerscope.fs.tree", "layerscope.gcpause", "layerscope.layer",
     "layerscope.layer.cache", "layerscope.layer.capture", "layerscope.layer.entry", "layerscope.layer.paths", "layerscope.layer.scan",
     "layerscope.layer.tarscan", "layerscope.layer.whiteout", "layerscope.record", "layerscope.report",
-    "layerscope.report.text", "layerscope.source", "layerscope.source.compression", "layerscope.source.container",
+    "layerscope.report.style", "layerscope.report.text", "layerscope.source", "layerscope.source.compression", "layerscope.source.container",
     "layerscope.source.digest", "layerscope.source.docker", "layerscope.source.docker_v1",
     "layerscope.source.image", "layerscope.source.magic", "layerscope.source.oci", "layerscope.source.platform",
     "layerscope.source.reference", "layerscope.source.transport", "layerscope.sysinfo", "layerscope.places", "layerscope.tarheader", "layerscope.units",

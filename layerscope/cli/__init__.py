@@ -10,6 +10,7 @@ import click
 
 from ..errors import UsageError
 from .options import handle_errors, image_options, warn
+from .output import Output, emit, output_options
 
 
 class _Commands(click.Group):
@@ -56,27 +57,34 @@ def main() -> None:
 
 @main.command()
 @click.argument("image")
-@click.option("--json", "as_json", is_flag=True, help="Print a layerscope.inspect/2 JSON document.")
 @click.option("--base-layers", type=click.IntRange(0), default=1, show_default=True,
               help="Layers counted as the base image for user_wasted_ratio (dive: 1).")
+@output_options
 @image_options
 @handle_errors
-def inspect(image: str, as_json: bool, base_layers: int, image_name: str | None, platform: str | None,
+def inspect(image: str, out: Output, base_layers: int, image_name: str | None, platform: str | None,
             no_verify: bool, use_cache: bool, jobs: int | None, progress: bool | None) -> None:
-    """Layers, sizes, digests, history, and wasted bytes of IMAGE."""
+    """Layers, sizes, digests, history, and wasted bytes of IMAGE.
+
+    --json prints a layerscope.inspect/2 document (docs/json.md).
+    """
     from ..analysis.inspect import inspect as run_inspect
 
     report = run_inspect(image, image=image_name, platform=platform, verify=not no_verify,
                          jobs=jobs, progress=progress, base_layers=base_layers, cache=use_cache,
                          changes=False)
-    if as_json:
-        from ..report.json_out import dumps, inspect_doc
 
-        click.echo(dumps(inspect_doc(report)), nl=False)
-    else:
+    def doc() -> dict:
+        from ..report.json_out import inspect_doc
+
+        return inspect_doc(report)
+
+    def text(color: bool, all_rows: bool) -> str:
         from ..report.text import inspect_text
 
-        click.echo(inspect_text(report), nl=False)
+        return inspect_text(report, color=color, all_rows=all_rows)
+
+    emit(out, doc, text)
 
 
 def _scan_kw(platform, image_name, no_verify, use_cache, jobs, progress) -> dict:
@@ -87,26 +95,33 @@ def _scan_kw(platform, image_name, no_verify, use_cache, jobs, progress) -> dict
 @main.command()
 @click.argument("image")
 @click.option("--layer", type=int, default=None, metavar="N", help="Only this layer's changes.")
-@click.option("--json", "as_json", is_flag=True, help="Print a layerscope.changes/2 JSON document.")
+@output_options
 @image_options
 @handle_errors
-def changes(image: str, layer: int | None, as_json: bool, image_name: str | None, platform: str | None,
+def changes(image: str, layer: int | None, out: Output, image_name: str | None, platform: str | None,
             no_verify: bool, use_cache: bool, jobs: int | None, progress: bool | None) -> None:
-    """What each layer added, modified, re-wrote for metadata, deleted or made opaque."""
+    """What each layer added, modified, re-wrote for metadata, deleted or made opaque.
+
+    --json prints a layerscope.changes/2 document (docs/json.md).
+    """
     from ..analysis.view import changes as run_changes
 
     report = run_changes(image, **_scan_kw(platform, image_name, no_verify, use_cache, jobs, progress))
     warn(report.image)
     if layer is not None and not any(d.index == layer for d in report.layers):
         raise UsageError(f"no layer {layer}: the image has layers 0..{len(report.layers) - 1}")
-    if as_json:
-        from ..report.json_out import changes_doc, dumps
 
-        click.echo(dumps(changes_doc(report, layer)), nl=False)
-    else:
+    def doc() -> dict:
+        from ..report.json_out import changes_doc
+
+        return changes_doc(report, layer)
+
+    def text(color: bool, all_rows: bool) -> str:
         from ..report.text import changes_text
 
-        click.echo(changes_text(report, layer), nl=False)
+        return changes_text(report, layer, color=color, all_rows=all_rows)
+
+    emit(out, doc, text)
 
 
 @main.command(name="ls")

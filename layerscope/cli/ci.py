@@ -10,8 +10,8 @@ import sys
 
 import click
 
-from ..errors import LayerscopeError, os_error
 from .options import handle_errors, image_options, warn, warning
+from .output import Output, emit, output_options, write_file
 
 
 def _inspect(spec: str, *, base_layers: int | None = None, **kw):
@@ -20,14 +20,6 @@ def _inspect(spec: str, *, base_layers: int | None = None, **kw):
     if base_layers is not None:  # else inspect's default (1, like dive)
         kw["base_layers"] = base_layers
     return run_inspect(spec, changes=False, **kw)  # gates read the tree and figures, not per-path changes
-
-
-def _write(path: str, text: str, what: str) -> None:
-    try:
-        with open(path, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-    except OSError as e:
-        raise os_error(e, f"write the {what} file", path, cls=LayerscopeError) from None
 
 
 @click.command()
@@ -42,22 +34,22 @@ def _write(path: str, text: str, what: str) -> None:
                    "highestUserWastedPercent 0.1).")
 @click.option("--base-layers", type=click.IntRange(0, None), default=None, metavar="N",
               help="Layers that belong to the base image (not counted as user layers; default 1, like dive).")
-@click.option("--json", "as_json", is_flag=True, help="Print a layerscope.ci/1 JSON document instead of text.")
 @click.option("--junit", "junit_path", metavar="FILE", help="Also write a JUnit XML report (one testcase per rule).")
 @click.option("--markdown", "markdown_path", metavar="FILE",
-              help="Also write a Markdown table (PR comment, $GITHUB_STEP_SUMMARY).")
+              help="Also write the Markdown summary (PR comment, $GITHUB_STEP_SUMMARY).")
+@output_options
 @image_options
 @handle_errors
 def ci(image: str, config_path: str | None, baseline: str | None, dive_defaults: bool, base_layers: int | None,
-       as_json: bool, junit_path: str | None, markdown_path: str | None, image_name: str | None,
+       out: Output, junit_path: str | None, markdown_path: str | None, image_name: str | None,
        platform: str | None, no_verify: bool, use_cache: bool, jobs: int | None, progress: bool | None) -> None:
     """Check IMAGE against CI rules: efficiency, wasted bytes, size, layers, forbidden paths, growth.
 
     Exit 0 when every rule passes (skipped rules do not fail), 1 when one fails, 2 on bad input.
+    --json prints a layerscope.ci/1 document (docs/ci.md).
     """
     from ..analysis.ci import evaluate, load_rules, overall
     from ..report import ci_out
-    from ..report.json_out import dumps
 
     rules = load_rules(config_path, dive_defaults=dive_defaults)  # a bad config fails before any scan
     for w in rules.warnings:  # keys of a .dive-ci that dive ignores: ignored, but not silently
@@ -71,13 +63,14 @@ def ci(image: str, config_path: str | None, baseline: str | None, dive_defaults:
         warn(r)
     results = evaluate(report, rules, baseline=base)
 
-    if as_json:
-        click.echo(dumps(ci_out.ci_doc(report, rules, results, baseline=base)), nl=False)
-    else:
-        click.echo(ci_out.ci_text(report, rules, results, baseline=base, baseline_spec=baseline), nl=False)
-    if junit_path is not None:
-        _write(junit_path, ci_out.ci_junit(report, rules, results, baseline=base), "--junit")
-    if markdown_path is not None:
-        _write(markdown_path, ci_out.ci_markdown(report, rules, results, baseline=base), "--markdown")
+    # every report is rendered before any is written: a failure leaves no file half made
+    extra = [(p, render(report, rules, results, baseline=base), what) for p, render, what in (
+        (junit_path, ci_out.ci_junit, "--junit file"), (markdown_path, ci_out.ci_markdown, "--markdown file"))
+        if p is not None]
+    emit(out, lambda: ci_out.ci_doc(report, rules, results, baseline=base),
+         lambda color, _all: ci_out.ci_text(report, rules, results, baseline=base, baseline_spec=baseline,
+                                            color=color))
+    for path, text, what in extra:
+        write_file(path, text, what)
     if overall(results) == "FAIL":
         sys.exit(1)

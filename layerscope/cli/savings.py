@@ -8,11 +8,11 @@ from __future__ import annotations
 import click
 
 from .options import handle_errors, registry_options
+from .output import Output, emit, output_options
 
 
 @click.command()
 @click.argument("images", nargs=-1, required=True)
-@click.option("--json", "as_json", is_flag=True, help="Print a layerscope.savings/1 JSON document.")
 @click.option("--all-images", is_flag=True,
               help="Every image of a multi-image archive or OCI layout (otherwise IMG names one).")
 @click.option("--avg-chunk", type=int, default=65536, show_default=True, metavar="BYTES",
@@ -28,27 +28,24 @@ from .options import handle_errors, registry_options
               help="Layers read in parallel (default: CPUs available).")
 @click.option("--progress/--no-progress", default=None,
               help="Progress bar on stderr (default: only on a terminal).")
+@output_options
 @registry_options
 @handle_errors
-def savings(images: tuple[str, ...], as_json: bool, all_images: bool, avg_chunk: int, sample: float | None,
+def savings(images: tuple[str, ...], out: Output, all_images: bool, avg_chunk: int, sample: float | None,
             platform: str | None,
             no_verify: bool, jobs: int | None, progress: bool | None) -> None:
     """What sharing saves across IMAGES: by layer, ChainID, file and chunk.
 
     Each IMG is anything `inspect` reads, in any mix, or a directory of
-    archives. Every unique layer is read once.
+    archives. Every unique layer is read once. --json prints a
+    layerscope.savings/1 document (docs/json.md).
     """
     from ..analysis.savings import savings as run_savings
 
     options = {} if sample is None else {"sample": sample}
     report = run_savings(list(images), all_images=all_images, platform=platform, avg_chunk=avg_chunk,
                          verify=not no_verify, jobs=jobs, progress=progress, **options)
-    if as_json:
-        from ..report.json_out import dumps
-        from ..report.savings_out import savings_doc
+    from ..report import savings_out
 
-        click.echo(dumps(savings_doc(report)), nl=False)
-    else:
-        from ..report.savings_out import savings_text
-
-        click.echo(savings_text(report), nl=False)
+    emit(out, lambda: savings_out.savings_doc(report),
+         lambda color, all_rows: savings_out.savings_text(report, color=color, all_rows=all_rows))

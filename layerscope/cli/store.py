@@ -7,6 +7,7 @@ import sys
 import click
 
 from .options import handle_errors, registry_options
+from .output import Output, emit, output_options
 
 
 def _bar(total: int | None, desc: str, enabled: bool | None, *, absolute: bool = False):
@@ -187,44 +188,17 @@ def _n(count: int, noun: str) -> str:
     return f"{count} {noun}" + ("" if count == 1 else "s")
 
 
-def stats_doc(st, path: str) -> dict:
-    """The ``layerscope.store.stats/1`` document (docs/json.md)."""
-    return {
-        "schema": "layerscope.store.stats/1",
-        "store": path,
-        "images": st.images,
-        "layers": {"count": st.layers, "shared": st.shared_layers},
-        "files": {"count": st.files, "shared": st.shared_files},
-        "chunks": {"count": st.chunks, "shared": st.shared_chunks},
-        "blobs": st.blobs,
-        "packs": st.packs,
-        "bytes": {"logical": st.logical_bytes, "unique": st.unique_bytes, "packs": st.pack_bytes,
-                  "index": st.index_bytes, "stored": st.stored_bytes},
-        "ratio": {"total": round(st.ratio, 4), "dedup": round(st.dedup_ratio, 4),
-                  "compression": round(st.compression_ratio, 4)},
-    }
-
-
 @store.command("stats")
-@click.option("--json", "as_json", is_flag=True, help="Print a layerscope.store.stats/1 JSON document.")
+@output_options
 @_STORE
 @handle_errors
-def stats(as_json: bool, store_path: str | None) -> None:
-    """What the store holds and what it takes on disk."""
+def stats(out: Output, store_path: str | None) -> None:
+    """What the store holds and what it takes on disk.
+
+    --json prints a layerscope.store.stats/1 document (docs/json.md).
+    """
+    from ..report import store_out
+
     with _open(store_path) as s:
-        doc = stats_doc(s.stats(), str(s.path))
-    if as_json:
-        from ..report.json_out import dumps
-
-        click.echo(dumps(doc))
-        return
-    from ..units import human_size
-
-    b, r = doc["bytes"], doc["ratio"]
-    click.echo(f"images    {doc['images']}")
-    click.echo(f"layers    {doc['layers']['count']} ({doc['layers']['shared']} shared by several images)")
-    click.echo(f"files     {doc['files']['count']} ({doc['files']['shared']} shared by several layers)")
-    click.echo(f"chunks    {doc['chunks']['count']} ({doc['chunks']['shared']} shared by several layers)")
-    click.echo(f"logical   {human_size(b['logical'])}  (every image's layers and blobs)")
-    click.echo(f"unique    {human_size(b['unique'])}  (dedup {r['dedup']:.2f}x)")
-    click.echo(f"stored    {human_size(b['stored'])}  (zstd {r['compression']:.2f}x; in all {r['total']:.2f}x)")
+        doc = store_out.stats_doc(s.stats(), str(s.path))
+    emit(out, lambda: doc, lambda _color, _all: store_out.stats_text(doc))

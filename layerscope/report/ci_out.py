@@ -15,6 +15,7 @@ from typing import Any
 
 from ..analysis.ci import FAIL, PASS, SKIP, RuleResult, Rules, overall
 from ..units import human_size
+from .style import Paint, finish
 
 CI_SCHEMA = "layerscope.ci/1"
 
@@ -67,8 +68,12 @@ def format_value(name: str, value: Any) -> str:
 # text
 # --------------------------------------------------------------------------
 
+_STATUS_STYLE = {PASS: "green", FAIL: "red", SKIP: "dim"}
+
+
 def ci_text(report: Any, rules: Rules, results: Sequence[RuleResult], *, baseline: Any = None,
-            baseline_spec: str | None = None) -> str:
+            baseline_spec: str | None = None, color: bool = False) -> str:
+    paint = Paint(color)
     out = [f"Image:     {_image_name(report)}", f"Config:    {_config_line(rules)}"]
     if baseline is not None:
         out.append(f"Baseline:  {_image_name(baseline)}")
@@ -76,9 +81,10 @@ def ci_text(report: Any, rules: Rules, results: Sequence[RuleResult], *, baselin
         out.append(f"Baseline:  {baseline_spec} (not read: max_growth is not configured)")
     out.append("")
     for r in results:
-        out.append(f"{r.status}  {r.name}: {r.message}")
-    out.append(f"Result: {_summary(results)}")
-    return "\n".join(out) + "\n"
+        out.append(f"{paint(r.status, _STATUS_STYLE[r.status])}  {r.name}: {r.message}")
+    verdict = overall(results)
+    out.append(f"Result: {paint(_summary(results), _STATUS_STYLE[verdict])}")
+    return finish(out)
 
 
 # --------------------------------------------------------------------------
@@ -167,33 +173,8 @@ def ci_junit(report: Any, rules: Rules, results: Sequence[RuleResult], *, baseli
 # Markdown
 # --------------------------------------------------------------------------
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
-_ICON = {PASS: "✅ PASS", FAIL: "❌ FAIL", SKIP: "⏭️ SKIP"}
-
-
-def _md(s: Any) -> str:
-    """A table cell: Markdown and HTML specials escaped, one line."""
-    return _MD_SPECIAL.sub(r"\\\1", " ".join(str(s).split()))
-
-
 def ci_markdown(report: Any, rules: Rules, results: Sequence[RuleResult], *, baseline: Any = None) -> str:
-    """A PR comment / GitHub job summary: a heading with the verdict, one table row per rule."""
-    verdict = overall(results)
-    lines = [
-        f"### layerscope ci: {_ICON[verdict]}",
-        "",
-        f"Image: {_md(_image_name(report))}  ",
-        f"Config: {_md(_config_line(rules))}  ",
-    ]
-    if baseline is not None:
-        lines.append(f"Baseline: {_md(_image_name(baseline))}  ")
-    lines += [
-        f"Result: {_md(_summary(results))}",
-        "",
-        "| Rule | Status | Value | Threshold | Details |",
-        "| --- | --- | --- | --- | --- |",
-    ]
-    for r in results:
-        lines.append(f"| `{r.name}` | {_ICON[r.status]} | {_md(format_value(r.name, r.value))} | "
-                     f"{_md(format_value(r.name, r.threshold))} | {_md(r.message)} |")
-    return "\n".join(lines) + "\n"
+    """A PR comment / GitHub job summary: the verdict, one table row per rule (``--format markdown``'s rendering)."""
+    from .markdown import render
+
+    return render(ci_doc(report, rules, results, baseline=baseline))

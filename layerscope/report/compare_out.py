@@ -14,6 +14,7 @@ from ..fs.diff import kind, size
 from ..packages import Package
 from ..units import human_size
 from .json_out import image_path
+from .style import CHANGE_STYLE, Paint, capped, finish
 from .text import _one_line, short_digest
 
 COMPARE_SCHEMA = "layerscope.compare/1"
@@ -132,12 +133,6 @@ def _name(s: ImageSide) -> str:
     return f"{s.ref or s.path} ({s.format}{', ' + s.platform if s.platform else ''})"
 
 
-def _elide(rows: list[str], total: int, limit: int | None, indent: str = "  ") -> list[str]:
-    if limit is not None and total > limit:
-        return rows[:limit] + [f"{indent}… and {total - limit:,} more (--all shows everything)"]
-    return rows
-
-
 def _signed(n: int) -> str:
     return human_size(n, signed=True)
 
@@ -146,7 +141,12 @@ def _delta(n: int) -> str:
     return _signed(n) if n else ""
 
 
-def compare_text(r: CompareReport, *, all_rows: bool = False, width: int = 120) -> str:
+def compare_text(r: CompareReport, *, all_rows: bool = False, width: int = 120, color: bool = False) -> str:
+    paint = Paint(color)
+
+    def sign(m: str) -> str:
+        return paint(m, CHANGE_STYLE[m[0]])
+
     limit = None if all_rows else LIMIT
     lc, files, pk, hist = r.layers, r.files, r.packages, r.history
     sa, sb = r.a, r.b
@@ -161,10 +161,12 @@ def compare_text(r: CompareReport, *, all_rows: bool = False, width: int = 120) 
                    f"{len(lc.only_a)} only in A ({human_size(lc.only_a_bytes)}), "
                    f"{len(lc.only_b)} only in B ({human_size(lc.only_b_bytes)}); {where}")
     if files is not None:
-        out.append(f"Files:     +{len(files.added):,} -{len(files.removed):,} ~{len(files.modified):,}  "
+        out.append(f"Files:     {sign(f'+{len(files.added):,}')} {sign(f'-{len(files.removed):,}')} "
+                   f"{sign(f'~{len(files.modified):,}')}  "
                    f"({_signed(size_delta(r))})")
     if pk is not None:
-        out.append(f"Packages:  +{len(pk.added):,} -{len(pk.removed):,} ~{len(pk.changed):,}  "
+        out.append(f"Packages:  {sign(f'+{len(pk.added):,}')} {sign(f'-{len(pk.removed):,}')} "
+                   f"{sign(f'~{len(pk.changed):,}')}  "
                    f"(A: {_counts(pk.counts_a)}; B: {_counts(pk.counts_b)})")
     if r.config is not None:
         out.append(f"Config:    {len(r.config)} change{'s' if len(r.config) != 1 else ''}")
@@ -191,44 +193,44 @@ def compare_text(r: CompareReport, *, all_rows: bool = False, width: int = 120) 
         for c in r.config:
             what = f"{c.field}{' ' + c.key if c.key is not None else ''}"
             if c.change == "changed":
-                out.append(f"  ~ {what}: {_value(c.a)} -> {_value(c.b)}")
+                out.append(f"  {sign('~')} {what}: {_value(c.a)} -> {_value(c.b)}")
             else:
-                out.append(f"  {'+' if c.change == 'added' else '-'} {what}"
+                out.append(f"  {sign('+' if c.change == 'added' else '-')} {what}"
                            + (f": {_value(c.a if c.change == 'removed' else c.b)}" if c.key is None
                               or c.field in ('env', 'labels') else ""))
     if hist is not None and (hist.added or hist.removed):
         out += ["", "History (- only in A, + only in B):"]
-        rows = [f"  {'-' if s.change == 'removed' else '+'} {_one_line(s.created_by, width - 4) or '(no created_by)'}"
+        rows = [f"  {sign('-' if s.change == 'removed' else '+')} {_one_line(s.created_by, width - 4) or '(no created_by)'}"
                 for s in hist.steps if s.change != "same"]
-        out += _elide(rows, len(rows), limit)
+        out += capped(rows, len(rows), limit)
     if files is not None and files:
         if files.added:
             out += ["", f"Added ({len(files.added):,}):"]
-            out += _elide([f"  + {kind(n):<7} {human_size(size(n)) if kind(n) == 'file' else '':>9}  {image_path(p)}"
+            out += capped([f"  {sign('+')} {kind(n):<7} {human_size(size(n)) if kind(n) == 'file' else '':>9}  {image_path(p)}"
                            for p, n in files.added[:limit]], len(files.added), limit)
         if files.removed:
             out += ["", f"Removed ({len(files.removed):,}):"]
-            out += _elide([f"  - {kind(n):<7} {human_size(size(n)) if kind(n) == 'file' else '':>9}  {image_path(p)}"
+            out += capped([f"  {sign('-')} {kind(n):<7} {human_size(size(n)) if kind(n) == 'file' else '':>9}  {image_path(p)}"
                            for p, n in files.removed[:limit]], len(files.removed), limit)
         if files.modified:
             out += ["", f"Modified ({len(files.modified):,}):"]
-            out += _elide([f"  ~ {_delta(size(m.b) - size(m.a)):>10}  {image_path(m.path)}  ({', '.join(m.changes)})"
+            out += capped([f"  {sign('~')} {_delta(size(m.b) - size(m.a)):>10}  {image_path(m.path)}  ({', '.join(m.changes)})"
                            for m in files.modified[:limit]], len(files.modified), limit)
     if r.directories:
         out += ["", "Size change by directory (everything below each; largest first):"]
-        out += _elide([f"  {_signed(d.size_delta):>10}  +{d.added:<6,} -{d.removed:<6,} ~{d.modified:<6,} "
+        out += capped([f"  {_signed(d.size_delta):>10}  +{d.added:<6,} -{d.removed:<6,} ~{d.modified:<6,} "
                        f"{image_path(d.path)}" for d in r.directories[:limit]], len(r.directories), limit)
     if pk is not None and pk:
         out += ["", "Packages:"]
-        rows = [f"  + {p.type:<5} {p.name} {p.version}{_psize(p.size)}" for p in pk.added]
-        rows += [f"  - {p.type:<5} {p.name} {p.version}{_psize(p.size)}" for p in pk.removed]
-        rows += [f"  ~ {b.type:<5} {b.name} {a.version} -> {b.version}{_psize(b.size, a.size)}" for a, b in pk.changed]
-        out += _elide(rows, len(rows), limit)
+        rows = [f"  {sign('+')} {p.type:<5} {p.name} {p.version}{_psize(p.size)}" for p in pk.added]
+        rows += [f"  {sign('-')} {p.type:<5} {p.name} {p.version}{_psize(p.size)}" for p in pk.removed]
+        rows += [f"  {sign('~')} {b.type:<5} {b.name} {a.version} -> {b.version}{_psize(b.size, a.size)}" for a, b in pk.changed]
+        out += capped(rows, len(rows), limit)
     warnings = [f"A: {w}" for w in sa.warnings] + [f"B: {w}" for w in sb.warnings] + (pk.warnings if pk else [])
     if warnings:
         out.append("")
-        out += [f"warning: {w}" for w in warnings]
-    return "\n".join(out) + "\n"
+        out += [f"{paint('warning:', 'yellow')} {w}" for w in warnings]
+    return finish(out)
 
 
 def _layers(n: int) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 
 from ..analysis.savings import LEVELS, SavingsReport
 from ..units import human_size
+from .style import Paint, capped, finish
 from .text import short_digest
 
 SAVINGS_SCHEMA = "layerscope.savings/1"
@@ -41,12 +42,14 @@ def _pct(part: int, whole: int) -> str:
     return f"{100 * part / whole:5.1f}%" if whole else "    -"
 
 
-def savings_text(r: SavingsReport) -> str:
+def savings_text(r: SavingsReport, *, color: bool = False, all_rows: bool = False) -> str:
+    paint = Paint(color)
+    limit = None if all_rows else LIMIT
     out = [f"{len(r.images)} images", ""]
-    out.append(f"{'stored':<10} {'bytes':>10} {'of naive':>9} {'zstd -3':>10}")
+    out.append(paint(f"{'stored':<10} {'bytes':>10} {'of naive':>9} {'zstd -3':>10}", "bold"))
     for lv, size in (("naive", r.naive), *((lv, r.totals[lv]) for lv in LEVELS)):
         out.append(f"{lv:<10} {human_size(size):>10} {_pct(size, r.naive):>9} {human_size(r.compressed[lv]):>10}")
-    out += ["", f"{'#':>3} {'level':<8} {'size':>10} {'shared':>10} {'unique':>10}  image"]
+    out += ["", paint(f"{'#':>3} {'level':<8} {'size':>10} {'shared':>10} {'unique':>10}  image", "bold")]
     for i, p in enumerate(r.per_image):
         for k, lv in enumerate(LEVELS):
             x = p.levels[lv]
@@ -59,13 +62,14 @@ def savings_text(r: SavingsReport) -> str:
             out += [f"{i:>3}  " + "".join(f"{human_size(v):>10}" for v in row) for i, row in enumerate(m)]
     if r.top_layers:
         out += ["", "layers used by most images"]
-        out += [f"  {short_digest(t.diff_id)} {human_size(t.size):>10}  {len(t.images)} image"
-                f"{'s' if len(t.images) > 1 else ''}: {', '.join(map(str, t.images))}" for t in r.top_layers[:LIMIT]]
+        out += capped([f"  {short_digest(t.diff_id)} {paint.rjust(human_size(t.size), 10, 'green')}  {len(t.images)} "
+                       f"image{'s' if len(t.images) > 1 else ''}: {', '.join(map(str, t.images))}"
+                       for t in r.top_layers[:limit]], len(r.top_layers), limit)
     out += ["", "near misses (different diff_ids, mostly the same files)" if r.near_misses else "no near misses"]
-    for m in r.near_misses[:LIMIT]:
+    rows = []
+    for m in r.near_misses[:limit]:
         changed = f", {m.changed} paths differ" if m.changed else ""
-        out.append(f"  {short_digest(m.a)} ~ {short_digest(m.b)}: {human_size(m.common)} stored twice "
-                   f"({100 * m.share:.0f}% alike): {m.cause}{changed}")
-    if len(r.near_misses) > LIMIT:
-        out.append(f"  ... {len(r.near_misses) - LIMIT} more (--json lists them all)")
-    return "\n".join(out) + "\n"
+        rows.append(f"  {short_digest(m.a)} ~ {short_digest(m.b)}: {paint(human_size(m.common), 'yellow')} stored "
+                    f"twice ({100 * m.share:.0f}% alike): {m.cause}{changed}")
+    out += capped(rows, len(r.near_misses), limit)
+    return finish(out)

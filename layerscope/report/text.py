@@ -5,6 +5,10 @@ from __future__ import annotations
 from ..analysis.inspect import InspectReport
 from ..layer.entry import CONTENT_KINDS
 from ..units import human_size
+from .style import CHANGE_STYLE, Paint, capped, finish
+
+LIMIT = 10  # rows per list in the text, unless --all
+CHANGES_LIMIT = 50  # changes per layer in the text, unless --all
 
 
 def short_digest(d: str | None) -> str:
@@ -14,27 +18,29 @@ def short_digest(d: str | None) -> str:
     return hexpart[:12] if hexpart else d[:12]
 
 
-def _waste_text(w) -> list[str]:
+def _waste_text(w, paint: Paint, limit: int | None) -> list[str]:
     out = [
         "",
-        f"Efficiency: {w.efficiency:.2%}   wasted: {human_size(w.wasted_bytes)} ({w.wasted_bytes:,} bytes) of "
-        f"{human_size(w.total_bytes)} stored in files   user layers wasted: {w.user_wasted_ratio:.2%}",
+        f"Efficiency: {w.efficiency:.2%}   wasted: {paint(human_size(w.wasted_bytes), 'yellow')} "
+        f"({w.wasted_bytes:,} bytes) of {human_size(w.total_bytes)} stored in files   "
+        f"user layers wasted: {w.user_wasted_ratio:.2%}",
         f"            dive's figures: efficiency {w.dive_efficiency:.2%}, wasted {human_size(w.dive_wasted_bytes)}",
     ]
     reasons = ", ".join(f"{r} {human_size(b)}" for r, b in w.by_reason.items() if b)
     if reasons:
         out.append(f"            by reason: {reasons}")
         out.append("")
-        out.append(f"  {'wasted':>9}  {'reason':<14} {'layers':<10} path")
-        for t in w.top[:10]:
-            out.append(f"  {human_size(t.bytes):>9}  {t.reason:<14} {','.join(map(str, t.layers)):<10} /{t.path}")
+        out.append(paint(f"  {'wasted':>9}  {'reason':<14} {'layers':<10} path", "bold"))
+        out += capped([f"  {paint.rjust(human_size(t.bytes), 9, 'yellow')}  {t.reason:<14} "
+                       f"{','.join(map(str, t.layers)):<10} /{t.path}" for t in w.top[:limit]], len(w.top), limit)
     if w.duplicates:
         out.append("")
-        out.append(f"Duplicate content: {human_size(w.duplicate_bytes)} savable by hardlinking or dedup "
-                   f"({len(w.duplicates)} groups)")
-        for d in w.duplicates[:5]:
-            out.append(f"  {human_size(d.savable_bytes):>9}  {len(d.paths)} copies: " + ", ".join("/" + p for p in d.paths[:3])
-                       + (" …" if len(d.paths) > 3 else ""))
+        out.append(f"Duplicate content: {paint(human_size(w.duplicate_bytes), 'yellow')} savable by hardlinking "
+                   f"or dedup ({len(w.duplicates)} groups)")
+        dup_limit = None if limit is None else 5
+        out += capped([f"  {paint.rjust(human_size(d.savable_bytes), 9, 'yellow')}  {len(d.paths)} copies: "
+                       + ", ".join("/" + p for p in d.paths[:3]) + (" …" if len(d.paths) > 3 else "")
+                       for d in w.duplicates[:dup_limit]], len(w.duplicates), dup_limit)
     return out
 
 
@@ -57,7 +63,9 @@ def _verified(report: InspectReport) -> str:
     return "all blob digests and diff_ids"
 
 
-def inspect_text(report: InspectReport, *, width: int = 120) -> str:
+def inspect_text(report: InspectReport, *, width: int = 120, color: bool = False, all_rows: bool = False) -> str:
+    """The summary, one row per layer (every layer: they are the point), and the waste."""
+    paint = Paint(color)
     out = [
         f"Image:      {report.ref or report.path} ({report.format})",
         f"Manifest:   {report.manifest_digest or '- (no manifest in a legacy docker-archive)'}",
@@ -69,7 +77,7 @@ def inspect_text(report: InspectReport, *, width: int = 120) -> str:
         "",
     ]
     header = f"{'#':>3}  {'digest':<12}  {'size':>9}  {'stored':>9}  {'comp':<5}  {'entries':>7}  created_by"
-    out.append(header)
+    out.append(paint(header, "bold"))
     fixed = len(header) - len("created_by")
     for layer in report.layers:
         entries = "-" if layer.entries is None else f"{layer.entries:,}"
@@ -82,32 +90,38 @@ def inspect_text(report: InspectReport, *, width: int = 120) -> str:
     if any(layer.foreign for layer in report.layers):
         out.append("  * foreign layer: blob not in the image, not fetched")
     if report.waste is not None:
-        out.extend(_waste_text(report.waste))
+        out.extend(_waste_text(report.waste, paint, None if all_rows else LIMIT))
     for w in report.warnings:
-        out.append(f"warning: {w}")
-    return "\n".join(out) + "\n"
+        out.append(f"{paint('warning:', 'yellow')} {w}")
+    return finish(out)
 
 
 _CHANGE_LETTER = {"added": "A", "modified": "M", "metadata": "m", "deleted": "D", "opaque": "O"}
 _TYPE_CHAR = {"file": "-", "dir": "d", "symlink": "l", "hardlink": "-", "char": "c", "block": "b", "fifo": "p"}
 
 
-def changes_text(report, only: int | None = None) -> str:
+def changes_text(report, only: int | None = None, *, color: bool = False, all_rows: bool = False) -> str:
+    paint = Paint(color)
+    limit = None if all_rows else CHANGES_LIMIT
     out = ["Legend: A added, M modified, m metadata only (a full copy), D deleted, O opaque dir (lower content hidden)"]
     for d in report.layers:
         if only is not None and d.index != only:
             continue
         out.append("")
-        out.append(f"Layer {d.index}  {short_digest(d.digest)}  {_one_line(d.created_by, 90)}")
+        out.append(paint(f"Layer {d.index}  {short_digest(d.digest)}  {_one_line(d.created_by, 90)}", "bold"))
         if not d.changes:
             out.append("  (no changes)")
-        for c in d.changes:
-            extra = f"  (removes {human_size(c.removed_bytes)})" if c.removed_bytes else ""
+        rows = []
+        for c in d.changes[:limit]:
+            extra = f"  (removes {paint(human_size(c.removed_bytes), 'red')})" if c.removed_bytes else ""
             size = human_size(c.size) if c.type in CONTENT_KINDS else ""
-            out.append(f"  {_CHANGE_LETTER[c.change]}  {'/' + c.path:<60} {c.type:<8} {size:>9}{extra}")
+            letter = _CHANGE_LETTER[c.change]
+            rows.append(f"  {paint(letter, CHANGE_STYLE[letter])}  {paint.ljust('/' + c.path, 60, CHANGE_STYLE[letter])} "
+                        f"{c.type:<8} {size:>9}{extra}")
+        out += capped(rows, len(d.changes), limit)
         for w in d.warnings:
-            out.append(f"  warning: {w.code}: /{w.path}: {w.message}")
-    return "\n".join(out) + "\n"
+            out.append(f"  {paint('warning:', 'yellow')} {w.code}: /{w.path}: {w.message}")
+    return finish(out)
 
 
 def mode_string(kind: str, mode: int) -> str:
