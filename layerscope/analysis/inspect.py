@@ -16,6 +16,7 @@ from ..layer.entry import Entry
 from ..source import Image, open_image
 from ..layer.cache import ScanCache
 from ..record import Record
+from .filesystem import Filesystem
 from .layers import progress_bar, scan_image
 from .waste import Waste, measure
 
@@ -126,6 +127,12 @@ class InspectReport(Record):
     @property
     def dive_user_wasted_ratio(self) -> float:
         return self._need_waste().dive_user_wasted_ratio
+
+    @property
+    def filesystem(self) -> Filesystem | None:
+        """The final filesystem by size in a bounded number of nodes (the HTML treemap's
+        data); None when the waste was not measured (analyze=False or ``upto``)."""
+        return self.waste.filesystem if self.waste is not None else None
 
     def paths(self) -> Iterator[str]:
         """Every path of the final merged filesystem (relative, sorted)."""
