@@ -16,9 +16,12 @@ from ..layer.entry import Entry
 from ..source import Image, open_image
 from ..layer.cache import ScanCache
 from ..record import Record
-from .filesystem import Filesystem
 from .layers import progress_bar, scan_image
 from .waste import Waste, measure
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .filesystem import Filesystem
 
 
 class LayerInfo(Record):

@@ -26,7 +26,10 @@ from ..fs.overlay import Overlay
 from ..fs.tree import LayerId
 from ..layer.entry import CONTENT_KINDS
 from ..record import Record
-from .filesystem import Filesystem, aggregate
+
+TYPE_CHECKING = False  # the aggregate is loaded on first use: the text report never needs it
+if TYPE_CHECKING:
+    from .filesystem import Filesystem
 
 REASONS = ("deleted", "overwritten", "metadata-copy", "opaque-hidden", "replaced")
 TOP_N = 20
@@ -120,7 +123,9 @@ class Waste(Record, hidden=("duplicates_of", "filesystem_of")):  # left out of r
         """The final filesystem by size, in a bounded number of nodes (see
         :mod:`~layerscope.analysis.filesystem`); found on first use, as :attr:`duplicates`."""
         found = self.filesystem_of
-        if found is not None and not isinstance(found, Filesystem):
+        if isinstance(found, Overlay):
+            from .filesystem import aggregate
+
             found = self.filesystem_of = aggregate(found.tree)
         return found
 
