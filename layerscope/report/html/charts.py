@@ -152,6 +152,8 @@ def treemap(root: dict) -> str:
                 fit = max(int((w - 6) / 6.4), 1)
                 text = name if len(name) <= fit else name[: max(fit - 1, 1)] + "\u2026"
                 label = f'<text x="{x + 3:.1f}" y="{y + 13:.1f}">{esc(text)}</text>'
+                if h > 30 and w > 60:
+                    label += f'<text class="sz" x="{x + 3:.1f}" y="{y + 26:.1f}">{esc(size(c["size"]))}</text>'
             parts.append(f'<g class="node {esc(cls)}"{attrs}><rect x="{x:.2f}" y="{y:.2f}" width="{w:.2f}" '
                          f'height="{h:.2f}" fill="{layer_colour(c.get("layer"))}"><title>{esc(title)}</title></rect>'
                          f"{label}</g>")

@@ -55,7 +55,7 @@ td.p{word-break:break-all;font-family:ui-monospace,Menlo,Consolas,monospace;font
 #treemap{width:100%;height:auto;display:block;background:#fff}
 #treemap rect{stroke:#fff;stroke-width:1}
 #treemap .dir{cursor:pointer}#treemap .dir:hover rect{opacity:.85}
-#treemap text{font-size:11px;fill:#111;pointer-events:none}
+#treemap text{font-size:11px;fill:#111;pointer-events:none}#treemap text.sz{fill:#333;font-size:10px}
 #treemap .rest rect{opacity:.55}
 .cols{display:grid;grid-template-columns:1fr 1fr;gap:12px}
 .shared{background:#e3f1e6}.only-a{background:#fbe3e1}.only-b{background:#e1ebfb}
