@@ -19,6 +19,7 @@ from __future__ import annotations
 import heapq
 
 from ..fs.tree import LayerId, Tree
+from ..gcpause import paused_gc
 from ..layer.entry import CONTENT_KINDS
 from ..record import Record
 
@@ -65,17 +66,9 @@ class Filesystem(Record):
         self.aggregated = aggregated
 
 
-class _Dir:
-    __slots__ = ("path", "size", "files", "by_layer", "dirs", "own", "chosen")
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self.size = 0
-        self.files = 0
-        self.by_layer: dict[LayerId, int] = {}
-        self.dirs: list[_Dir] = []
-        self.own: list[tuple[int, str, LayerId]] = []  # its files: (size, path, layer)
-        self.chosen: list = []  # chosen children: _Dir or file tuples
+# a directory while aggregating: a list, not an object (~100,000 of them in a one-file-per-directory image)
+# OWN: its files, (size, path, layer); DIRS: its subdirectories, CHOSEN: its children with a node (None: none)
+PATH, SIZE, FILES, BY_LAYER, DIRS, OWN, CHOSEN = range(7)
 
 
 def _top(by_layer: dict[LayerId, int]) -> LayerId | None:
@@ -87,77 +80,99 @@ def _top(by_layer: dict[LayerId, int]) -> LayerId | None:
 
 def aggregate(tree: Tree, *, max_nodes: int = MAX_NODES) -> Filesystem:
     """The final tree by size, in at most ``max_nodes`` nodes (at least 2)."""
-    max_nodes = max(max_nodes, 2)
+    with paused_gc():  # a list per directory, a tuple per file, no cycles: see gcpause.py
+        return _aggregate(tree, max(max_nodes, 2))
+
+
+def _aggregate(tree: Tree, max_nodes: int) -> Filesystem:
     names = tree.names  # hardlinked inodes: their content is counted at one name only
     seen: set[int] = set()
-    dirs: dict[str, _Dir] = {"": _Dir("")}
     content = CONTENT_KINDS
+    files_in: dict[str, list[tuple[int, str, LayerId]]] = {}
+    get = files_in.get
     for path, node in tree.nodes.items():
         e = node.entry
         if e.kind not in content:
             continue
-        inode = node.inode
-        if inode in names:
-            if inode in seen:
-                continue
-            seen.add(inode)
+        if names:
+            inode = node.inode
+            if inode in names:
+                if inode in seen:
+                    continue
+                seen.add(inode)
         parent = path.rpartition("/")[0]
-        d = dirs.get(parent)
-        if d is None:
-            d = dirs[parent] = _Dir(parent)
-        size, layer = e.size, node.layer
-        d.own.append((size, path, layer))
-        d.size += size
-        d.files += 1
-        d.by_layer[layer] = d.by_layer.get(layer, 0) + size
+        own = get(parent)
+        if own is None:
+            own = files_in[parent] = []
+        own.append((e.size, path, node.layer))
+    dirs: dict[str, list] = {}
+    for path, own in files_in.items():
+        by: dict[LayerId, int] = {}
+        total = 0
+        for size, _, layer in own:
+            total += size
+            by[layer] = by.get(layer, 0) + size
+        dirs[path] = [path, total, len(own), by, None, own, None]
+    if "" not in dirs:
+        dirs[""] = ["", 0, 0, {}, None, [], None]
     for path in list(dirs):  # every ancestor of a directory with files
         while path:
             path = path.rpartition("/")[0]
             if path in dirs:
                 break
-            dirs[path] = _Dir(path)
-    for d in sorted(dirs.values(), key=lambda d: -d.path.count("/") if d.path else 1):
-        if not d.path:
+            dirs[path] = [path, 0, 0, {}, None, [], None]
+    for path in sorted(dirs, key=len, reverse=True):  # a parent's path is shorter: children first
+        if not path:
             continue
-        up = dirs[d.path.rpartition("/")[0]]
-        up.dirs.append(d)
-        up.size += d.size
-        up.files += d.files
-        for layer, n in d.by_layer.items():
-            up.by_layer[layer] = up.by_layer.get(layer, 0) + n
+        d = dirs[path]
+        up = dirs[path.rpartition("/")[0]]
+        if up[DIRS] is None:
+            up[DIRS] = [d]
+        else:
+            up[DIRS].append(d)
+        up[SIZE] += d[SIZE]
+        up[FILES] += d[FILES]
+        by = up[BY_LAYER]
+        for layer, n in d[BY_LAYER].items():
+            by[layer] = by.get(layer, 0) + n
     root = dirs[""]
 
     # largest first: a chosen directory's children become candidates; each chosen
     # directory may need a rest node, so room is kept for one
     count, reserve = 1, 1
-    heap: list[tuple[int, str, object, _Dir]] = []
+    heap: list[tuple[int, str, object, list]] = []
+    push = heapq.heappush
 
-    def offer(d: _Dir) -> None:
-        for c in d.dirs if d.path.count("/") < MAX_DEPTH - 1 else ():
-            if c.size:
-                heapq.heappush(heap, (-c.size, c.path, c, d))
-        for f in d.own:
+    def offer(d: list) -> None:
+        if d[DIRS] is not None and d[PATH].count("/") < MAX_DEPTH - 1:
+            for c in d[DIRS]:
+                if c[SIZE]:
+                    push(heap, (-c[SIZE], c[PATH], c, d))
+        for f in d[OWN]:
             if f[0]:
-                heapq.heappush(heap, (-f[0], f[1], f, d))
+                push(heap, (-f[0], f[1], f, d))
 
     offer(root)
     while heap and count + reserve < max_nodes:
         _, _, item, parent = heapq.heappop(heap)
-        parent.chosen.append(item)
+        if parent[CHOSEN] is None:
+            parent[CHOSEN] = [item]
+        else:
+            parent[CHOSEN].append(item)
         count += 1
-        if item.__class__ is _Dir:
+        if item.__class__ is list:
             reserve += 1
             offer(item)
     aggregated = False
     made = 0
 
-    def build(d: _Dir) -> FsNode:
+    def build(d: list) -> FsNode:
         nonlocal aggregated, made
         made += 1
         kids: list[FsNode] = []
-        size, files, rest_by_layer = d.size, d.files, dict(d.by_layer)
-        for item in d.chosen:  # in the order chosen: largest first
-            if item.__class__ is _Dir:
+        size, files, rest_by_layer = d[SIZE], d[FILES], dict(d[BY_LAYER])
+        for item in d[CHOSEN] or ():  # in the order chosen: largest first
+            if item.__class__ is list:
                 kid = build(item)
             else:
                 made += 1
@@ -174,8 +189,8 @@ def aggregate(tree: Tree, *, max_nodes: int = MAX_NODES) -> Filesystem:
         if files:  # what was not chosen: small files, and the directories holding only such
             aggregated = True
             made += 1
-            kids.append(FsNode(d.path, REST, size, files, _top(rest_by_layer), rest_by_layer))
-        return FsNode(d.path, DIR, d.size, d.files, _top(d.by_layer), dict(d.by_layer), kids)
+            kids.append(FsNode(d[PATH], REST, size, files, _top(rest_by_layer), rest_by_layer))
+        return FsNode(d[PATH], DIR, d[SIZE], d[FILES], _top(d[BY_LAYER]), dict(d[BY_LAYER]), kids)
 
     tree_root = build(root)
     return Filesystem(tree_root, made, max_nodes, aggregated)

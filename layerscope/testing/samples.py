@@ -131,15 +131,17 @@ def demo(path: str | os.PathLike, *, hostile: str | None = None) -> Path:
     })
 
 
-def many_files(n: int, *, size: int = 200, seed: int = 1) -> bytes:
-    """One layer of ``n`` files of 1..``2*size`` bytes in deep directories (``dN/eN/fN/gN/``)."""
+def many_files(n: int, *, size: int = 200, per_dir: int = 10, seed: int = 1) -> bytes:
+    """One layer of ``n`` files of 1..``2*size`` bytes, ``per_dir`` to a directory, five levels
+    deep (``usr/share/dA/eB/pkgJ/``; ``per_dir=1``: a directory per file, the aggregate's worst case)."""
     rng = random.Random(seed)
     pool = rng.randbytes(4 * size)
-    entries: list[tuple] = []
+    entries: list[tuple] = [("dir", "usr"), ("dir", "usr/share")]
     seen: set[str] = set()
     for i in range(n):
-        parts = (f"d{i % 7}", f"e{i % 31}", f"f{i % 101}", f"g{i % 211}")
-        for k in range(1, 5):
+        j = i // per_dir
+        parts = ("usr", "share", f"d{j % 7}", f"e{j % 31}", f"pkg{j}")
+        for k in range(3, 6):
             d = "/".join(parts[:k])
             if d not in seen:
                 seen.add(d)
