@@ -219,7 +219,7 @@ def test_inspect(docs, pages):
             for b in boxes}
     total = sum(c["size"] for c in kids)
     for c in kids:
-        assert area[c["path"]] == pytest.approx(1000 * 560 * c["size"] / total, rel=1e-3, abs=1)  # .2f rounding
+        assert area[c["path"]] == pytest.approx(1000 * 440 * c["size"] / total, rel=1e-3, abs=1)  # .2f rounding
 
 
 def test_inspect_without_the_filesystem(work):

@@ -14,7 +14,7 @@ from typing import Any
 
 from .page import esc, size
 
-W, H = 1000.0, 560.0  # the treemap's viewBox; areas are proportional to sizes within a level
+W, H = 1000.0, 440.0  # the treemap's viewBox; areas are proportional to sizes within a level
 
 
 def layer_colour(layer: Any) -> str:
@@ -124,6 +124,21 @@ def _name(node: dict) -> str:
     return path.rsplit("/", 1)[-1] or "/"
 
 
+PREVIEW_MIN = 60.0  # px² (of the viewBox): smaller children are not previewed in their directory's box
+
+
+def _preview(node: dict, x: float, y: float, w: float, h: float) -> str:
+    """A directory's children, faint, inside its box below the label: what opening it shows."""
+    top = 30.0 if h > 60 else 16.0
+    if w < 30 or h < top + 14:
+        return ""
+    kids = [c for c in node.get("children", ()) if c["size"] > 0]
+    rects = squarify([c["size"] for c in kids], x + 2, y + top, w - 4, h - top - 2)
+    return "".join(f'<rect class="pv" x="{rx:.1f}" y="{ry:.1f}" width="{rw:.1f}" height="{rh:.1f}" '
+                   f'fill="{layer_colour(c.get("layer"))}"/>'
+                   for c, (rx, ry, rw, rh) in zip(kids, rects) if rw * rh >= PREVIEW_MIN)
+
+
 def treemap(root: dict) -> str:
     """The aggregate (inspect's ``filesystem.root``) as one SVG: a level per directory."""
     levels: list[str] = []
@@ -154,9 +169,10 @@ def treemap(root: dict) -> str:
                 label = f'<text x="{x + 3:.1f}" y="{y + 13:.1f}">{esc(text)}</text>'
                 if h > 30 and w > 60:
                     label += f'<text class="sz" x="{x + 3:.1f}" y="{y + 26:.1f}">{esc(size(c["size"]))}</text>'
+            inner = _preview(c, x, y, w, h) if c["type"] == "dir" else ""
             parts.append(f'<g class="node {esc(cls)}"{attrs}><rect x="{x:.2f}" y="{y:.2f}" width="{w:.2f}" '
                          f'height="{h:.2f}" fill="{layer_colour(c.get("layer"))}"><title>{esc(title)}</title></rect>'
-                         f"{label}</g>")
+                         f"{inner}{label}</g>")
         up = f' data-parent="{parent}"' if parent else ""
         hidden = "" if parent is None else ' style="display:none"'  # until drilled into
         levels.append(f'<g class="level" id="{ident}" data-name="{esc(_name(node))}"{up}{hidden}>'

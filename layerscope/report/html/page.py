@@ -57,6 +57,7 @@ td.p{word-break:break-all;font-family:ui-monospace,Menlo,Consolas,monospace;font
 #treemap .dir{cursor:pointer}#treemap .dir:hover rect{opacity:.85}
 #treemap text{font-size:11px;fill:#111;pointer-events:none}#treemap text.sz{fill:#333;font-size:10px}
 #treemap .rest rect{opacity:.55}
+#treemap rect.pv{stroke:rgba(255,255,255,.7);stroke-width:.6;opacity:.55;pointer-events:none}
 .cols{display:grid;grid-template-columns:1fr 1fr;gap:12px}
 .shared{background:#e3f1e6}.only-a{background:#fbe3e1}.only-b{background:#e1ebfb}
 input.filter{margin:4px 0 6px;padding:3px 6px;width:280px;border:1px solid #c6ccd4;border-radius:4px}
