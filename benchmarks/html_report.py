@@ -17,7 +17,6 @@ Chromium runs through selenium and chromium-driver (``--headless=new``).
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import statistics
 import sys

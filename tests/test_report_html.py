@@ -260,6 +260,17 @@ def test_compare(docs, pages):
         root.by_id(box.attrs["data-table"])  # every filter box names its table
 
 
+@pytest.mark.parametrize("only", ["config", "files", "layers", "history", "packages"])
+def test_compare_of_one_section(only, work, ls):
+    """``--only``: the other sections are null, and the page leaves them out."""
+    doc = json.loads(ls("compare", "--json", "--only", only, f"{work / 'img'}:app-1.0", f"{work / 'img'}:app-1.1").out)
+    root = parse(render(doc))
+    tables = {"config": "config-table", "files": "files-table", "layers": "layers-a", "history": "history-table",
+              "packages": "packages-table"}
+    present = {k for k, ident in tables.items() if any(e.attrs.get("id") == ident for e in root.iter())}
+    assert present == {only}
+
+
 def test_savings(docs, pages):
     doc, root = docs["savings"], parse(pages["savings"])
     bars = root.by_id("totals-bars").find(cls="total-bar")

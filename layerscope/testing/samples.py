@@ -116,7 +116,10 @@ def demo(path: str | os.PathLike, *, hostile: str | None = None) -> Path:
         app2.append(("file", f"app/static/{hostile}", b"<b>still not markup</b>"))
     chmod1 = [(e[0], e[1], e[2], 0o755) for e in app1 if e[0] == "file"]
     upgrade = [("file", "var/lib/dpkg/status", _status({"libc6": "2.36-9", "openssl": "3.0.13-1", "zlib1g": "1.2.13",
-                                                        "python3": "3.11.2-1"}))]
+                                                        "python3": "3.11.2-1", "python3-requests": "2.28.1"})),
+               ("dir", "usr/lib/python3/requests")]
+    upgrade += [("file", f"usr/lib/python3/requests/m{i}.py", _bytes(rng, 16_000, text=True)) for i in range(6)]
+    upgrade += [("whiteout", f"usr/share/doc/pkg{i}") for i in range(8)] + [("file", "bin/tar", _bytes(rng, 150_000), 0o755)]
     bad = f" # {hostile}" if hostile else ""
     common = [(layer(base), "ADD rootfs.tar.xz / # buildkit"),
               (layer(install), "RUN apt-get update && apt-get install -y python3"),
@@ -126,7 +129,7 @@ def demo(path: str | os.PathLike, *, hostile: str | None = None) -> Path:
             "Labels": {"version": "1.1", **({"note": hostile} if hostile else {})}, "ExposedPorts": {"8080/tcp": {}}}
     return oci_layout(path, {
         "app-1.0": (common + [(layer(app1), f"COPY app /app{bad}"), (layer(chmod1), "RUN chmod -R 755 /app")], cfg1),
-        "app-1.1": (common + [(layer(app2), f"COPY app /app{bad}"), (layer(upgrade), "RUN apt-get upgrade -y openssl")],
+        "app-1.1": (common + [(layer(app2), f"COPY app /app{bad}"), (layer(upgrade), "RUN apt-get upgrade -y openssl && apt-get install -y python3-requests")],
                     cfg2),
     })
 
