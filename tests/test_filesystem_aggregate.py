@@ -148,6 +148,21 @@ def test_the_node_count_is_bounded_and_the_sums_still_hold():
     assert len(chosen) > 300 and min(chosen) >= 1000 + 7700
 
 
+def test_empty_files_of_a_layer_in_several_directories():
+    """Layer 1 provides no bytes: it is in no by_layer (and chosen siblings subtract cleanly)."""
+    ov = Overlay(changes=False)
+    d = [Entry(path=p, kind=DIR, size=0, mode=0o755, uid=0, gid=0, mtime=0) for p in ("a", "a/x", "a/y")]
+    f = [Entry(path=p, kind=FILE, size=n, mode=0o644, uid=0, gid=0, mtime=0)
+         for p, n in (("a/x/f", 10), ("a/y/g", 20))]
+    ov.apply(0, d + f)
+    ov.apply(1, [Entry(path=p, kind=FILE, size=0, mode=0o644, uid=0, gid=0, mtime=0) for p in ("a/x/e", "a/y/e")])
+    fs = aggregate(ov.tree)
+    (a,) = fs.root.children
+    assert a.by_layer == {0: 30} and a.files == 4 and [c.path for c in a.children] == ["a/y", "a/x"]
+    assert [(c.kind, c.size, c.files, c.by_layer) for c in a.children[0].children] == \
+        [("file", 20, 1, {0: 20}), ("rest", 0, 1, {})]
+
+
 def test_depth_is_bounded():
     ov = Overlay(changes=False)
     parts = [f"d{i}" for i in range(MAX_DEPTH + 30)]
@@ -167,3 +182,32 @@ def test_no_filesystem_without_the_waste(sample):
     _, spec = sample
     report = inspect(spec, analyze=False)
     assert report.filesystem is None and "filesystem" not in inspect_doc(report)
+
+
+def _check(node) -> int:
+    """Every directory's children add up to it; returns the nodes below and at ``node``."""
+    count = 1
+    if node.kind == "dir":
+        assert sum(c.size for c in node.children) == node.size
+        assert sum(c.files for c in node.children) == node.files
+        assert sum(node.by_layer.values()) == node.size and all(node.by_layer.values())
+        count += sum(_check(c) for c in node.children)
+    return count
+
+
+@pytest.mark.parametrize("seed", range(0, 40, 3))
+def test_random_stacks(seed, tmp_path):
+    """Whiteouts, opaque directories, hardlinks, files over directories: the sums still hold."""
+    import overlay_images as O
+    import random_stacks as R
+
+    raws = [O._raw_tar(entries) for entries in R.random_stack(seed)]
+    lay = I.OCILayout(tmp_path / "img")
+    descs = [lay.blob(r, I.OCI_LAYER) for r in raws]
+    lay.add_ref(lay.image(descs, I.make_config([I.sha256(r) for r in raws])), "t")
+    lay.finish()
+    report = inspect(f"{tmp_path / 'img'}:t")
+    fs = report.filesystem
+    assert fs.root.size == report.waste.final_bytes
+    assert fs.root.files == sum(1 for n in report.overlay.tree.nodes.values() if n.kind == FILE)
+    assert _check(fs.root) == fs.nodes

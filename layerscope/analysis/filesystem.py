@@ -110,8 +110,9 @@ def _aggregate(tree: Tree, max_nodes: int) -> Filesystem:
         by: dict[LayerId, int] = {}
         total = 0
         for size, _, layer in own:
-            total += size
-            by[layer] = by.get(layer, 0) + size
+            if size:  # by_layer names the layers that provide bytes
+                total += size
+                by[layer] = by.get(layer, 0) + size
         dirs[path] = [path, total, len(own), by, None, own, None]
     if "" not in dirs:
         dirs[""] = ["", 0, 0, {}, None, [], None]
@@ -181,7 +182,7 @@ def _aggregate(tree: Tree, max_nodes: int) -> Filesystem:
             size -= kid.size
             files -= kid.files
             for layer, n in kid.by_layer.items():
-                left = rest_by_layer[layer] - n
+                left = rest_by_layer.get(layer, 0) - n
                 if left:
                     rest_by_layer[layer] = left
                 else:
