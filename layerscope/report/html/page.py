@@ -63,7 +63,7 @@ td.p{word-break:break-all;font-family:ui-monospace,Menlo,Consolas,monospace;font
 input.filter{margin:4px 0 6px;padding:3px 6px;width:280px;border:1px solid #c6ccd4;border-radius:4px}
 .heat td{text-align:center;font-size:12px;font-variant-numeric:tabular-nums}
 .more{color:#5b6573;font-size:12px}
-@media print{body{background:#fff}main{max-width:none;padding:0}section{border:none;padding:4px 0}
+@media print{body{background:#fff;-webkit-print-color-adjust:exact;print-color-adjust:exact}main{max-width:none;padding:0}section{border:none;padding:4px 0}
  input.filter,#crumbs a{display:none}}
 """
 
