@@ -135,6 +135,8 @@ def test_every_path_field_of_every_document_is_absolute(docs):
     want = {
         ("layerscope.inspect", ".efficiency.top[].path"),
         ("layerscope.inspect", ".duplicate_content.groups[].paths[]"),
+        ("layerscope.inspect", ".filesystem.root.path"),
+        ("layerscope.inspect", ".filesystem.root.children[].children[].path"),
         ("layerscope.changes", ".layers[].changes[].path"),
         ("layerscope.changes", ".layers[].warnings[].path"),
         ("layerscope.ls", ".entries[].path"),

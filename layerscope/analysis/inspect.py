@@ -19,6 +19,10 @@ from ..record import Record
 from .layers import progress_bar, scan_image
 from .waste import Waste, measure
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .filesystem import Filesystem
+
 
 class LayerInfo(Record):
     __slots__ = ("index", "digest", "diff_id", "media_type", "compression", "size", "compressed_size", "created_by",
@@ -126,6 +130,12 @@ class InspectReport(Record):
     @property
     def dive_user_wasted_ratio(self) -> float:
         return self._need_waste().dive_user_wasted_ratio
+
+    @property
+    def filesystem(self) -> Filesystem | None:
+        """The final filesystem by size in a bounded number of nodes (the HTML treemap's
+        data); None when the waste was not measured (analyze=False or ``upto``)."""
+        return self.waste.filesystem if self.waste is not None else None
 
     def paths(self) -> Iterator[str]:
         """Every path of the final merged filesystem (relative, sorted)."""

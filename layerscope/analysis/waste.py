@@ -27,6 +27,10 @@ from ..fs.tree import LayerId
 from ..layer.entry import CONTENT_KINDS
 from ..record import Record
 
+TYPE_CHECKING = False  # the aggregate is loaded on first use: the text report never needs it
+if TYPE_CHECKING:
+    from .filesystem import Filesystem
+
 REASONS = ("deleted", "overwritten", "metadata-copy", "opaque-hidden", "replaced")
 TOP_N = 20
 
@@ -63,9 +67,10 @@ class Duplicate(Record):
         return self.size * (len(self.paths) - 1)
 
 
-class Waste(Record, hidden=("duplicates_of",)):  # duplicates_of: left out of repr and ==
+class Waste(Record, hidden=("duplicates_of", "filesystem_of")):  # left out of repr and ==
     __slots__ = ("total_bytes", "final_bytes", "wasted_bytes", "by_reason", "top", "user_wasted_ratio", "base_layers",
-                 "dive_efficiency", "dive_wasted_bytes", "dive_user_wasted_ratio", "duplicates_of", "__weakref__")
+                 "dive_efficiency", "dive_wasted_bytes", "dive_user_wasted_ratio", "duplicates_of", "filesystem_of",
+                 "__weakref__")
 
     total_bytes: int  # regular-file bytes stored over all layers
     final_bytes: int  # regular-file bytes of the final filesystem (unique inodes)
@@ -79,11 +84,14 @@ class Waste(Record, hidden=("duplicates_of",)):  # duplicates_of: left out of re
     dive_user_wasted_ratio: float
     # the duplicates, or the stacked overlay to find them in on first use (see duplicates)
     duplicates_of: list[Duplicate] | Overlay
+    # the final filesystem by size, or the overlay to aggregate it from on first use (see filesystem)
+    filesystem_of: Filesystem | Overlay | None
 
     def __init__(self, total_bytes: int, final_bytes: int, wasted_bytes: int, by_reason: dict[str, int],
                  top: list[WastedPath], user_wasted_ratio: float, base_layers: int, dive_efficiency: float,
                  dive_wasted_bytes: int, dive_user_wasted_ratio: float,
-                 duplicates_of: list[Duplicate] | Overlay | None = None) -> None:
+                 duplicates_of: list[Duplicate] | Overlay | None = None,
+                 filesystem_of: Filesystem | Overlay | None = None) -> None:
         self.total_bytes = total_bytes
         self.final_bytes = final_bytes
         self.wasted_bytes = wasted_bytes
@@ -95,6 +103,7 @@ class Waste(Record, hidden=("duplicates_of",)):  # duplicates_of: left out of re
         self.dive_wasted_bytes = dive_wasted_bytes
         self.dive_user_wasted_ratio = dive_user_wasted_ratio
         self.duplicates_of = [] if duplicates_of is None else duplicates_of
+        self.filesystem_of = filesystem_of
 
     @property
     def duplicates(self) -> list[Duplicate]:
@@ -107,6 +116,17 @@ class Waste(Record, hidden=("duplicates_of",)):  # duplicates_of: left out of re
         found = self.duplicates_of
         if not isinstance(found, list):
             found = self.duplicates_of = _duplicates(found)
+        return found
+
+    @property
+    def filesystem(self) -> Filesystem | None:
+        """The final filesystem by size, in a bounded number of nodes (see
+        :mod:`~layerscope.analysis.filesystem`); found on first use, as :attr:`duplicates`."""
+        found = self.filesystem_of
+        if isinstance(found, Overlay):
+            from .filesystem import aggregate
+
+            found = self.filesystem_of = aggregate(found.tree)
         return found
 
     @property
@@ -166,9 +186,10 @@ def measure(overlay: Overlay, dive: DiveModel, *, base_layers: int = 1, top_n: i
         dive_wasted_bytes=dive.wasted_bytes,
         dive_user_wasted_ratio=dive.user_wasted_ratio(base_layers),
         duplicates_of=overlay,
+        filesystem_of=overlay,
     )
     ref = weakref.ref(waste)  # not the waste itself: the overlay would keep it (and it the overlay) alive
-    overlay.before_change(lambda: (w := ref()) is not None and w.duplicates)
+    overlay.before_change(lambda: (w := ref()) is not None and (w.duplicates, w.filesystem))
     return waste
 
 

@@ -71,6 +71,22 @@ def inspect_doc(report: InspectReport) -> dict[str, Any]:
     }
 
 
+def _fs_node(n) -> dict[str, Any]:
+    out: dict[str, Any] = {"path": image_path(n.path), "type": n.kind, "size": n.size, "files": n.files,
+                           "layer": n.layer}
+    if n.kind != "file":
+        out["by_layer"] = {str(layer): b for layer, b in n.by_layer.items()}
+    if n.kind == "dir":
+        out["children"] = [_fs_node(c) for c in n.children]
+    return out
+
+
+def filesystem_doc(fs) -> dict[str, Any]:
+    """inspect's ``filesystem``: the final tree by size (docs/json.md)."""
+    return {"size": fs.root.size, "files": fs.root.files, "nodes": fs.nodes, "max_nodes": fs.max_nodes,
+            "aggregated": fs.aggregated, "root": _fs_node(fs.root)}
+
+
 def _finite(x: float) -> float | None:
     """JSON has no infinity: dive's ratio over zero user bytes is reported as null."""
     return x if math.isfinite(x) else None
@@ -98,6 +114,7 @@ def _waste_docs(w) -> dict[str, Any]:
                         "savable_bytes": d.savable_bytes}
                        for d in w.duplicates],
         },
+        "filesystem": filesystem_doc(w.filesystem),
     }
 
 
