@@ -324,3 +324,16 @@ def test_every_analysis_command_takes_the_output_options():
     for cmd in (main.commands["inspect"], main.commands["changes"], ci, compare, savings, stats):
         opts = {o for p in cmd.params for o in p.opts}
         assert {"--format", "--json", "-o", "--output", "--color", "--all"} <= opts, cmd.name
+
+
+@pytest.mark.parametrize("width", [20, 40, 80])
+def test_a_long_path_is_cut_in_its_middle(width):
+    """The file's name survives the cut (a table of paths ending in "…" names no file)."""
+    from layerscope.report.markdown import path
+
+    long = "/usr/lib/python3/dist-packages/pkg_resources/_vendor/pyparsing/" + "x" * 30 + "/core.py"
+    shown = path(long, width)
+    assert shown.startswith("`/usr/") and shown.endswith("/core.py`") and "…" in shown
+    assert len(shown) == width + 2  # the backticks
+    assert path("/etc/passwd", width) == "`/etc/passwd`"
+    assert path("/a|b `c`" + "d" * 100, width).count("\\|") == 1  # still escaped after the cut

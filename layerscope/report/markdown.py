@@ -39,6 +39,26 @@ def _clip(value: Any, width: int) -> str:
     return head[: width - 1] + "…"  # a megabyte of message is not folded whole to keep 80 characters of it
 
 
+def _clip_path(value: Any, width: int) -> str:
+    """A long path cut in its middle: the file's name is what a reader looks for."""
+    s = str(value)
+    if len(s) > 4 * width:  # a megabyte of path is not folded whole to keep 80 characters of it
+        s = s[:width] + s[-2 * width:]
+    s = " ".join(s.split())
+    if len(s) <= width:
+        return s
+    keep = width - 1
+    tail = max(keep * 2 // 3, keep - 24)  # most of it for the end, a little of the start to place it
+    return s[: keep - tail] + "…" + s[-tail:]
+
+
+def path(value: Any, width: int = CELL) -> str:
+    """An image path as inline code, cut in the middle (``/usr/lib/…/site-packages/x.py``)."""
+    if value is None or value == "":
+        return "-"
+    return code(_clip_path(value, width), width)
+
+
 def cell(value: Any, width: int = CELL) -> str:
     """Text for a table cell: one line, at most ``width`` characters, Markdown and HTML specials escaped."""
     if value is None or value == "":
@@ -159,13 +179,13 @@ def inspect_md(doc: dict[str, Any]) -> list[str]:
     if eff is not None and eff["top"]:
         out.append(_section("Top wasted paths", table(
             ["Wasted", "Reason", "Layers", "Path"],
-            ([_size(t["bytes"]), cell(t["reason"]), cell(",".join(map(str, t["layers"]))), code(t["path"])]
+            ([_size(t["bytes"]), cell(t["reason"]), cell(",".join(map(str, t["layers"]))), path(t["path"])]
              for t in eff["top"]), len(eff["top"]), right=(0,))))
     if dup and dup["groups"]:
         out.append(_section("Duplicate content", table(
             ["Savable", "Copies", "Paths"],
             ([_size(g["savable_bytes"]), str(len(g["paths"])),
-              ", ".join(code(p, CELL // 2) for p in g["paths"][:3]) + (" …" if len(g["paths"]) > 3 else "")]
+              ", ".join(path(p, CELL // 2) for p in g["paths"][:3]) + (" …" if len(g["paths"]) > 3 else "")]
              for g in dup["groups"]), len(dup["groups"]), right=(0, 1))))
     if doc.get("warnings"):
         out.append(_warnings(doc["warnings"]))
@@ -229,7 +249,7 @@ def changes_md(doc: dict[str, Any]) -> list[str]:
         out.append(_section("Biggest changes", table(
             ["Layer", "Change", "Type", "Size", "Removes", "Path"],
             ([str(i), c["change"], c["type"], _size(c["size"]) if c["type"] != "dir" else "-",
-              _size(c["removed_bytes"]) if c["removed_bytes"] else "-", code(c["path"])] for i, c in big),
+              _size(c["removed_bytes"]) if c["removed_bytes"] else "-", path(c["path"])] for i, c in big),
             total, right=(0, 3, 4))))
     warnings = [w for d in layers for w in d["warnings"]]
     if warnings:
@@ -275,14 +295,14 @@ def compare_md(doc: dict[str, Any]) -> list[str]:
         if changes:
             big = heapq.nlargest(ROWS, changes, key=lambda c: abs(c[2]))
             out.append(_section("Biggest file changes", table(
-                ["Change", "Size", "What", "Path"], ([c, _signed(n), cell(what if isinstance(what, str) else ", ".join(what)), code(p)]
+                ["Change", "Size", "What", "Path"], ([c, _signed(n), cell(what if isinstance(what, str) else ", ".join(what)), path(p)]
                  for c, p, n, what in big),
                 len(changes), right=(1,))))
     dirs = doc.get("directories")
     if dirs:
         out.append(_section("Size change by directory", table(
             ["Size", "Added", "Removed", "Modified", "Directory"],
-            ([_signed(d["size_delta"]), f"{d['added']:,}", f"{d['removed']:,}", f"{d['modified']:,}", code(d["path"])]
+            ([_signed(d["size_delta"]), f"{d['added']:,}", f"{d['removed']:,}", f"{d['modified']:,}", path(d["path"])]
              for d in dirs), len(dirs), right=(0, 1, 2, 3))))
     pk = doc.get("packages")
     if pk and (pk["added"] or pk["removed"] or pk["changed"]):

@@ -134,9 +134,21 @@ def _preview(node: dict, x: float, y: float, w: float, h: float) -> str:
         return ""
     kids = [c for c in node.get("children", ()) if c["size"] > 0]
     rects = squarify([c["size"] for c in kids], x + 2, y + top, w - 4, h - top - 2)
-    return "".join(f'<rect class="pv" x="{rx:.1f}" y="{ry:.1f}" width="{rw:.1f}" height="{rh:.1f}" '
-                   f'fill="{layer_colour(c.get("layer"))}"/>'
-                   for c, (rx, ry, rw, rh) in zip(kids, rects) if rw * rh >= PREVIEW_MIN)
+    out = []
+    for c, (rx, ry, rw, rh) in zip(kids, rects):
+        if rw * rh < PREVIEW_MIN:
+            continue
+        out.append(f'<rect class="pv" x="{rx:.1f}" y="{ry:.1f}" width="{rw:.1f}" height="{rh:.1f}" '
+                   f'fill="{layer_colour(c.get("layer"))}"/>')
+        if rw > 40 and rh > 14:  # named where a name fits: a box that is most of its parent says little alone
+            out.append(f'<text class="pvl" x="{rx + 3:.1f}" y="{ry + 11:.1f}">{esc(_fit(_name(c), rw, 5.4))}</text>')
+    return "".join(out)
+
+
+def _fit(name: str, width: float, char: float) -> str:
+    """``name`` cut with an ellipsis to what ``width`` holds at ``char`` per character."""
+    fit = max(int((width - 6) / char), 1)
+    return name if len(name) <= fit else name[: max(fit - 1, 1)] + "\u2026"
 
 
 def treemap(root: dict) -> str:
@@ -164,9 +176,7 @@ def treemap(root: dict) -> str:
                 cls = "leaf"
             label = ""
             if w > 46 and h > 15:
-                fit = max(int((w - 6) / 6.4), 1)
-                text = name if len(name) <= fit else name[: max(fit - 1, 1)] + "\u2026"
-                label = f'<text x="{x + 3:.1f}" y="{y + 13:.1f}">{esc(text)}</text>'
+                label = f'<text x="{x + 3:.1f}" y="{y + 13:.1f}">{esc(_fit(name, w, 6.4))}</text>'
                 if h > 30 and w > 60:
                     label += f'<text class="sz" x="{x + 3:.1f}" y="{y + 26:.1f}">{esc(size(c["size"]))}</text>'
             inner = _preview(c, x, y, w, h) if c["type"] == "dir" else ""

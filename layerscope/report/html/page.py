@@ -31,7 +31,7 @@ table{border-collapse:collapse;width:100%;font-size:13px}
 th,td{text-align:left;padding:3px 6px;border-bottom:1px solid #eceef1;vertical-align:top}
 th{color:#5b6573;font-weight:600}
 td.n,th.n{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}
-td.p{word-break:break-all;font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px}
+td.p{word-break:break-all;white-space:pre-line;font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px}
 .kv{display:grid;grid-template-columns:max-content 1fr;gap:2px 14px;font-size:13px}
 .kv dt{color:#5b6573}.kv dd{margin:0;word-break:break-all}
 .figs{display:flex;flex-wrap:wrap;gap:10px;margin:6px 0}
@@ -55,7 +55,7 @@ td.p{word-break:break-all;font-family:ui-monospace,Menlo,Consolas,monospace;font
 #treemap{width:100%;height:auto;display:block;background:#fff}
 #treemap rect{stroke:#fff;stroke-width:1}
 #treemap .dir{cursor:pointer}#treemap .dir:hover rect{opacity:.85}
-#treemap text{font-size:11px;fill:#111;pointer-events:none}#treemap text.sz{fill:#333;font-size:10px}
+#treemap text{font-size:11px;fill:#111;pointer-events:none}#treemap text.sz{fill:#333;font-size:10px}#treemap text.pvl{font-size:9px;fill:#222}
 #treemap .rest rect{opacity:.55}
 #treemap rect.pv{stroke:rgba(255,255,255,.7);stroke-width:.6;opacity:.55;pointer-events:none}
 .cols{display:grid;grid-template-columns:1fr 1fr;gap:12px}
