@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The README's HTML report screenshots: inspect, compare, savings and ci of the sample images.
+"""The README's HTML report screenshots: inspect, changes, compare, savings, ci and store stats of the sample images.
 
     python docs/screenshots/make_screenshots.py [--out docs/img]
 
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -39,6 +40,8 @@ SHOTS = {
     "compare": (["compare", "--json", "{a}", "{b}"], None),
     "savings": (["savings", "--json", "{a}", "{b}"], None),
     "ci": (["ci", "--json", "{b}", "--baseline", "{a}"], None),
+    "changes": (["changes", "--json", "{b}"], None),
+    "store-stats": (["store", "stats", "--json"], None),  # of a store holding both tags (made first)
 }
 
 
@@ -67,9 +70,13 @@ def main(argv: list[str] | None = None) -> int:
             lay = samples.demo(work / "demo")
             (work / ".layerscope.toml").write_text(RULES)
             a, b = f"{lay}:app-1.0", f"{lay}:app-1.1"
+            env = dict(os.environ, LAYERSCOPE_STORE=str(work / "store"))
+            for step in (["store", "init"], ["store", "add", "--no-progress", a, b]):
+                subprocess.run([sys.executable, "-m", "layerscope", *step], cwd=work, env=env, check=True,
+                               capture_output=True)
             for name, (cmd, scroll) in SHOTS.items():
                 argv_ = [sys.executable, "-m", "layerscope", *(c.format(a=a, b=b) for c in cmd)]
-                res = subprocess.run(argv_, cwd=work, capture_output=True, text=True)
+                res = subprocess.run(argv_, cwd=work, env=env, capture_output=True, text=True)
                 if res.returncode not in (0, 1):
                     raise SystemExit(f"{' '.join(cmd)}: {res.stderr.strip()}")
                 doc = json.loads(res.stdout.replace(str(work) + "/", ""))  # no temporary paths on the pictures
