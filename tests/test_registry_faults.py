@@ -190,3 +190,113 @@ def test_a_bad_digest_never_becomes_a_cache_path(tmp_path, digest):
         with pytest.raises(BadInputError, match="malformed digest"):
             call()
     assert fetched == [] and not (tmp_path / "c").exists()
+
+
+# ---- the blob cache ----------------------------------------------------------------------------
+
+def test_lock_files_do_not_pile_up(tmp_path):
+    """A blob's lock file lives while it is fetched: none is left after many fetches, a failed
+    one, or an eviction; one download per blob still (threads here lock as processes do)."""
+    import hashlib
+    import os
+    import threading
+
+    from layerscope.source.registry.cache import BlobCache
+
+    cache = BlobCache(str(tmp_path / "c"), max_bytes=2500)
+    datas = [bytes([n]) * 1000 for n in range(20)]
+    for data in datas:
+        cache.ensure("sha256:" + hashlib.sha256(data).hexdigest(), lambda f, d=data: f.write(d))
+    locks = tmp_path / "c" / "blob-locks"
+    assert os.listdir(locks) == [] and len(os.listdir(tmp_path / "c" / "blobs" / "sha256")) == 2
+
+    def fails(f):
+        raise BadInputError("no")
+    with pytest.raises(BadInputError):
+        cache.ensure(DIGEST, fails)
+    assert os.listdir(locks) == []
+
+    calls = []
+    gate = threading.Event()
+    data = b"shared" * 100
+
+    def slow(f):
+        calls.append(1)
+        gate.wait(5)
+        f.write(data)
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    threads = [threading.Thread(target=cache.ensure, args=(digest, slow)) for _ in range(4)]
+    for t in threads:
+        t.start()
+    time.sleep(0.3)
+    gate.set()
+    for t in threads:
+        t.join(10)
+    assert calls == [1] and os.listdir(locks) == []
+    old = locks / ("cd" * 32)  # a lock file a killed download (or an older layerscope) left
+    old.write_bytes(b"")
+    os.utime(old, (1, 1))
+    cache.evict()
+    assert os.listdir(locks) == []
+
+
+def _mini_registry() -> tuple[H.HostileServer, dict[str, bytes]]:
+    """A well-behaved registry of one image ``r:t`` (one uncompressed layer), counting requests."""
+    import images as I
+
+    layer = I.make_tar([("file", "etc/a", I.rand_bytes(50_000, 3)), ("file", "etc/b", I.text_bytes(20_000, 4))])
+    config = I.make_config([I.sha256(layer)])
+    manifest = I.jbytes({"schemaVersion": 2, "mediaType": MANIFEST,
+                         "config": {"mediaType": I.OCI_CONFIG, "digest": I.sha256(config), "size": len(config)},
+                         "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar",
+                                     "digest": I.sha256(layer), "size": len(layer)}]})
+    blobs = {I.sha256(layer): layer, I.sha256(config): config}
+
+    def behaviour(method, path, sock):
+        if path == "/v2/":
+            return H.api_ok(method, sock)
+        if path == "/v2/r/manifests/t":
+            return H.respond(sock, "200 OK", {"Content-Type": MANIFEST, "Content-Length": str(len(manifest))},
+                             manifest if method == "GET" else b"")
+        digest = path.rsplit("/", 1)[-1]
+        if path.startswith("/v2/r/blobs/") and digest in blobs:
+            body = blobs[digest]
+            return H.respond(sock, "200 OK", {"Content-Length": str(len(body))}, body if method == "GET" else b"")
+        H.respond(sock, "404 Not Found", {})
+    return H.HostileServer(behaviour), {"layer": I.sha256(layer), "config": I.sha256(config)}
+
+
+@pytest.mark.parametrize("damage", ["flip", "truncate", "grow"])
+def test_a_damaged_cached_blob_is_not_trusted(ls, tmp_path, monkeypatch, damage):
+    """A cached layer blob damaged on disk: of another size than its descriptor says, it is
+    dropped and fetched again; of the same size, the digest check (a cache hit re-hashes a file
+    whose ctime changed) refuses it with one line. Never a wrong result."""
+    import images as I
+
+    cache = tmp_path / "cache"
+    monkeypatch.setitem(ls.env, "LAYERSCOPE_CACHE", str(cache))
+    server, digests = _mini_registry()
+    with server:
+        ref = f"docker://{server.host}/r:t"
+        first = ls("inspect", "--json", "--no-cache", ref)
+        assert first.rc == 0, first.err
+        assert ls("inspect", "--json", ref).rc == 0
+        cached = cache / "blobs" / "sha256" / digests["layer"].split(":")[1]
+        data = bytearray(cached.read_bytes())
+        if damage == "flip":
+            data[len(data) // 2] ^= 1
+        elif damage == "truncate":
+            del data[len(data) // 2:]
+        else:
+            data += b"\0" * 512
+        cached.write_bytes(bytes(data))
+        fetched = len(server.paths(f"/v2/r/blobs/{digests['layer']}"))
+        res = ls("inspect", "--json", ref)
+        again = len(server.paths(f"/v2/r/blobs/{digests['layer']}")) - fetched
+    if damage == "flip":  # same size, other bytes: the digest check refuses it, in one line
+        assert res.rc == 2 and len(res.err_lines) == 1 and "digest mismatch" in res.err, res.err
+        assert digests["layer"] in res.err and again == 0
+    else:  # another size than the descriptor's: dropped and fetched again
+        assert res.rc == 0, res.err
+        assert res.json()["layers"] == first.json()["layers"] and again == 1
+        assert I.sha256(cached.read_bytes()) == digests["layer"]
