@@ -200,6 +200,7 @@ def test_a_full_disk_during_add(ls, stored, tmp_path, what):
     assert res.returncode == 2 and len(err) == 1, res.stderr
     assert "internal error" not in res.stderr and "Traceback" not in res.stderr
     assert "file too large" in res.stderr.lower() or "no space" in res.stderr.lower(), res.stderr
+    assert ("index.sqlite: store index: disk I/O error: file too large" in res.stderr) == (what == "index")
     assert _cli("store", "ls", "--store", store).stdout == listed
     check = _cli("store", "verify", "--store", store, "--full")
     assert check.returncode == 0, check.stdout + check.stderr
@@ -208,3 +209,48 @@ def test_a_full_disk_during_add(ls, stored, tmp_path, what):
     assert again.returncode == 0, again.stderr
     assert "big" in _cli("store", "ls", "--store", store).stdout
     assert _cli("store", "verify", "--store", store, "--full").returncode == 0
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 4 MiB tmpfs (a real ENOSPC); skipped where mounting is not allowed (not root)."""
+    where = tmp_path / "disk"
+    where.mkdir()
+    res = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(where)], capture_output=True)
+    if res.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {res.stderr.decode(errors='replace').strip()}")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], capture_output=True)
+
+
+@pytest.mark.parametrize("what", ["pack", "index"])
+def test_a_full_disk_during_add_on_tmpfs(ls, three, small_disk, tmp_path, what):
+    """The same promises on a disk that is really full (ENOSPC, "No space left on device"): for the
+    pack, and for the SQLite commit (a filler leaves room for the small pack, not the index pages)."""
+    store = small_disk / "s"
+    assert ls("store", "init", "--store", store).rc == 0
+    assert ls("store", "add", "--store", store, three[0]).rc == 0
+    before = _exports(ls, store, ["v0"], tmp_path / "before")
+    if what == "pack":
+        spec = _big_layout(tmp_path / "big", files=5, size=1_000_000, seed=70)
+    else:
+        spec = _big_layout(tmp_path / "big", files=4000, size=40, seed=80)
+        st = os.statvfs(small_disk)
+        (small_disk / "filler").write_bytes(b"\0" * (st.f_bavail * st.f_frsize - (200 << 10)))
+    listed = _cli("store", "ls", "--store", store).stdout
+    res = _cli("store", "add", "--store", store, spec)
+    err = [l for l in res.stderr.splitlines() if l.strip()]
+    assert res.returncode == 2 and len(err) == 1 and "internal error" not in res.stderr, res.stderr
+    assert "no space left on device" in res.stderr.lower(), res.stderr
+    assert ("index.sqlite: no space left on device: the store index cannot grow" in res.stderr) == (what == "index")
+    (small_disk / "filler").unlink(missing_ok=True)
+    assert _cli("store", "ls", "--store", store).stdout == listed
+    check = _cli("store", "verify", "--store", store, "--full")
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert _exports(ls, store, ["v0"], tmp_path / "after") == before
+    if what == "index":  # room again: the same add completes
+        again = _cli("store", "add", "--store", store, spec)
+        assert again.returncode == 0, again.stderr
+        assert _cli("store", "verify", "--store", store, "--full").returncode == 0
