@@ -254,3 +254,45 @@ def test_a_full_disk_during_add_on_tmpfs(ls, three, small_disk, tmp_path, what):
         again = _cli("store", "add", "--store", store, spec)
         assert again.returncode == 0, again.stderr
         assert _cli("store", "verify", "--store", store, "--full").returncode == 0
+
+
+@pytest.mark.parametrize("tamper", ["record-not-an-object", "record-without-layers", "diff-id-path",
+                                    "config-digest-path", "layer-entry-not-an-object"])
+def test_hostile_index_rows_never_become_paths(ls, stored, tmp_path, tamper):
+    """Index rows written by someone else (the index is a file like any other): a digest like
+    ``sha256:../../x`` in an image's record, or a record of the wrong shape, fails `store export`
+    with one line; nothing is written anywhere (export names files by the digests it computes)."""
+    import json
+
+    store, _before = stored
+    db = sqlite3.connect(store / "index.sqlite")
+    (record,) = db.execute("SELECT record FROM images WHERE name = 'v1'").fetchone()
+    rec = json.loads(record)
+    evil = "sha256:../../../../evil"
+    if tamper == "record-not-an-object":
+        rec = ["v1"]
+    elif tamper == "record-without-layers":
+        del rec["layers"]
+    elif tamper == "layer-entry-not-an-object":
+        rec["layers"][0] = "sha256:" + "0" * 64
+    elif tamper == "diff-id-path":
+        real = rec["layers"][1]["diff_id"]
+        db.execute("INSERT INTO layers (diff_id, size, pairs, structure_ids, content_ids, xxh3) SELECT ?, size, "
+                   "pairs, structure_ids, content_ids, xxh3 FROM layers WHERE diff_id = ?", (evil, real))
+        rec["layers"][1]["diff_id"] = evil
+        db.execute("UPDATE image_layers SET diff_id = ? WHERE image = 'v1' AND diff_id = ?", (evil, real))
+    else:
+        db.execute("INSERT INTO blobs (digest, size, data) SELECT ?, size, data FROM blobs WHERE digest = ?",
+                   (evil, rec["config_digest"]))
+        rec["config_digest"] = evil
+    db.execute("UPDATE images SET record = ? WHERE name = 'v1'", (json.dumps(rec),))
+    db.commit()
+    db.close()
+    out = tmp_path / "out"
+    out.mkdir()
+    for fmt in ("oci-dir", "docker-archive"):
+        res = ls("store", "export", "--store", store, "v1", "-o", out / "x" / "y", "--format", fmt)
+        assert res.rc == 2 and len(res.err_lines) == 1 and "internal error" not in res.err, res.err
+    assert list(out.iterdir()) == []
+    assert not list(tmp_path.rglob("evil")) and not (store.parent.parent / "evil").exists()
+    assert ls("store", "export", "--store", store, "v0", "-o", out / "v0.tar").rc == 0  # the rest is fine
