@@ -300,3 +300,17 @@ def test_a_damaged_cached_blob_is_not_trusted(ls, tmp_path, monkeypatch, damage)
         assert res.rc == 0, res.err
         assert res.json()["layers"] == first.json()["layers"] and again == 1
         assert I.sha256(cached.read_bytes()) == digests["layer"]
+
+
+@pytest.mark.parametrize("status", ["503 Service Unavailable", "404 Not Found", "401 Unauthorized"])
+@pytest.mark.parametrize("body", ["endless", "drip"])
+def test_an_endless_error_body_is_not_drained(status, body):
+    """An error answer (retried or not) whose body never ends, fast or dripping: the client reads
+    at most DISCARD_MAX of it and drops the connection instead of draining it for ever."""
+    def answer(method, path, sock):
+        extra = 'WWW-Authenticate: Bearer realm="http://%s/token"\r\n' % server.host if status[0] == "4" else ""
+        sock.sendall(f"HTTP/1.1 {status}\r\nContent-Length: 99999999999\r\n{extra}\r\n".encode())
+        H.endless(sock, b"e" * (65536 if body == "endless" else 1), server.stopping, every=0 if body == "endless" else 0.2)
+    with _server(on_manifest=answer, on_token=answer) as server:
+        e = _timed(lambda: _client(server).manifest("r", "t"), 25)
+        assert status.split()[0] in str(e) or "token service" in str(e), e

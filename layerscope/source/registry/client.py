@@ -46,6 +46,7 @@ SCHEMA1 = ("application/vnd.docker.distribution.manifest.v1+json",
 MAX_MANIFEST = 4 << 20  # a manifest or index larger than this is hostile
 MAX_TOKEN = 1 << 20
 MAX_REDIRECTS = 10  # per request; a loop ends there, not retried
+DISCARD_MAX = 1 << 16  # an error answer's body read to reuse its connection; past this it is closed
 ATTEMPTS = 5  # tries of one request (a resumed blob gets its attempts back once it moves on)
 RETRY_STATUSES = {429, 500, 502, 503, 504}
 MAX_RETRY_AFTER = 10.0
@@ -271,25 +272,34 @@ class Client:
             status = r.status
             if status == 401 and not authed:
                 challenge = r.headers.get("www-authenticate", "")
-                r.drain_conn()
-                r.release_conn()
+                self._discard(r, what, where)
                 self._authorise(challenge, scope, where)
                 authed = True
                 continue
             if status in RETRY_STATUSES:
                 tries += 1
                 retry_after = r.headers.get("retry-after")
-                r.drain_conn()
-                r.release_conn()
+                self._discard(r, what, where)
                 if tries >= ATTEMPTS:
                     raise BadInputError(f"{what}: the registry answered {status} {ATTEMPTS} times", where=where)
                 _sleep(tries, retry_after)
                 continue
             if 200 <= status < 300:
                 return r
-            r.drain_conn()
-            r.release_conn()
+            self._discard(r, what, where)
             raise _status_error(status, what, where, self._creds)
+
+    def _discard(self, r, what: str, where: str) -> None:
+        """Let go of an answer whose body is not wanted (a 401, 404, 5xx): read to its end so the
+        connection is reused if it is small (DISCARD_MAX) and comes at the minimum rate, else close
+        the connection. Draining blindly would wait on an endless or dripping error body for ever."""
+        from urllib3.exceptions import HTTPError
+
+        try:
+            limits.read_bounded(r, DISCARD_MAX, what, where, self._pace(what, where))
+        except (HTTPError, BadInputError, OSError):
+            r.close()
+        r.release_conn()
 
     def _authorise(self, challenge: str, scope: str, where: str) -> None:
         from urllib.parse import urlencode
