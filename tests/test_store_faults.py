@@ -296,3 +296,32 @@ def test_hostile_index_rows_never_become_paths(ls, stored, tmp_path, tamper):
     assert list(out.iterdir()) == []
     assert not list(tmp_path.rglob("evil")) and not (store.parent.parent / "evil").exists()
     assert ls("store", "export", "--store", store, "v0", "-o", out / "v0.tar").rc == 0  # the rest is fine
+
+
+def test_a_full_disk_during_gc(ls, tmp_path):
+    """gc rewrites a pack whose live chunks are under half its bytes; a file size limit hit while
+    it writes the new pack: exit 2 with one line, the kept image intact, and gc without the
+    limit then completes."""
+    store = tmp_path / "s"
+    assert ls("store", "init", "--store", store).rc == 0
+    small = I.make_tar([("file", "etc/small", I.rand_bytes(150_000, 91))])
+    big = I.make_tar([("file", "srv/big", I.rand_bytes(600_000, 92))])
+    lay = I.OCILayout(tmp_path / "lay")
+    ds, db = lay.blob(small, I.OCI_LAYER), lay.blob(big, I.OCI_LAYER)
+    lay.add_ref(lay.image([ds, db], I.make_config([I.sha256(small), I.sha256(big)])), "both")
+    lay.add_ref(lay.image([ds], I.make_config([I.sha256(small)])), "v0")
+    lay.finish()
+    # "both" first: its one pack holds the small layer, which v0 keeps alive once "both" is gone
+    assert ls("store", "add", "--store", store, f"{tmp_path / 'lay'}:both").rc == 0
+    assert ls("store", "add", "--store", store, f"{tmp_path / 'lay'}:v0").rc == 0
+    before = _exports(ls, store, ["v0"], tmp_path / "before")
+    assert ls("store", "rm", "--store", store, "both").rc == 0
+    res = _cli("store", "gc", "--store", store, limit=64 << 10)
+    err = [l for l in res.stderr.splitlines() if l.strip()]
+    assert res.returncode == 2 and len(err) == 1 and "internal error" not in res.stderr, res.stderr
+    assert "file too large" in res.stderr.lower(), res.stderr
+    assert _cli("store", "verify", "--store", store, "--full").returncode == 0
+    assert _exports(ls, store, ["v0"], tmp_path / "after") == before
+    done = _cli("store", "gc", "--store", store)
+    assert done.returncode == 0 and "1 rewritten" in done.stdout, done.stdout + done.stderr
+    assert _exports(ls, store, ["v0"], tmp_path / "again") == before
