@@ -314,3 +314,12 @@ def test_an_endless_error_body_is_not_drained(status, body):
     with _server(on_manifest=answer, on_token=answer) as server:
         e = _timed(lambda: _client(server).manifest("r", "t"), 25)
         assert status.split()[0] in str(e) or "token service" in str(e), e
+
+
+@pytest.mark.parametrize("tail", ["r@sha256:../../x", "a/../b:t", "a%2f..:t", "r@sha256:" + "a" * 64 + "%2f..%2fx"])
+def test_a_bad_reference_makes_no_request(ls, tmp_path, monkeypatch, tail):
+    monkeypatch.setitem(ls.env, "LAYERSCOPE_CACHE", str(tmp_path / "cache"))
+    with _server() as server:
+        res = ls("inspect", f"docker://{server.host}/{tail}")
+        assert res.rc == 2 and len(res.err_lines) == 1, res.err
+        assert server.requests == [] and not (tmp_path / "cache").exists()
