@@ -179,8 +179,8 @@ class Client:
         tries = 0
         while True:
             headers = {"Range": f"bytes={got}-"} if got else {}
-            pace = self._pace(what, where)
             r = self._send("GET", repository, f"/v2/{repository}/blobs/{digest}", what, headers=headers)
+            pace = self._pace(what, where)  # from the headers on: retries and backoff are not the body's pace
             try:
                 if got and r.status != 206:  # the range was not honoured: from the start
                     out.seek(0)

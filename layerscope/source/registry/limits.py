@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import time
 
-from ...errors import BadInputError
+from ...errors import BadInputError, UsageError
 from ...places import size_from_env
 
 DEFAULT_TIMEOUT = 60.0
@@ -36,8 +36,6 @@ def timeout() -> float:
     except ValueError:
         value = 0.0
     if not value > 0 or value == float("inf"):
-        from ...errors import UsageError
-
         raise UsageError(f"LAYERSCOPE_REGISTRY_TIMEOUT={raw!r}: not a number of seconds above 0")
     return value
 
