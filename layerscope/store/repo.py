@@ -215,20 +215,6 @@ def _index_errors(method):
     return wrapper
 
 
-def _check_record(name: str, rec: object, index: str) -> None:
-    """An image record has the shape ingest writes (the index is a file anyone can edit: a wrong
-    shape is one line naming the image, not a KeyError); its digests are parsed where used."""
-    def text(v: object) -> bool:
-        return isinstance(v, str)
-
-    ok = (isinstance(rec, dict) and isinstance(rec.get("layers"), list)
-          and all(isinstance(x, dict) and text(x.get("diff_id")) for x in rec["layers"])
-          and all(text(rec.get(k)) for k in ("config_digest", "source", "format"))
-          and (rec.get("ref") is None or text(rec.get("ref"))))
-    if not ok:
-        raise BadInputError(f"image {name!r}: its record is damaged (not the shape the store writes)", where=index)
-
-
 def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
@@ -353,7 +339,6 @@ class Repository:
                     rec = json.loads(record)
                 except ValueError as e:
                     raise BadInputError(f"image {n!r}: record is not JSON ({e})", where=self._index) from None
-                _check_record(n, rec, self._index)
                 out.append(ImageRow(n, rec, added, [], []))
             for row in out:
                 row.layers = [r[0] for r in db.execute(
