@@ -73,7 +73,11 @@ class Store:
         return add(self.repo, images, name=name, all_images=all_images, platform=platform, progress=progress)
 
     def images(self):
-        return self.repo.images()
+        """The images' rows, each record checked to be of the shape ingest writes."""
+        rows = self.repo.images()
+        for row in rows:
+            _check_record(row.name, row.record, os.path.join(self.repo.root, "index.sqlite"))
+        return rows
 
     def layer_bytes(self, diff_id: str):
         """The layer tar rebuilt from its chunks, in pieces (checked by whoever writes it out)."""
@@ -94,6 +98,7 @@ class Store:
         if row is None:
             raise UsageError(f"no image {name!r} in the store {self.path}")
         record = row.record
+        _check_record(name, record, os.path.join(self.repo.root, "index.sqlite"))
         layers = []
         for entry in record["layers"]:
             diff_id = entry["diff_id"]
@@ -147,3 +152,17 @@ class Store:
 
     def stats(self):
         return self.repo.stats()
+
+
+def _check_record(name: str, rec: object, index: str) -> None:
+    """An image record has the shape ingest writes (the index is a file anyone can edit: a wrong
+    shape is one line naming the image, not a KeyError); its digests are parsed where used."""
+    def text(v: object) -> bool:
+        return isinstance(v, str)
+
+    ok = (isinstance(rec, dict) and isinstance(rec.get("layers"), list)
+          and all(isinstance(x, dict) and text(x.get("diff_id")) for x in rec["layers"])
+          and all(text(rec.get(k)) for k in ("config_digest", "source", "format"))
+          and (rec.get("ref") is None or text(rec.get("ref"))))
+    if not ok:
+        raise BadInputError(f"image {name!r}: its record is damaged (not the shape the store writes)", where=index)

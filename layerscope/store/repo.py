@@ -45,6 +45,7 @@ from itertools import islice
 
 from ..errors import BadInputError, DigestMismatchError, UsageError, os_error
 from ..record import Record
+from .indexerror import index_error
 from .packs import PACK_SUFFIX, PackReader, PackWriter, fsync_dir, pack_path
 
 FORMAT = "1"
@@ -209,7 +210,7 @@ def _index_errors(method):
             return method(self, *args, **kwargs)
         except sqlite3.Error as e:
             root = self.root if isinstance(self, Repository) else self._repo.root
-            raise BadInputError(f"store index: {e}", where=os.path.join(root, INDEX)) from None
+            raise index_error(e, os.path.join(root, INDEX)) from None
 
     return wrapper
 
@@ -276,7 +277,7 @@ class Repository:
             db = sqlite3.connect(f"file:{_uri_path(index)}?mode=rw", uri=True, isolation_level=None,
                                  check_same_thread=False)
         except sqlite3.Error as e:
-            raise BadInputError(f"cannot open the store index: {e}", where=index) from None
+            raise index_error(e, index) from None
         try:
             db.execute(f"PRAGMA busy_timeout={_BUSY_MS}")
             db.execute("PRAGMA journal_mode=WAL")
@@ -284,6 +285,8 @@ class Repository:
             meta = dict(db.execute("SELECT key, value FROM meta"))
         except sqlite3.Error as e:
             db.close()
+            if getattr(e, "sqlite_errorname", "").startswith(("SQLITE_CORRUPT", "SQLITE_IOERR", "SQLITE_FULL")):
+                raise index_error(e, index) from None
             raise BadInputError(f"not a store index ({e})", where=index) from None
         if meta.get("format") != FORMAT:
             db.close()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sqlite3
 from array import array
 from collections import defaultdict
 
@@ -24,6 +25,24 @@ from .repo import INDEX, Problem, Progress, Repository, Stats, blob_to_ids
 
 
 def verify(repo: Repository, full: bool, progress: Progress | None) -> list[Problem]:
+    """The index's own pages first (SQLite's quick_check; integrity_check when ``full``): on a
+    damaged index nothing else can be trusted, so that is then the one problem reported."""
+    try:
+        damage = _index_damage(repo, full)
+        if not damage:
+            return _verify(repo, full, progress)
+    except sqlite3.DatabaseError as e:  # met while reading rows the page check passed
+        damage = str(e)
+    return [Problem(f"index {INDEX}", f"damaged ({damage}); re-add the images into a new store", [], [])]
+
+
+def _index_damage(repo: Repository, full: bool) -> str:
+    """SQLite's own check of the index's pages: '' when they are sound, else its first findings."""
+    rows = [r[0] for r in repo._db.execute(f"PRAGMA {'integrity_check' if full else 'quick_check'}(5)")]
+    return "" if rows == ["ok"] else "; ".join(rows)
+
+
+def _verify(repo: Repository, full: bool, progress: Progress | None) -> list[Problem]:
     db = repo._db
     root = repo.root
     index = os.path.join(root, INDEX)

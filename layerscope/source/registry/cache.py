@@ -5,7 +5,11 @@ Layout: ``ROOT/blobs/sha256/<hex>`` (the OCI layout's own naming, so a
 is written to a temporary file in the same directory, checked against its
 digest, and renamed into place: concurrent runs see whole, verified blobs or
 none. One download per blob at a time across processes (an ``flock`` on
-``locks/<hex>``): whoever comes second waits and finds the file. The cache is
+``blob-locks/<hex>``): whoever comes second waits and finds the file. A lock
+file lives only while its blob is being fetched: the holder unlinks it before
+it lets go, and a waiter that then gets the lock on an unlinked file opens
+the path again, so the folder holds one file per download in flight, not one
+per blob ever fetched. The cache is
 capped (``LAYERSCOPE_BLOB_CACHE_MAX``, default 10 GB); after a blob is added,
 the least recently used go first (a use refreshes a blob's mtime). A reader
 that has a blob mapped keeps its bytes when it is evicted (unlinked, not
@@ -79,10 +83,10 @@ class BlobCache:
         the temporary file is made that long first and ``started(its path)`` is called before
         the fetch, so a reader can map it and follow the download."""
         path = self.path(digest)
-        if self.has(digest):
+        if self._whole(path, size):
             return path
         with self._locked(digest):
-            if self.has(digest):  # someone else fetched it while we waited
+            if self._whole(path, size):  # someone else fetched it while we waited
                 return path
             folder = os.path.dirname(path)
             try:
@@ -110,18 +114,39 @@ class BlobCache:
             self.evict(keep=path)
         return path
 
+    def _whole(self, path: str, size: int | None) -> bool:
+        """Is the blob here (a use: its mtime refreshed) and, when its descriptor's ``size`` is known,
+        of that size? A copy of another size is damaged (cut, or grown by something else): it is
+        dropped, to be fetched again. Equal size with other bytes is found by the digest check
+        when it is read (docs/registry.md)."""
+        try:
+            os.utime(path)
+            if size is None or os.stat(path).st_size == size:
+                return True
+            os.unlink(path)
+        except OSError:
+            pass
+        return False
+
     @contextlib.contextmanager
     def _locked(self, digest: str) -> Iterator[None]:
         folder = os.path.join(self.root, "blob-locks")
-        try:
-            os.makedirs(folder, exist_ok=True)
-            fd = os.open(os.path.join(folder, self.name(digest).rsplit("/", 1)[-1]), os.O_RDWR | os.O_CREAT, 0o600)
-        except OSError as e:
-            raise os_error(e, "lock in the blob cache", folder, cls=UsageError) from None
-        try:
+        path = os.path.join(folder, self.name(digest).rsplit("/", 1)[-1])
+        while True:
+            try:
+                os.makedirs(folder, exist_ok=True)
+                fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+            except OSError as e:
+                raise os_error(e, "lock in the blob cache", folder, cls=UsageError) from None
             fcntl.flock(fd, fcntl.LOCK_EX)
+            if _same_file(fd, path):
+                break
+            os.close(fd)  # its holder unlinked it as it finished: lock the path as it is now
+        try:
             yield
         finally:
+            with contextlib.suppress(OSError):
+                os.unlink(path)  # still holding it: nobody can be inside with this file
             os.close(fd)
 
     def evict(self, *, keep: str | None = None) -> int:
@@ -129,6 +154,7 @@ class BlobCache:
         entries = []
         total = 0
         now = time.time()
+        _drop_stale_locks(os.path.join(self.root, "blob-locks"), now)
         for dirpath, _dirs, files in os.walk(self.dir):
             for f in files:
                 p = os.path.join(dirpath, f)
@@ -155,3 +181,39 @@ class BlobCache:
                 os.unlink(p)
                 freed += size
         return freed
+
+
+def _same_file(fd: int, path: str) -> bool:
+    try:
+        a, b = os.fstat(fd), os.stat(path)
+    except OSError:
+        return False
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+
+
+def _drop_stale_locks(folder: str, now: float) -> None:
+    """Lock files older than STALE that nobody holds: left by a killed download (or by a
+    layerscope that kept them all)."""
+    for f in _listdir(folder):
+        path = os.path.join(folder, f)
+        try:
+            if now - os.stat(path).st_mtime <= STALE:
+                continue
+            fd = os.open(path, os.O_RDWR)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if _same_file(fd, path):
+                os.unlink(path)
+        except OSError:
+            pass  # held: a download is running
+        finally:
+            os.close(fd)
+
+
+def _listdir(folder: str) -> list[str]:
+    try:
+        return os.listdir(folder)
+    except OSError:
+        return []
