@@ -301,3 +301,23 @@ def tarfile_header(name: str, typeflag: bytes, size: int) -> bytes:
     ti.size = size
     ti.type = typeflag
     return ti.tobuf(tarfile.USTAR_FORMAT)
+
+
+def _ustar_with_size_field(field: bytes) -> bytes:
+    import tarfile
+
+    b = bytearray(tarfile.TarInfo("f").tobuf(tarfile.USTAR_FORMAT))
+    b[124:136] = field
+    b[148:156] = b" " * 8
+    b[148:156] = b"%06o\0 " % sum(b)
+    return bytes(b)
+
+
+@pytest.mark.parametrize("ls", ["python", "c"], indirect=True)
+@pytest.mark.parametrize("shape", ["2**62 bytes", "negative", "garbage"])
+def test_absurd_header_sizes(tmp_path, ls, shape):
+    """A member claiming 4 EiB (base-256), a negative size, a size field of garbage: one clean error, at once."""
+    field = {"2**62 bytes": b"\x80" + (1 << 62).to_bytes(11, "big"), "negative": b"\xff" * 12,
+             "garbage": b"zz\x01zz\x02zzzzzz"}[shape]
+    img = H.layout(tmp_path / "absurd", [_ustar_with_size_field(field) + b"x" * 512 + bytes(1024)])
+    I.assert_bad(ls("ls", "-R", img, timeout=30), "absurd")
