@@ -321,3 +321,28 @@ def test_absurd_header_sizes(tmp_path, ls, shape):
              "garbage": b"zz\x01zz\x02zzzzzz"}[shape]
     img = H.layout(tmp_path / "absurd", [_ustar_with_size_field(field) + b"x" * 512 + bytes(1024)])
     I.assert_bad(ls("ls", "-R", img, timeout=30), "absurd")
+
+
+@pytest.mark.parametrize("confusion", ["manifest-with-manifests", "index-says-manifest", "manifest-says-index"])
+def test_media_type_confusion_is_refused(tmp_path, ls, confusion):
+    """CVE-2021-41190: a document that reads as an index and as a manifest (both fields, or its own
+    mediaType against the descriptor's) is refused, digests all right."""
+    img = I.build_simple_oci_layout(tmp_path / "img").path
+    index = json.loads((img / "index.json").read_bytes())
+    desc = index["manifests"][0]
+    blob = img / "blobs/sha256" / I.hexof(desc["digest"])
+    doc = json.loads(blob.read_bytes())
+    if confusion == "manifest-with-manifests":
+        doc["manifests"] = [dict(desc)]
+    elif confusion == "manifest-says-index":
+        doc["mediaType"] = INDEX
+    else:
+        desc["mediaType"] = INDEX
+        doc = {"schemaVersion": 2, "mediaType": doc["mediaType"], "manifests": [dict(desc)]}
+        doc["manifests"][0]["mediaType"] = "application/vnd.oci.image.manifest.v1+json"
+    data = json.dumps(doc).encode()
+    new = hashlib.sha256(data).hexdigest()
+    (img / "blobs/sha256" / new).write_bytes(data)
+    desc.update(digest="sha256:" + new, size=len(data))
+    (img / "index.json").write_bytes(json.dumps(index).encode())
+    assert "ambiguous" in I.assert_bad(ls("inspect", img), "img")
