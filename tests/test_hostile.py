@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import zlib
@@ -346,3 +347,26 @@ def test_media_type_confusion_is_refused(tmp_path, ls, confusion):
     desc.update(digest="sha256:" + new, size=len(data))
     (img / "index.json").write_bytes(json.dumps(index).encode())
     assert "ambiguous" in I.assert_bad(ls("inspect", img), "img")
+
+
+@pytest.mark.parametrize("link", ["blob", "blobs-dir"])
+def test_layout_symlinks_out_of_the_layout_are_refused(tmp_path, ls, link):
+    """A layout directory whose blob (or whose ``blobs/sha256``) is a symlink to files outside it --
+    here the right bytes, so only the confinement stops the read: refused, naming the link."""
+    img = I.build_simple_oci_layout(tmp_path / "img").path
+    outside = tmp_path / "outside"
+    shutil.copytree(img / "blobs/sha256", outside)
+    if link == "blob":
+        layer = img / "blobs/sha256" / I.hexof(json.loads(
+            (img / "blobs/sha256" / I.hexof(json.loads((img / "index.json").read_bytes())["manifests"][0]["digest"]))
+            .read_bytes())["layers"][0]["digest"])
+        layer.unlink()
+        layer.symlink_to(outside / layer.name)
+    else:
+        shutil.rmtree(img / "blobs/sha256")
+        (img / "blobs/sha256").symlink_to(outside)
+    line = I.assert_bad(ls("inspect", img), "img")
+    assert "outside the layout" in line, line
+    via = tmp_path / "via-link"
+    via.symlink_to(I.build_simple_oci_layout(tmp_path / "img2").path)
+    assert ls("inspect", "--json", via).rc == 0  # the layout itself may be reached through a symlink
