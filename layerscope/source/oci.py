@@ -109,7 +109,7 @@ def _unambiguous(doc: Any, kind: str, d: dict[str, Any], *, where: str) -> Any:
     its own mediaType, or its fields, must say what the descriptor that led here says."""
     if not isinstance(doc, dict):
         return doc
-    own = doc.get("mediaType")
+    own = doc.get("mediaType") if isinstance(doc.get("mediaType"), str) else None  # a wrong type: not a claim
     own_kind = "index" if own in INDEX_TYPES else "manifest" if own in MANIFEST_TYPES else None
     both = "manifests" in doc and ("layers" in doc or "config" in doc)
     if both or (own_kind is not None and own_kind != kind):
