@@ -376,3 +376,36 @@ def test_layout_symlinks_out_of_the_layout_are_refused(tmp_path, ls, link):
     via = tmp_path / "via-link"
     via.symlink_to(I.build_simple_oci_layout(tmp_path / "img2").path)
     assert ls("inspect", "--json", via).rc == 0  # the layout itself may be reached through a symlink
+
+
+def _pax_member(records: dict[str, str], name: str = "f") -> bytes:
+    """A pax header (written here: tarfile's writer is quadratic in the record count) and a 1-byte file."""
+    import tarfile
+
+    def record(k: str, v: str) -> bytes:
+        body = f" {k}={v}\n".encode()
+        n = len(body) + len(str(len(body)))
+        return b"%d" % (n + (len(str(n)) > len(str(len(body))))) + body
+
+    data = b"".join(record(k, v) for k, v in records.items())
+    x = tarfile.TarInfo("././@PaxHeader")
+    x.type, x.size = tarfile.XHDTYPE, len(data)
+    f = tarfile.TarInfo(name)
+    f.size = 1
+    return (x.tobuf(tarfile.USTAR_FORMAT) + data + bytes(-len(data) % 512) + f.tobuf(tarfile.USTAR_FORMAT)
+            + b"x" + bytes(511))
+
+
+@pytest.mark.parametrize("ls", ["python", "c"], indirect=True)
+def test_xattr_flood_is_refused(tmp_path, ls):
+    """Extended attributes stay with their entry all run long: a pax header of 200,000 tiny xattrs (under
+    MAX_META_SIZE) is an error, not a 200,000-key dict per member; a few real ones are read."""
+    from layerscope.layer.tar import MAX_XATTRS
+
+    flood = {f"SCHILY.xattr.user.{i}": "y" for i in range(200_000)}
+    img = H.layout(tmp_path / "flood", [_pax_member(flood) + bytes(1024)])
+    assert "extended attributes" in I.assert_bad(ls("inspect", img), "flood")
+    fine = {f"SCHILY.xattr.user.{i}": "y" for i in range(MAX_XATTRS - 1)}
+    fine["SCHILY.xattr.security.capability"] = "\x01\x00\x00\x02"
+    ok = H.layout(tmp_path / "ok", [_pax_member(fine) + bytes(1024)])
+    assert ls("inspect", ok).rc == 0
