@@ -29,6 +29,16 @@ REPO = Path(__file__).resolve().parents[1]
 os.environ["LAYERSCOPE_CACHE"] = "off"
 
 
+def pytest_addoption(parser) -> None:
+    parser.addoption("--fuzz-cases", type=int, default=2000, metavar="N",
+                     help="Seeded mutation cases in tests/test_fuzz.py (default 2000; more for a nightly run).")
+
+
+@pytest.fixture(scope="session")
+def fuzz_cases(request) -> int:
+    return request.config.getoption("--fuzz-cases")
+
+
 # --------------------------------------------------------------------------
 # running layerscope
 # --------------------------------------------------------------------------

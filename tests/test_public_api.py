@@ -80,7 +80,7 @@ INSPECT_MODULES = {
     "layerscope.layer.tarscan", "layerscope.layer.whiteout", "layerscope.record", "layerscope.report",
     "layerscope.report.style", "layerscope.report.text", "layerscope.source", "layerscope.source.compression", "layerscope.source.container",
     "layerscope.source.digest", "layerscope.source.docker", "layerscope.source.docker_v1",
-    "layerscope.source.image", "layerscope.source.magic", "layerscope.source.oci", "layerscope.source.platform",
+    "layerscope.source.image", "layerscope.source.limits", "layerscope.source.magic", "layerscope.source.oci", "layerscope.source.platform",
     "layerscope.source.reference", "layerscope.source.transport", "layerscope.sysinfo", "layerscope.places", "layerscope.tarheader", "layerscope.units",
     "layerscope.version",
 }

@@ -82,9 +82,26 @@ def registry_options(fn):
                              "are; also LAYERSCOPE_INSECURE_REGISTRIES=HOST,...).")(fn)
 
 
+def _max_layer_size(_ctx, _param, value) -> None:
+    from ..source.limits import parse_limit, set_max_layer_size
+
+    try:  # set on every run, so one in-process run's limit never leaks into the next
+        set_max_layer_size("default" if value is None else parse_limit(value))
+    except ValueError as e:
+        raise click.BadParameter(str(e)) from None
+
+
+def layer_limit_options(fn):
+    """Options of every command that inflates layers (the decompression-bomb limit)."""
+    return click.option("--max-layer-size", metavar="SIZE|off", expose_value=False, callback=_max_layer_size,
+                        help="Refuse a layer that expands past SIZE uncompressed (default: 100 x its compressed "
+                             "size + 1 GiB, at most 64 GiB; also LAYERSCOPE_MAX_LAYER_SIZE).")(fn)
+
+
 def image_options(fn):
     """Options every command that reads one image takes."""
     fn = registry_options(fn)
+    fn = layer_limit_options(fn)
     fn = click.option("--image", "image_name", metavar="NAME|N",
                       help="Which image of a multi-image archive/layout: tag, ref name or index.")(fn)
     fn = click.option("--platform", metavar="OS/ARCH[/VARIANT]",

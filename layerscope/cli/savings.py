@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import click
 
-from .options import handle_errors, registry_options
+from .options import handle_errors, layer_limit_options, registry_options
 from .output import Output, emit, output_options
 
 
@@ -30,6 +30,7 @@ from .output import Output, emit, output_options
               help="Progress bar on stderr (default: only on a terminal).")
 @output_options
 @registry_options
+@layer_limit_options
 @handle_errors
 def savings(images: tuple[str, ...], out: Output, all_images: bool, avg_chunk: int, sample: float | None,
             platform: str | None,

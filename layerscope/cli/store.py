@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from .options import handle_errors, registry_options
+from .options import handle_errors, layer_limit_options, registry_options
 from .output import Output, emit, output_options
 
 
@@ -69,6 +69,7 @@ def init(store_path: str | None) -> None:
 @_STORE
 @_PROGRESS
 @registry_options
+@layer_limit_options
 @handle_errors
 def add(images: tuple[str, ...], name: str | None, all_images: bool, platform: str | None, store_path: str | None,
         progress: bool | None) -> None:

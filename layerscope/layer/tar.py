@@ -70,6 +70,11 @@ __all__ = ["BLOCK_SIZE", "READ_SIZE", "Readable", "iter_entries"]
 
 READ_SIZE = 256 << 10  # content is read (and hashed) in slices of this size
 MAX_SPARSE_SIZE = 1 << 40  # expanded size of a sparse file: refuse more (1 TiB of zeros to hash)
+# Extended attributes are kept with their entry for the whole run, so a hostile pax header (up to
+# MAX_META_SIZE) of a million tiny xattrs must not become a million-key dict per member: real
+# files carry a handful (capabilities, SELinux label, ACLs); Linux caps one value at 64 KiB.
+MAX_XATTRS = 128
+MAX_XATTR_BYTES = 1 << 20  # names and values of one member's xattrs together
 IGNORED_DATA = "ignored-data"
 NO_END_MARKER = "no-end-marker"
 
@@ -208,12 +213,19 @@ def apply_pax(pax: dict[str, bytes], hpos: int, name: bytes, link: bytes | None,
     v = pax.get("mtime")
     if v:
         mtime = decimal(v, "mtime", hpos, allow_float=True)
+    held = 0
     for key, v in pax.items():
         if key.startswith(SCHILY_XATTR):
-            xattrs[key[len(SCHILY_XATTR) :]] = bytes(v)
+            k, raw = key[len(SCHILY_XATTR) :], bytes(v)
         elif key.startswith(LIBARCHIVE_XATTR):
             k, raw = libarchive_xattr(key, v, hpos)
-            xattrs[k] = raw
+        else:
+            continue
+        xattrs[k] = raw
+        held += len(k) + len(raw)
+        if len(xattrs) > MAX_XATTRS or held > MAX_XATTR_BYTES:
+            raise BadInputError(f"pax header at offset {hpos} carries more than {MAX_XATTRS} extended attributes "
+                                f"or {MAX_XATTR_BYTES} bytes of them")
     return name, link, size, uid, gid, uname, gname, mtime, xattrs or NO_XATTRS
 
 

@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from ..errors import BadInputError, DigestMismatchError
 from .container import WINDOW, Region
 from .digest import new_hasher
+from .limits import max_layer_size, too_big
 from .magic import BZIP2, GZIP, GZIP_MAGIC, NONE, XZ, ZSTD, detect
 
 OUT_CHUNK = 1 << 20  # uncompressed bytes produced per decompressor call (bounds memory, defuses bombs)
@@ -121,6 +122,16 @@ def _zstd_chunks(raw: _RawReader, where: str) -> Iterator[bytes]:
         if not out:
             return
         yield out
+
+
+def _limited(chunks: Iterator[bytes], limit: int, compressed: int, where: str) -> Iterator[bytes]:
+    """Stop a decompressor at ``limit`` output bytes: a bomb is never inflated past it."""
+    total = 0
+    for chunk in chunks:
+        total += len(chunk)
+        if total > limit:
+            raise too_big(limit, compressed, where)
+        yield chunk
 
 
 def _inflater(kind: str):
@@ -319,6 +330,9 @@ class LayerStream:
         self.compressed_size = region.length
         head = region.head(6)
         self.compression = detect(head)
+        limit = max_layer_size(region.length)
+        if limit is not None and self.compression == NONE and region.length > limit:
+            raise too_big(limit, region.length, where)  # the stored size says so: nothing to read
         self._expect_blob = blob_digest
         self._expect_diff = diff_id
         self._blob_hasher = self._diff_hasher = None
@@ -351,6 +365,8 @@ class LayerStream:
         else:
             new, errors = _inflater(self.compression)
             chunks = _inflate_chunks(self._raw, new, errors, where, self.compression)
+        if limit is not None and self.compression != NONE:
+            chunks = _limited(chunks, limit, region.length, where)
         hash_out = (self._diff_job.update if self._diff_job is not None
                     else self._diff_hasher.update if self._diff_hasher is not None
                     and self._diff_hasher is not self._blob_hasher else None)

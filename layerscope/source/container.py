@@ -366,6 +366,7 @@ class DirContainer(Container):
 
     def __init__(self, path: str) -> None:
         self.path = path
+        self._root = os.path.realpath(path)
         self._maps: dict[str, mmap.mmap] = {}
         self._stats: dict[str, tuple[int, ...]] = {}  # blob file -> its identity when mapped
 
@@ -373,15 +374,19 @@ class DirContainer(Container):
         return {"path": self.path}
 
     def __setstate__(self, state) -> None:
-        self.path = state["path"]
-        self._maps = {}
-        self._stats = {}
+        self.__init__(state["path"])
 
     def _full(self, name: str) -> str:
+        """The file for ``name``, which must lie inside the layout once symlinks are resolved:
+        a symlinked blob or ``blobs/`` directory must not make layerscope read a host file."""
         clean = _clean(name)
         if clean.startswith("..") or clean == "":
             raise BadInputError(f"refusing path {name!r} outside the layout", where=self.path)
-        return os.path.join(self.path, clean)
+        full = os.path.join(self.path, clean)
+        real = os.path.realpath(full)
+        if not real.startswith(self._root.rstrip(os.sep) + os.sep):
+            raise BadInputError(f"refusing {name!r}: a symlink leads outside the layout (to {real})", where=self.path)
+        return full
 
     def exists(self, name: str) -> bool:
         try:

@@ -12,7 +12,7 @@ import re
 from ..errors import BadInputError
 
 _HEX_LEN = {"sha256": 64, "sha512": 128}
-_DIGEST_RE = re.compile(r"(sha256|sha512):([0-9a-f]+)")
+_DIGEST_RE = re.compile(r"(sha256|sha512):([0-9a-f]+)")  # fullmatch: "$" would let a trailing newline in
 
 
 def parse_digest(value: object, *, where: str) -> tuple[str, str]:

@@ -23,8 +23,8 @@ from .oci import INDEX_TYPES, _descriptors, blob_name, check_descriptor, image_f
 from .platform import from_json
 from .reference import normalize_ref
 
-_BLOB_PATH = re.compile(r"^blobs/(sha256|sha512)/([0-9a-f]+)$")
-_HEX_JSON = re.compile(r"^(?:blobs/sha256/)?([0-9a-f]{64})(?:\.json)?$")
+_BLOB_PATH = re.compile(r"^blobs/(sha256|sha512)/([0-9a-f]+)\Z")
+_HEX_JSON = re.compile(r"^(?:blobs/sha256/)?([0-9a-f]{64})(?:\.json)?\Z")
 
 MEDIA_TYPES = {
     "none": "application/vnd.docker.image.rootfs.diff.tar",

@@ -26,7 +26,7 @@ from .image import Image, LayerRef, load_json, require
 from .platform import from_json
 from .reference import normalize_ref
 
-_ID = re.compile(r"^[0-9a-f]{64}$")  # Docker's v1 ValidateID: ids are directory names, never paths
+_ID = re.compile(r"^[0-9a-f]{64}\Z")  # Docker's v1 ValidateID: ids are directory names, never paths
 
 UNVERIFIABLE = ("pre-1.10 docker-archive (no manifest.json): no config and no digests to check the layers "
                 "against; diff_ids are computed from the layer tars")

@@ -166,6 +166,8 @@ def load_json(container: Container, name: str, *, what: str, digest: str | None 
         return json.loads(data)
     except (ValueError, UnicodeDecodeError) as e:
         raise BadInputError(f"{what} {name!r} is not valid JSON: {e}", where=container.path) from None
+    except RecursionError:  # "[[[[..." a hundred thousand deep: json's C parser recurses
+        raise BadInputError(f"{what} {name!r} nests too deeply to be a document", where=container.path) from None
 
 
 def require(obj: Any, kind: type, *, what: str, where: str) -> Any:

@@ -104,6 +104,21 @@ def ref_matches(ref: str, wanted: str) -> bool:
     return wanted == tag or normalize_ref(ref) == normalize_ref(wanted)
 
 
+def _unambiguous(doc: Any, kind: str, d: dict[str, Any], *, where: str) -> Any:
+    """Refuse a document that could be read as an index and as a manifest (CVE-2021-41190):
+    its own mediaType, or its fields, must say what the descriptor that led here says."""
+    if not isinstance(doc, dict):
+        return doc
+    own = doc.get("mediaType") if isinstance(doc.get("mediaType"), str) else None  # a wrong type: not a claim
+    own_kind = "index" if own in INDEX_TYPES else "manifest" if own in MANIFEST_TYPES else None
+    both = "manifests" in doc and ("layers" in doc or "config" in doc)
+    if both or (own_kind is not None and own_kind != kind):
+        raise BadInputError(f"{d['digest']} is ambiguous: reached as an image {kind}, but its "
+                            f"{'fields are both an index and a manifest' if both else 'mediaType is ' + repr(own)}",
+                            where=where)
+    return doc
+
+
 class OCILayout:
     """Reads an OCI image layout from a container (directory or tar)."""
 
@@ -134,7 +149,7 @@ class OCILayout:
             skipped.append(d)
             return
         if mt in INDEX_TYPES or (mt not in MANIFEST_TYPES and self._looks_like_index(d)):
-            sub = self._load(d, "image index")
+            sub = _unambiguous(self._load(d, "image index"), "index", d, where=self.c.path)
             for child in _descriptors(sub, what=f"image index {d['digest']}", where=self.c.path):
                 self._expand(child, _ref_of(child) or ref, depth + 1, out, skipped)
             return
@@ -216,6 +231,7 @@ class OCILayout:
         d = cand.descriptor
         where = self.c.path
         manifest = require(self._load(d, "manifest"), dict, what=f"manifest {d['digest']}", where=where)
+        _unambiguous(manifest, "manifest", d, where=where)
         return image_from_manifest(
             self.c, manifest, path=where, fmt=self.fmt, ref=cand.ref,
             manifest_digest=d["digest"], verify=self.verify, platform_hint=cand.platform,
