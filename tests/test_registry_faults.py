@@ -270,7 +270,8 @@ def _mini_registry() -> tuple[H.HostileServer, dict[str, bytes]]:
 def test_a_damaged_cached_blob_is_not_trusted(ls, tmp_path, monkeypatch, damage):
     """A cached layer blob damaged on disk: of another size than its descriptor says, it is
     dropped and fetched again; of the same size, the digest check (a cache hit re-hashes a file
-    whose ctime changed) refuses it with one line. Never a wrong result."""
+    whose ctime changed) refuses it with one line and drops the copy, so the next run fetches
+    it again. Never a wrong result."""
     import images as I
 
     cache = tmp_path / "cache"
@@ -293,9 +294,14 @@ def test_a_damaged_cached_blob_is_not_trusted(ls, tmp_path, monkeypatch, damage)
         fetched = len(server.paths(f"/v2/r/blobs/{digests['layer']}"))
         res = ls("inspect", "--json", ref)
         again = len(server.paths(f"/v2/r/blobs/{digests['layer']}")) - fetched
-    if damage == "flip":  # same size, other bytes: the digest check refuses it, in one line
+        rerun = ls("inspect", "--json", ref) if damage == "flip" else None
+        fetched_by_rerun = len(server.paths(f"/v2/r/blobs/{digests['layer']}")) - fetched - again
+    if damage == "flip":  # same size, other bytes: the digest check refuses it, in one line, and drops it
         assert res.rc == 2 and len(res.err_lines) == 1 and "digest mismatch" in res.err, res.err
-        assert digests["layer"] in res.err and again == 0
+        assert digests["layer"] in res.err and again == 0 and "removed" in res.err
+        assert rerun.rc == 0, rerun.err
+        assert rerun.json()["layers"] == first.json()["layers"] and fetched_by_rerun == 1
+        assert I.sha256(cached.read_bytes()) == digests["layer"]
     else:  # another size than the descriptor's: dropped and fetched again
         assert res.rc == 0, res.err
         assert res.json()["layers"] == first.json()["layers"] and again == 1

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from ..errors import BadInputError, DigestMismatchError
 from .container import WINDOW, Region
@@ -153,9 +153,13 @@ BACKGROUND_MIN = 4 << 20  # blobs at least this big are hashed on their own thre
 HASH_WINDOW = 1 << 20  # mapped bytes the blob-hash thread holds (twice: dropping lags a window): peak RSS
 
 
-def blob_mismatch(expected: str, actual: str, where: str) -> DigestMismatchError:
-    """The one wording of a blob that does not hash to its digest (cold scan or cache hit)."""
-    return DigestMismatchError(f"blob digest mismatch: expected {expected}, got {actual}", where=where)
+def blob_mismatch(expected: str, actual: str, where: str,
+                  distrust: Callable[[], str | None] | None = None) -> DigestMismatchError:
+    """The one wording of a blob that does not hash to its digest (cold scan or cache hit);
+    ``distrust`` lets the blob's container drop a copy it keeps, and says so."""
+    note = distrust() if distrust is not None else None
+    return DigestMismatchError(f"blob digest mismatch: expected {expected}, got {actual}"
+                               + (f"; {note}" if note else ""), where=where)
 
 
 def diff_id_mismatch(expected: str, actual: str, where: str) -> DigestMismatchError:
@@ -325,8 +329,10 @@ class LayerStream:
         blob_digest: str | None = None,
         diff_id: str | None = None,
         verify: bool = True,
+        on_mismatch: Callable[[], str | None] | None = None,
     ) -> None:
         self.where = where
+        self._on_mismatch = on_mismatch  # the blob failed its digest: the container may drop its copy
         self.compressed_size = region.length
         head = region.head(6)
         self.compression = detect(head)
@@ -453,7 +459,7 @@ class LayerStream:
             self._blob_job.joined()
         actual = f"{_algo(self._expect_blob)}:{self._blob_hasher.hexdigest()}"
         if actual != self._expect_blob:
-            raise blob_mismatch(self._expect_blob, actual, self.where) from None
+            raise blob_mismatch(self._expect_blob, actual, self.where, self._on_mismatch) from None
 
     def close(self) -> None:
         """Stop background work (a stream abandoned on an error)."""
@@ -477,7 +483,7 @@ class LayerStream:
         if self._blob_hasher is not None:
             self.blob_digest = f"{_algo(self._expect_blob)}:{self._blob_hasher.hexdigest()}"
             if self._expect_blob and self.blob_digest != self._expect_blob:
-                raise blob_mismatch(self._expect_blob, self.blob_digest, self.where)
+                raise blob_mismatch(self._expect_blob, self.blob_digest, self.where, self._on_mismatch)
         if self._diff_hasher is not None:
             self.diff_id = f"{_algo(self._expect_diff)}:{self._diff_hasher.hexdigest()}"
             if self._expect_diff and self.diff_id != self._expect_diff:

@@ -140,6 +140,12 @@ class Container:
         """Does the file holding ``name`` still have ``identity`` (stat it again now)?"""
         return False
 
+    def distrust(self, name: str) -> str | None:
+        """``name`` failed its digest. A container that keeps copies of what it fetched drops this
+        one (the next run fetches it again) and says so, for the error; an archive's bytes are
+        the user's: left alone (None)."""
+        return None
+
     def read_bytes(self, name: str, *, what: str) -> bytes:
         """Read a small file whole (manifests, configs, indexes)."""
         if not self.exists(name):

@@ -104,7 +104,9 @@ class LayerRef(Record):
         hash_region(self.container.region(self.name), h)
         actual = f"{algo}:{h.hexdigest()}"
         if actual != expected:
-            raise (blob_mismatch if self.digest else diff_id_mismatch)(expected, actual, where)
+            if self.digest:
+                raise blob_mismatch(expected, actual, where, self._distrust)
+            raise diff_id_mismatch(expected, actual, where)
 
     def open(self, *, verify: bool = True, where: str | None = None) -> LayerStream:
         """The layer's uncompressed tar stream, hashing as it is read."""
@@ -116,7 +118,11 @@ class LayerRef(Record):
             blob_digest=self.digest,
             diff_id=self.diff_id,
             verify=verify,
+            on_mismatch=self._distrust,
         )
+
+    def _distrust(self) -> str | None:
+        return self.container.distrust(self.name) if self.name is not None else None
 
 
 class Image(Record):

@@ -113,6 +113,14 @@ class RegistryContainer(Container):
     def unchanged(self, name: str, identity: tuple[int, ...]) -> bool:
         return self._files.unchanged(name, identity)
 
+    def distrust(self, name: str) -> str | None:
+        # the download checked the digest before the rename: a copy that fails it now was damaged since
+        try:
+            os.unlink(self.cache.path(_digest(name)))
+        except (OSError, BadInputError, MissingBlobError):
+            return None
+        return "the damaged copy in the blob cache was removed: the next run fetches it again"
+
     # ---- fetching -----------------------------------------------------------------------
 
     def prefetch(self, names: list[str]) -> None:
