@@ -1103,3 +1103,18 @@ def oci_rewrite(layout: Path, *, config: bytes | None = None, manifest_raw: byte
 
 def tree_snapshot(root: Path) -> set[str]:
     return {str(p.relative_to(root)) for p in root.rglob("*")}
+
+
+def layouts_sharing_a_base(tmp: Path, n: int = 3, *, text: int, binary: int, top: int) -> list[str]:
+    """``n`` OCI layouts sharing a base layer (a text file and a binary of these sizes), each with
+    a top layer of its own (``top`` random bytes, one more each); specs ``DIR:vN``."""
+    base_tar = make_tar([("file", "etc/base", text_bytes(text, 1)), ("file", "bin/tool", rand_bytes(binary, 2))])
+    out = []
+    for k in range(n):
+        top_tar = make_tar([("file", f"srv/app{k}", rand_bytes(top + k, 10 + k))])
+        lay = OCILayout(tmp / f"img{k}")
+        d0, d1 = lay.blob(base_tar, OCI_LAYER), lay.blob(top_tar, OCI_LAYER)
+        lay.add_ref(lay.image([d0, d1], make_config([sha256(base_tar), sha256(top_tar)])), f"v{k}")
+        lay.finish()
+        out.append(f"{tmp / f'img{k}'}:v{k}")
+    return out

@@ -20,17 +20,7 @@ import images as I
 @pytest.fixture(scope="module")
 def three(tmp_path_factory) -> list[str]:
     """Three small OCI layouts sharing a base layer, each with a top layer of its own."""
-    tmp = tmp_path_factory.mktemp("fault-images")
-    base = I.make_tar([("file", "etc/base", I.text_bytes(300_000, 1)), ("file", "bin/tool", I.rand_bytes(200_000, 2))])
-    out = []
-    for n in range(3):
-        top = I.make_tar([("file", f"srv/app{n}", I.rand_bytes(150_000 + n, 10 + n))])
-        lay = I.OCILayout(tmp / f"img{n}")
-        d0, d1 = lay.blob(base, I.OCI_LAYER), lay.blob(top, I.OCI_LAYER)
-        lay.add_ref(lay.image([d0, d1], I.make_config([I.sha256(base), I.sha256(top)])), f"v{n}")
-        lay.finish()
-        out.append(f"{tmp / f'img{n}'}:v{n}")
-    return out
+    return I.layouts_sharing_a_base(tmp_path_factory.mktemp("fault-images"), text=300_000, binary=200_000, top=150_000)
 
 
 @pytest.fixture

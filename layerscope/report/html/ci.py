@@ -4,26 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..ci_out import format_value
 from .charts import threshold_bar
-from .page import esc, kv, page, section, signed, size
+from .page import esc, kv, page, section, size
 
 COLOURS = {"PASS": "#4a9e5c", "FAIL": "#d9534f", "SKIP": "#b0b6bf"}
-
-
-def _shown(name: str, v: Any) -> str:
-    if v is None:
-        return "-"
-    if name == "lowest_efficiency":
-        return f"{v:.4f}"
-    if name == "highest_user_wasted_percent":
-        return f"{v * 100:.2f}%"
-    if name in ("highest_wasted_bytes", "max_image_size"):
-        return size(v)
-    if name == "max_growth":
-        return signed(v)
-    if isinstance(v, list):
-        return ", ".join(map(str, v))
-    return str(v)
 
 
 def _number(v: Any) -> bool:
@@ -35,10 +20,10 @@ def render_ci(doc: dict[str, Any]) -> str:
     for r in doc["rules"]:
         name, status, v, t = r["name"], r["status"], r["value"], r["threshold"]
         if _number(v) and _number(t):
-            chart = threshold_bar(v, t, f"{_shown(name, v)} / {_shown(name, t)}", COLOURS.get(status, "#b0b6bf"))
+            chart = threshold_bar(v, t, f"{format_value(name, v)} / {format_value(name, t)}", COLOURS.get(status, "#b0b6bf"))
         else:
             chart = (f'<span class="track rule-bar none"></span>'
-                     f'<span class="val">{esc(_shown(name, v))} / {esc(_shown(name, t))}</span>')
+                     f'<span class="val">{esc(format_value(name, v))} / {esc(format_value(name, t))}</span>')
         rows.append(f'<span class="lbl"><b class="{esc(status)}">{esc(status)}</b> {esc(name)}</span>{chart}'
                     f'<span></span><span class="cmd">{esc(r["message"])}</span>')
     im = doc["image"]
