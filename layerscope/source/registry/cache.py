@@ -83,10 +83,10 @@ class BlobCache:
         the temporary file is made that long first and ``started(its path)`` is called before
         the fetch, so a reader can map it and follow the download."""
         path = self.path(digest)
-        if self._whole(path, size):
+        if self._whole(path, size, drop=False):
             return path
         with self._locked(digest):
-            if self._whole(path, size):  # someone else fetched it while we waited
+            if self._whole(path, size, drop=True):  # someone else fetched it while we waited
                 return path
             folder = os.path.dirname(path)
             try:
@@ -114,16 +114,18 @@ class BlobCache:
             self.evict(keep=path)
         return path
 
-    def _whole(self, path: str, size: int | None) -> bool:
+    def _whole(self, path: str, size: int | None, *, drop: bool) -> bool:
         """Is the blob here (a use: its mtime refreshed) and, when its descriptor's ``size`` is known,
-        of that size? A copy of another size is damaged (cut, or grown by something else): it is
-        dropped, to be fetched again. Equal size with other bytes is found by the digest check
-        when it is read (docs/registry.md)."""
+        of that size? A copy of another size is damaged (cut, or grown by something else): with
+        ``drop`` (only under the blob's lock: unlocked, the file seen may be replaced by a good
+        fetch before the unlink) it is removed, to be fetched again. Equal size with other bytes
+        is found by the digest check when it is read (docs/registry.md)."""
         try:
             os.utime(path)
             if size is None or os.stat(path).st_size == size:
                 return True
-            os.unlink(path)
+            if drop:
+                os.unlink(path)
         except OSError:
             pass
         return False

@@ -100,6 +100,9 @@ class Client:
                       headers={"User-Agent": "layerscope"})
             proxy = _proxy_for(self.host, self.hostname)
             self._pool = urllib3.ProxyManager(proxy, **kw) if proxy else urllib3.PoolManager(**kw)
+            from .deadline import pool_classes
+
+            self._pool.pool_classes_by_scheme = pool_classes(self._timeout)  # a head within the timeout
             if self.insecure:
                 import warnings
 

@@ -116,7 +116,12 @@ class RegistryContainer(Container):
     def distrust(self, name: str) -> str | None:
         # the download checked the digest before the rename: a copy that fails it now was damaged since
         try:
-            os.unlink(self.cache.path(_digest(name)))
+            path = self.cache.path(_digest(name))
+            read = self._files.identity(name)  # the file whose bytes failed, as mapped
+            st = os.stat(path)
+            if read is None or (st.st_dev, st.st_ino) != tuple(read[:2]):
+                return None  # replaced since (a fetch of a good copy): that one stays
+            os.unlink(path)
         except (OSError, BadInputError, MissingBlobError):
             return None
         return "the damaged copy in the blob cache was removed: the next run fetches it again"
