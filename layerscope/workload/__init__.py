@@ -1,0 +1,1 @@
+"""Workloads: the images a Kubernetes pod, an ECS task or a compose project runs together."""
