@@ -1,1 +1,1 @@
-"""Workloads: the images a Kubernetes pod, an ECS task or a compose project runs together."""
+"""Workloads (issue #15): what a Kubernetes pod, an ECS task or a compose project pulls and stores."""
