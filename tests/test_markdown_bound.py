@@ -1,5 +1,5 @@
 """The Markdown summaries stay under GitHub's comment limit whatever the input:
-documents of 100,000 files with long paths and long commands full of
+documents of 100,000 files (thousands of workloads) with long paths and long commands full of
 characters Markdown would otherwise read as markup."""
 
 from __future__ import annotations
@@ -121,8 +121,15 @@ def store_stats_doc() -> dict:
             "ratio": {"total": 1.5, "dedup": 2.5, "compression": 3.5}}
 
 
+def workload_doc() -> dict:
+    """3,000 workloads, images, warnings and rebase layers, 500 nodes, every name full of specials."""
+    from tests.workload_docs import huge
+
+    return huge(hostile=UGLY)
+
+
 DOCS = {"inspect": inspect_doc, "changes": changes_doc, "compare": compare_doc, "savings": savings_doc,
-        "ci": ci_doc, "store stats": store_stats_doc}
+        "ci": ci_doc, "store stats": store_stats_doc, "workload": workload_doc}
 
 
 @pytest.fixture(scope="module", params=sorted(DOCS))

@@ -401,6 +401,67 @@ def ci_md(doc: dict[str, Any]) -> list[str]:
             table(["Rule", "Status", "Value", "Threshold", "Details"], rows, len(rows))]
 
 
+# ---- workload ---------------------------------------------------------------------------
+
+def _ids(items: Sequence[Any], name: Callable[[Any], Any] = str) -> str:
+    """A list as one cell, its first dozen and the count: a layer may be held by thousands of workloads."""
+    return cell(", ".join(str(name(i)) for i in items[:12]) + (f" … ({len(items):,})" if len(items) > 12 else ""))
+
+
+def workload_md(doc: dict[str, Any]) -> list[str]:
+    """Warnings come right after the headline: an unresolved image makes every figure an
+    undercount, and trailing sections are the ones dropped when the text is too long."""
+    wls, t, rb = doc["workloads"], doc["total"], doc["rebase"]
+    names = [w["name"] for w in wls]
+    unresolved = sum(c["image"] is None for w in wls for c in w["containers"])
+    facts = [f"- **Pulled:** {_size(t['pulled'])} (naive {_size(t['naive_pulled'])}); **stored:** "
+             f"{_size(t['stored'])} (naive {_size(t['naive_stored'])}): every workload on one node "
+             f"(naive: each on a node of its own)"]
+    if rb["groups"]:
+        facts.append(f"- **Rebase:** one common base would store {_size(rb['saving'])} less "
+                     f"({_size(t['stored'])} → {_size(rb['stored_after'])}) and pull about "
+                     f"{_size(rb['saving_compressed'])} less")
+    else:
+        facts.append("- **Rebase:** no near-miss layers between images of the same distro base")
+    if unresolved:
+        facts.append(f"- **Unresolved:** {_n(unresolved, 'container')}, left out of the figures (see the warnings)")
+    if doc["files"]:
+        facts.append(f"- **Files:** {_ids(doc['files'])}")
+    out = [f"### layerscope workload: {_n(len(wls), 'workload')}, {_n(len(doc['images']), 'distinct image')}\n\n"
+           + "\n".join(facts)]
+    if doc["warnings"]:
+        out.append(_warnings(doc["warnings"]))
+
+    def images(w: dict[str, Any]) -> str:
+        lost = sum(c["image"] is None for c in w["containers"])
+        return f"{len(w['images']):,}" + (f" + {lost:,} unresolved" if lost else "")
+
+    big = heapq.nlargest(ROWS, wls, key=lambda w: (w["stored"], -w["index"]))
+    out.append(_section("Workloads (most stored first)", table(
+        ["#", "Workload", "Kind", "Images", "Pulled", "Stored", "Naive stored"],
+        ([str(w["index"]), cell(w["name"]), cell(w["kind"]), images(w), _size(w["pulled"]), _size(w["stored"]),
+          _size(w["naive_stored"])] for w in big), len(wls), right=(0, 4, 5, 6))))
+    if doc["nodes"]:
+        out.append(_section("Per node", table(
+            ["Node", "Workloads", "Pulled", "Stored", "Naive stored"],
+            ([cell(n["name"]), _ids(n["workloads"], names.__getitem__), _size(n["pulled"]), _size(n["stored"]),
+              _size(n["naive_stored"])] for n in doc["nodes"]), len(doc["nodes"]), right=(2, 3, 4))))
+    shared = t["shared_layers"]
+    if shared:
+        out.append(_section("Layers several workloads store", table(
+            ["Layer (ChainID)", "Size", "Compressed", "Workloads"],
+            ([_short(s["chain_id"]), _size(s["size"]), _size(s["compressed"]), _ids(s["workloads"])] for s in shared),
+            len(shared), right=(1, 2))))
+    if rb["groups"]:
+        layers = chain.from_iterable(g["layers"] for g in rb["groups"])
+        out.append(_section("Rebase: near-miss layers one base would share", table(
+            ["Images", "Layer", "Like", "Saves", "Pull saves", "Alike", "Cause"],
+            ([_ids(lay["images"]), _short(lay["diff_id"]), _short(lay["like"]), _size(lay["saving"]),
+              _size(lay["saving_compressed"]), f"{100 * lay['share']:.0f}%", cell(lay["cause"])] for lay in layers),
+            sum(len(g["layers"]) for g in rb["groups"]), right=(3, 4, 5))))
+    return out
+
+
 # ---- store stats ------------------------------------------------------------------------
 
 def store_stats_md(doc: dict[str, Any]) -> list[str]:
@@ -426,4 +487,5 @@ _RENDERERS: dict[str, Callable[[dict[str, Any]], list[str]]] = {
     "layerscope.savings": savings_md,
     "layerscope.ci": ci_md,
     "layerscope.store.stats": store_stats_md,
+    "layerscope.workload": workload_md,
 }

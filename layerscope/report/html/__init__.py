@@ -19,6 +19,7 @@ def _renderers() -> dict[str, Callable[[dict[str, Any]], str]]:
     from .inspect import render_inspect
     from .savings import render_savings
     from .stats import render_stats
+    from .workload import render_workload
 
     return {
         "layerscope.inspect/2": render_inspect,
@@ -27,6 +28,7 @@ def _renderers() -> dict[str, Callable[[dict[str, Any]], str]]:
         "layerscope.savings/1": render_savings,
         "layerscope.ci/1": render_ci,
         "layerscope.store.stats/1": render_stats,
+        "layerscope.workload/1": render_workload,
     }
 
 

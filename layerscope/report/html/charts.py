@@ -1,4 +1,4 @@
-"""Charts drawn on the Python side: bars (HTML), the treemap (SVG), a heatmap (a table).
+"""Charts drawn on the Python side: bars and stacked bars (HTML), the treemap (SVG), a heatmap (a table).
 
 The layout is computed here, not in the browser: the page then holds only
 shapes (no data to parse, no layout code to trust), prints as it shows, and
@@ -46,6 +46,25 @@ def bars(rows: Sequence[tuple[str, float | None, str]], *, id: str | None = None
         note = notes[k] if notes else None
         if note:
             out.append(f'<span></span><span class="cmd">{esc(note)}</span>')
+    out.append("</div>")
+    return "".join(out)
+
+
+def stacked(rows: Sequence[tuple[str, Sequence[tuple[int, str, str]], str]], *, id: str, row_class: str) -> str:
+    """Horizontal bars of coloured segments: (label, [(value, colour, title)], shown value) per row,
+    each row's total on the scale of the largest total (what a whole is made of, side by side)."""
+    largest = max((sum(v for v, _, _ in segs) for _, segs, _ in rows), default=0) or 1
+    out = [f'<div class="bars" id="{esc(id)}">']
+    for label, segs, shown in rows:
+        left, parts = 0.0, []
+        for v, colour, title in segs:
+            width = 100.0 * v / largest
+            parts.append(f'<span class="fill seg" style="left:{left:.2f}%;width:{width:.2f}%;background:{colour}" '
+                         f'data-value="{v}" title="{esc(title)}"></span>')
+            left += width
+        out.append(f'<span class="lbl" title="{esc(label)}">{esc(label)}</span>'
+                   f'<span class="track {esc(row_class)}" data-value="{sum(v for v, _, _ in segs)}">{"".join(parts)}'
+                   f'</span><span class="val">{esc(shown)}</span>')
     out.append("</div>")
     return "".join(out)
 
