@@ -1,29 +1,17 @@
 """``layerscope.workload/1`` documents for the renderers' tests, made by ``workload_doc`` from
 report records (so their shape follows the contract), the figures counted by the analysis's own
 ``cost`` / ``_shared`` / ``_alone``.
-
-The analysis module imports ``layerscope.workload.manifests`` for two names its counting does not
-use; until that module exists a stand-in takes its place, so the renderers can be tested alone.
 """
 
 from __future__ import annotations
 
 import hashlib
-import sys
-import types
 
-try:
-    import layerscope.workload.manifests  # noqa: F401
-except ModuleNotFoundError:
-    _stub = types.ModuleType("layerscope.workload.manifests")
-    _stub.WorkloadSpec = _stub.Workloads = object  # type: ignore[attr-defined]
-    sys.modules["layerscope.workload.manifests"] = _stub
-
-from layerscope.analysis.workload import (  # noqa: E402
+from layerscope.analysis.workload import (
     Container, ImageRow, LayerRow, NodeRow, Rebase, RebaseGroup, RebaseLayer, WorkloadReport, WorkloadRow,
     _alone, _shared, cost,
 )
-from layerscope.report.workload_out import workload_doc  # noqa: E402
+from layerscope.report.workload_out import workload_doc
 
 MB = 1_000_000
 
