@@ -40,7 +40,17 @@ COMMANDS = {
     "compare": ["compare", "img:app:1", "img:app:2"],
     "savings": ["savings", "img:app:1", "img:app:2"],
     "ci": ["ci", "img:app:1", "--config", "rules.toml"],
+    "workload": ["workload", "compose.yaml", "--offline", "--map", "example.com/shop/app:1=img:app:1",
+                 "--map", "example.com/shop/app:2=img:app:2"],
 }
+COMPOSE = """\
+name: shop
+services:
+  web: {image: example.com/shop/app:1}
+  next: {image: example.com/shop/app:2}
+  gone: {image: example.com/shop/missing:1}
+  gone2: {image: example.com/shop/missing:2}
+"""
 EXIT = {"ci": 1}  # the rules above fail
 
 
@@ -49,6 +59,7 @@ def workdir(tmp_path_factory) -> Path:
     d = tmp_path_factory.mktemp("reports")
     R.build(d / "img")
     (d / "rules.toml").write_text(RULES)
+    (d / "compose.yaml").write_text(COMPOSE)
     return d
 
 
@@ -178,6 +189,7 @@ def test_store_stats_formats(run, workdir):
     ("inspect", "layerscope.report.text", "LIMIT"),
     ("compare", "layerscope.report.compare_out", "LIMIT"),
     ("savings", "layerscope.report.savings_out", "LIMIT"),
+    ("workload", "layerscope.report.workload_out", "LIMIT"),
 ])
 def test_long_lists_are_elided_unless_all(run, monkeypatch, name, module, attr):
     monkeypatch.setattr(f"{module}.{attr}", 1)
@@ -190,7 +202,7 @@ def test_long_lists_are_elided_unless_all(run, monkeypatch, name, module, attr):
 
 # ---- colour -----------------------------------------------------------------------------
 
-COLOURED = ["inspect", "changes", "compare", "savings", "ci"]
+COLOURED = ["inspect", "changes", "compare", "savings", "ci", "workload"]
 
 
 @pytest.mark.parametrize("name", COLOURED)
@@ -320,8 +332,9 @@ def test_every_analysis_command_takes_the_output_options():
     from layerscope.cli.compare import compare
     from layerscope.cli.savings import savings
     from layerscope.cli.store import stats
+    from layerscope.cli.workload import workload
 
-    for cmd in (main.commands["inspect"], main.commands["changes"], ci, compare, savings, stats):
+    for cmd in (main.commands["inspect"], main.commands["changes"], ci, compare, savings, stats, workload):
         opts = {o for p in cmd.params for o in p.opts}
         assert {"--format", "--json", "-o", "--output", "--color", "--all"} <= opts, cmd.name
 

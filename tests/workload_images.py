@@ -6,6 +6,8 @@ One OCI layout (``test_workload.py``):
 * ``web``, ``worker``, ``migrate``, ``logs``, ``cron`` -- base + one layer of their own;
 * ``base2`` -- the base rebuilt: the same files, new mtimes (a new diff_id); ``api`` -- base2 + a layer:
   against ``web`` its base is the near miss a rebase would save;
+* ``webnext`` -- base + web's own layer built again with new mtimes: a near miss in its top layer,
+  which no rebase would share;
 * ``other`` -- a base of its own with another ``os-release`` (alpine) and ``tool`` on it.
 
 The expected figures are computed from the layout's manifests and blobs with
@@ -24,7 +26,7 @@ from pathlib import Path
 import images as I
 from overlay_images import _w, umoci, unpack
 
-TAGS = ["web", "worker", "migrate", "logs", "cron", "api", "tool"]
+TAGS = ["web", "worker", "migrate", "logs", "cron", "api", "tool", "webnext"]
 BASE_FILES = {"etc/os-release": b'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\nVERSION_ID="12"\n',
               "usr/lib/libbase.so": I.rand_bytes(1 << 20, 501), "etc/text": I.text_bytes(300_000, 502),
               "usr/share/doc/readme": b"base image\n" * 50}
@@ -45,10 +47,12 @@ def _base(mtime_ns: int):
     return change
 
 
-def _own(name: str, seed: int, size: int = 150_000):
+def _own(name: str, seed: int, size: int = 150_000, mtime_ns: int = 1_650_000_000_000_000_000):
     def change(r: Path) -> None:
-        _w(r, f"srv/{name}/bin", I.rand_bytes(size, seed))
-        _w(r, f"srv/{name}/config.json", I.jbytes({"name": name}))
+        for rel, data in ((f"srv/{name}/bin", I.rand_bytes(size, seed)), (f"srv/{name}/config.json",
+                                                                          I.jbytes({"name": name}))):
+            _w(r, rel, data)
+            os.utime(r / rel, ns=(mtime_ns, mtime_ns))
     return change
 
 
@@ -64,6 +68,7 @@ def build(work: Path) -> Path:
     _repack(L, work, "empty", "base", _base(1_600_000_000_000_000_000))
     for k, name in enumerate(["web", "worker", "migrate", "logs", "cron"]):
         _repack(L, work, "base", name, _own(name, 510 + k))
+    _repack(L, work, "base", "webnext", _own("web", 510, mtime_ns=1_660_000_000_000_000_000))
     _repack(L, work, "empty", "base2", _base(1_700_000_000_000_000_000))
     _repack(L, work, "base2", "api", _own("api", 520))
     _repack(L, work, "empty", "otherbase", _other)

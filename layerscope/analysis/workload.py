@@ -10,10 +10,12 @@ node of a placement.
 
 The rebase estimate uses ``savings``' near misses: two layers with different
 diff_ids whose files are mostly the same (a base rebuilt with new mtimes, a
-re-run ``apt-get``). Layers linked by near misses form a cluster; rebuilding
+re-run ``apt-get``). A near miss between two images' base layers (same
+height, below their top layers, everything under it equal or near) means the
+same base was built twice; layers linked so form a cluster, and rebuilding
 every image on the cluster's most used variant would store each other
-variant's common file bytes once. Pairs whose images carry different
-``os-release`` files are left out: those are not the same distro base.
+variant's common file bytes once. Images whose ``os-release`` files differ
+are not the same distro base and are not paired.
 
 Layers are read once each, as ``savings`` reads them (``digest_images``): the
 uncompressed size, the ChainID check and the file digests come from that pass.
@@ -321,29 +323,39 @@ def _alone(index: int, images: Sequence[tuple[int, ImageRow]]) -> Alone:
 # -- the rebase estimate ---------------------------------------------------------------------------
 
 def rebase(images: Sequence[ImageRow], tables: dict[str, LayerDigests], total: Cost) -> Rebase:
-    """Clusters of near-miss layers (``savings``' near misses between layers of these images,
-    same os-release or one side without one); each variant but the cluster's most used one saves
-    its best common bytes with a variant before it."""
+    """Clusters of near-miss base layers; each variant but the cluster's most used one saves its
+    best common bytes with a variant before it.
+
+    A near miss (``savings``' pairs of layers with mostly the same files) counts as a rebuilt
+    base between two images when it sits at the same height in both, below both images' top
+    layers, with every layer under it equal or itself such a near miss, and the images' os-release
+    files agree (or one has none). Two versions of an app on one base differ in their own top
+    layers: rebasing would not make those equal, so they are not counted."""
     holders: dict[str, set[int]] = {}
     rows: dict[str, LayerRow] = {}
     for i, im in enumerate(images):
         for r in im.layers:
             holders.setdefault(r.diff_id, set()).add(i)
             rows.setdefault(r.diff_id, r)
+    near = {}
+    for m in near_misses(tables):
+        near[(m.a, m.b)] = near[(m.b, m.a)] = (m.common, m.share, m.cause)
     pairs: dict[tuple[str, str], tuple[int, float, str]] = {}
+    if near:
+        for x in range(len(images)):
+            for y in range(x + 1, len(images)):
+                for a, b in _aligned(images[x], images[y], near):
+                    pairs[(a, b)] = pairs[(b, a)] = near[(a, b)]
     parent: dict[str, str] = {}
 
-    def find(x: str) -> str:
-        while parent.setdefault(x, x) != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
+    def find(d: str) -> str:
+        while parent.setdefault(d, d) != d:
+            parent[d] = parent[parent[d]]
+            d = parent[d]
+        return d
 
-    for m in near_misses(tables):
-        if not _same_distro(images, holders[m.a], holders[m.b]):
-            continue
-        pairs[(m.a, m.b)] = pairs[(m.b, m.a)] = (m.common, m.share, m.cause)
-        parent[find(m.a)] = find(m.b)
+    for a, b in pairs:
+        parent[find(a)] = find(b)
     clusters: dict[str, list[str]] = {}
     for d in parent:
         clusters.setdefault(find(d), []).append(d)
@@ -375,19 +387,23 @@ def rebase(images: Sequence[ImageRow], tables: dict[str, LayerDigests], total: C
     return Rebase(saving, saving_c, total.stored - saving, total.pulled - saving_c, out)
 
 
+def _aligned(x: ImageRow, y: ImageRow, near: dict[tuple[str, str], tuple]) -> list[tuple[str, str]]:
+    """The near-miss pairs of ``x``'s and ``y``'s base layers: from the bottom, below both top
+    layers, while each height holds the same layer or a near miss."""
+    if x.os_release is not None and y.os_release is not None and x.os_release != y.os_release:
+        return []
+    out = []
+    for a, b in zip(x.layers[:-1], y.layers[:-1]):
+        if a.diff_id == b.diff_id:
+            continue
+        if (a.diff_id, b.diff_id) not in near:
+            break
+        out.append((a.diff_id, b.diff_id))
+    return out
+
+
 def _scaled(n: int, compressed: int, size: int) -> int:
     return int(n * compressed / size + 0.5) if size else 0
-
-
-def _same_distro(images: Sequence[ImageRow], a: set[int], b: set[int]) -> bool:
-    """True unless every pairing of an image holding ``a`` with one holding ``b`` has two
-    different os-release files."""
-    for i in a:
-        for j in b:
-            x, y = images[i].os_release, images[j].os_release
-            if x is None or y is None or x == y:
-                return True
-    return False
 
 
 def os_release(tables: Sequence[LayerDigests]) -> str | None:
