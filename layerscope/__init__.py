@@ -7,6 +7,7 @@ The public API (CI gates import this, not the CLI)::
     report.size, report.layers[0].entries
     diff = layerscope.compare("old.tar", "new.tar")  # layers, config, history, files, packages
     saved = layerscope.savings(["a.tar", "b.tar"])   # what layer/ChainID/file/chunk sharing store
+    pods = layerscope.workloads(["k8s.yaml"], images=["ci-images/"])  # what each pod/task/node pulls
     image = layerscope.open_image("layout:tag", platform="linux/arm64")
 
 The names below are loaded on first use, so that importing one stage (say
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from .analysis.compare import CompareReport, compare, compare_images
     from .analysis.inspect import InspectReport, LayerInfo, inspect, inspect_image
     from .analysis.savings import SavingsReport, savings
+    from .analysis.workload import WorkloadReport, workloads
     from .source import Image, LayerRef, open_image
 
 from .version import __version__  # noqa: E402
@@ -51,6 +53,8 @@ __all__ = [
     "CompareReport",
     "savings",
     "SavingsReport",
+    "workloads",
+    "WorkloadReport",
     "Store",
     "LayerscopeError",
     "BadInputError",
@@ -71,6 +75,8 @@ _LAZY = {
     "CompareReport": ".analysis.compare",
     "savings": ".analysis.savings",
     "SavingsReport": ".analysis.savings",
+    "workloads": ".analysis.workload",
+    "WorkloadReport": ".analysis.workload",
     "Store": ".store.api",
     "open_image": ".source",
     "Image": ".source",

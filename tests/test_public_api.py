@@ -15,7 +15,7 @@ import layerscope.chunk
 CHUNK_API = ["BACKEND", "DEFAULT_PARAMS", "DIGESTS", "Buffer", "ChunkParams", "Chunker", "chunk_digest",
              "chunk_digests", "cut_points", "iter_chunks"]
 TOP_API = ["inspect", "ci", "inspect_image", "open_image", "Image", "LayerRef", "InspectReport", "LayerInfo",
-           "compare", "compare_images", "CompareReport", "savings", "SavingsReport", "Store", "LayerscopeError", "BadInputError", "DigestMismatchError", "MissingBlobError", "NotAnImageError",
+           "compare", "compare_images", "CompareReport", "savings", "SavingsReport", "workloads", "WorkloadReport", "Store", "LayerscopeError", "BadInputError", "DigestMismatchError", "MissingBlobError", "NotAnImageError",
            "SelectionError"]
 
 

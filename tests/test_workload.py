@@ -280,6 +280,9 @@ def test_the_rebase_estimate_is_the_near_miss_of_the_rebuilt_base(ls, wl, tmp_pa
     assert (layer["diff_id"], layer["like"]) == (base2["diff_id"], base["diff_id"])
     assert layer["cause"] == "same files, new mtimes"
     assert rb["saving"] == group["saving"] == layer["saving"] == common
+    # ... which is the near miss savings reports between the two bases
+    near = json.loads(run_savings(ls, f"{wl}:web", f"{wl}:api"))["near_misses"]
+    assert [(m["a"], m["b"], m["common"]) for m in near] == [(base["diff_id"], base2["diff_id"], common)]
     assert rb["stored_after"] == d["total"]["stored"] - common
     ratio = base2["compressed"] / base2["size"]
     assert rb["saving_compressed"] == int(common * ratio + 0.5)
@@ -395,3 +398,17 @@ def test_from_a_registry_the_same_figures_as_the_archives(ls, wl, reg, tmp_path,
     assert all(im["source"].startswith(f"docker://{reg.host}/") for im in online["images"])
     offline = doc(ls, *files, "--offline", *maps(wl, host=host))
     assert _without_sources(online) == _without_sources(offline)
+
+
+def test_the_python_api_gives_the_same_report(wl, tmp_path):
+    import layerscope
+    from layerscope.report.workload_out import workload_doc
+
+    f = write(tmp_path, "web.yaml", DEPLOYMENT)
+    mapping = {f"{REG}/{t}:1.0": f"{wl}:{t}" for t in WI.TAGS}
+    report = layerscope.workloads([str(f)], mapping=mapping, offline=True, nodes={"n1": ["web"]})
+    assert isinstance(report, layerscope.WorkloadReport)
+    [w] = report.workloads
+    assert (w.cost.pulled, w.cost.stored) == WI.pulled_stored(wl, ["migrate", "logs", "web", "worker"])
+    assert [n.name for n in report.nodes] == ["n1"] and report.nodes[0].cost.stored == w.cost.stored
+    assert workload_doc(report)["schema"] == "layerscope.workload/1"

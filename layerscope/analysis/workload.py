@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from ..errors import UsageError
 from ..record import Record
 from ..source import Image
-from ..workload.manifests import WorkloadSpec, Workloads
+from ..workload.manifests import Workloads
 from ..workload.resolve import Resolver
 from .image_diff import chain_ids
 from .layer_digests import DEFAULT_SAMPLE, LayerDigests, chunk_params
@@ -534,4 +534,23 @@ def parse_placement(items: Sequence[str]) -> dict[str, list[str]]:
     return out
 
 
-__all__ = ["WorkloadReport", "workload_report", "cost", "rebase", "parse_placement", "WorkloadSpec"]
+
+
+def workloads(files: Sequence[str], *, images: Sequence[str] = (), mapping: dict[str, str] | None = None,
+              offline: bool = False, nodes: dict[str, list[str]] | None = None, platform: str | None = None,
+              verify: bool = True, jobs: int | None = None, progress: bool | None = False) -> WorkloadReport:
+    """``layerscope workload FILES`` in Python: the workloads of Kubernetes, ECS and compose
+    ``files``, their images read from ``images`` directories, ``mapping`` (reference -> anything
+    ``inspect`` reads) or their registries (not when ``offline``); ``nodes``: node -> workload names."""
+    from ..workload.manifests import read_workloads
+    from ..workload.resolve import Resolver, canonical
+
+    mapped = {}
+    for ref, spec in (mapping or {}).items():
+        key = canonical(ref)
+        if key is None:
+            raise UsageError(f"{ref!r} is not an image reference")
+        mapped[key] = spec
+    resolver = Resolver(mapping=mapped, image_dirs=images, platform=platform, verify=verify, offline=offline)
+    return workload_report(read_workloads(files), resolver, files=list(files), placement=nodes, verify=verify,
+                           jobs=jobs, progress=progress)
