@@ -50,7 +50,7 @@ def config_files() -> dict[str, str]:
     return files
 
 
-SHIPPED = ["examples/sample.tar", "examples/.layerscope.toml", "examples/.dive-ci"]
+SHIPPED = ["examples/sample.tar", "examples/.layerscope.toml", "examples/.dive-ci", "examples/compose.yaml"]
 
 
 def test_readme_has_transcripts():
