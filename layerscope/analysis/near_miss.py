@@ -9,9 +9,14 @@ at), and the likely cause is told from the layers' member lists.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from .layer_digests import MTIME, LayerDigests
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .combos import Combo
 
 #: A pair is a near miss when the file bytes they have in common are at least
 #: this share of the bigger layer's file bytes.
@@ -42,26 +47,34 @@ def near_misses(tables: dict[str, LayerDigests], *, min_share: float = MIN_SHARE
                 min_bytes: int = MIN_BYTES) -> list[NearMiss]:
     """Pairs of distinct layers whose common file bytes reach ``min_share`` and ``min_bytes``,
     most bytes first."""
+    from .combos import file_combos
+
     keys = list(tables)
-    holders: dict[bytes, list[int]] = {}
-    for li, k in enumerate(keys):
-        for digest in tables[k].files:
-            holders.setdefault(digest, []).append(li)
+    return near_misses_from(keys, [sum(tables[k].files.values()) for k in keys],
+                            file_combos([tables[k] for k in keys]), lambda k: tables[k].members,
+                            min_share=min_share, min_bytes=min_bytes)
+
+
+def near_misses_from(keys: Sequence[str], file_bytes: Sequence[int], combos: Iterable[Combo],
+                     members: Callable[[str], list[tuple]], *, min_share: float = MIN_SHARE,
+                     min_bytes: int = MIN_BYTES) -> list[NearMiss]:
+    """:func:`near_misses` from the layers' file combos (``combos.file_combos``: sets of layers
+    holding the same file contents, their bytes), each layer's file bytes, and its members
+    (asked for the pairs found only, to tell the cause). No pair of layers that shares no
+    file is looked at; a content held by more than :data:`MAX_HOLDERS` layers pairs none."""
     common: dict[tuple[int, int], int] = {}
-    for digest, lis in holders.items():
+    for lis, size, _csize, _n in combos:
         if not 2 <= len(lis) <= MAX_HOLDERS:
             continue
         for x in range(len(lis)):
-            size = tables[keys[lis[x]]].files[digest]
             for y in range(x + 1, len(lis)):
                 pair = (lis[x], lis[y])
                 common[pair] = common.get(pair, 0) + size
-    totals = [sum(tables[k].files.values()) for k in keys]
     out = []
     for (x, y), both in common.items():
-        share = both / max(totals[x], totals[y])
+        share = both / max(file_bytes[x], file_bytes[y])
         if share >= min_share and both >= min_bytes:
-            cause, changed = explain(tables[keys[x]], tables[keys[y]])
+            cause, changed = explain(members(keys[x]), members(keys[y]))
             out.append(NearMiss(keys[x], keys[y], both, round(share, 4), cause, changed))
     out.sort(key=lambda m: (-m.common, m.a, m.b))
     return out
@@ -71,9 +84,10 @@ def _no_mtime(m: tuple) -> tuple:
     return m[:MTIME]
 
 
-def explain(a: LayerDigests, b: LayerDigests) -> tuple[str, int]:
-    """The likely cause of two layers differing, and how many member paths differ beyond mtimes."""
-    ma, mb = [_no_mtime(m) for m in a.members], [_no_mtime(m) for m in b.members]
+def explain(a: list[tuple], b: list[tuple]) -> tuple[str, int]:
+    """The likely cause of two layers differing (their member lists), and how many member paths
+    differ beyond mtimes."""
+    ma, mb = [_no_mtime(m) for m in a], [_no_mtime(m) for m in b]
     if ma == mb:
         return SAME_BUT_MTIMES, 0
     if sorted(ma, key=repr) == sorted(mb, key=repr):

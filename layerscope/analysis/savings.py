@@ -21,18 +21,17 @@ dict (digest -> images), like the scan's entries.
 
 from __future__ import annotations
 
-import heapq
-from array import array
 from collections.abc import Callable, Iterable, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
-from .. import ccore
 from ..errors import UsageError
+from ..record import Record
 from ..source import Image, LayerRef, open_many
 from .image_diff import chain_ids
-from .layer_digests import DEFAULT_SAMPLE, DIGEST_SIZE, LayerDigests, chunk_params, layer_digests
-from .near_miss import NearMiss, near_misses
+from .combos import Combo, _c_combos, _py_combos, chunk_combos, file_combos  # noqa: F401 - also their home before
+from .layer_digests import DEFAULT_SAMPLE, LayerDigests, chunk_params, layer_digests
+from .near_miss import NearMiss, near_misses_from
 from .layers import _check_diff_id, blob_key, default_jobs, progress_bar, read_layer, verify_blob
 
 LEVELS = ("layer", "chainid", "file", "chunk")
@@ -84,13 +83,55 @@ class ImageLayers:
     layers: list[tuple[str, LayerDigests]]  # (diff_id or another name of its bytes, table)
 
 
+class LayerFacts(Record):
+    """What the merge needs of one layer besides its combos (a fleet run has no more on the client)."""
+
+    __slots__ = ("size", "compressed", "file_bytes")
+
+    size: int  # uncompressed tar stream bytes
+    compressed: int  # the stream through zstd level 3
+    file_bytes: int  # the sum of its unique regular-file contents' sizes
+
+    def __init__(self, size: int, compressed: int, file_bytes: int) -> None:
+        self.size = size
+        self.compressed = compressed
+        self.file_bytes = file_bytes
+
+
+def facts(table: LayerDigests) -> LayerFacts:
+    return LayerFacts(table.size, table.compressed, sum(table.files.values()))
+
+
+def unique_layers(images: Sequence[ImageLayers]) -> dict[str, LayerDigests]:
+    """Each layer key's table (the first image's that has it), in the order they are met: the
+    order the combos' layer indices follow."""
+    tables: dict[str, LayerDigests] = {}
+    for im in images:
+        for key, table in im.layers:
+            tables.setdefault(key, table)
+    return tables
+
+
 def merge(images: Sequence[ImageLayers], *, avg_chunk: int = 65536, top: int = 10) -> SavingsReport:
     """The totals, per-image figures and matrix of the per-layer tables (no I/O)."""
+    tables = unique_layers(images)
+    uniq = list(tables.values())
+    lite = [ImageLayers(im.name, [(k, facts(t)) for k, t in im.layers]) for im in images]
+    return merge_combos(lite, file_combos(uniq), chunk_combos(uniq), lambda k: tables[k].members,
+                        avg_chunk=avg_chunk, top=top)
+
+
+def merge_combos(images: Sequence[ImageLayers], files: Sequence[Combo], chunks: Sequence[Combo],
+                 members: Callable[[str], list[tuple]], *, avg_chunk: int = 65536, top: int = 10) -> SavingsReport:
+    """:func:`merge` from each image's layer facts (``ImageLayers`` whose tables are
+    :class:`LayerFacts`) and the file and chunk combos of the unique layers (indices in the
+    order :func:`unique_layers` meets them); ``members(key)``: a layer's member list, asked for
+    the near misses only."""
     n = len(images)
     per = [ImageSavings(im.name) for im in images]
     naive = sum(t.size for im in images for _, t in im.layers)
     compressed = {"naive": sum(t.compressed for im in images for _, t in im.layers)}
-    tables: dict[str, LayerDigests] = {}
+    tables: dict[str, LayerFacts] = {}
     layer_images: dict[str, set[int]] = {}
     chain_images: dict[str, tuple[int, set[int]]] = {}
     for i, im in enumerate(images):
@@ -110,23 +151,17 @@ def merge(images: Sequence[ImageLayers], *, avg_chunk: int = 65536, top: int = 1
         _count(per, "chainid", size, owners, None)
         totals["chainid"] += size
         compressed["chainid"] += csize
-    file_images: dict[bytes, tuple[int, int, set[int]]] = {}
-    for key, owners in layer_images.items():
-        fc = tables[key].file_compressed
-        for digest, size in tables[key].files.items():
-            file_images.setdefault(digest, (size, fc.get(digest, size), set()))[2].update(owners)
-    for size, csize, owners in file_images.values():
-        _count(per, "file", size, owners, None)
-        totals["file"] += size
-        compressed["file"] += csize
-    del file_images
+    keys = list(tables)
+    owners_of = [layer_images[k] for k in keys]
+    totals["file"], compressed["file"] = _count_combos(files, owners_of, per, "file", None)
     chunk_matrix = [[0] * n for _ in range(n)]
-    totals["chunk"], compressed["chunk"] = _merge_chunks(tables, layer_images, per, chunk_matrix)
+    totals["chunk"], compressed["chunk"] = _count_combos(chunks, owners_of, per, "chunk", chunk_matrix)
     ranked = sorted(layer_images, key=lambda k: (-len(layer_images[k]), -tables[k].size, k))
     top_layers = [TopLayer(k, tables[k].size, sorted(layer_images[k])) for k in ranked[:top]]
+    near = near_misses_from(keys, [tables[k].file_bytes for k in keys], files, members)
     return SavingsReport(images=[im.name for im in images], naive=naive, totals=totals, compressed=compressed, per_image=per,
                          matrix={"layer": layer_matrix, "chunk": chunk_matrix}, top_layers=top_layers,
-                         near_misses=near_misses(tables), avg_chunk=avg_chunk)
+                         near_misses=near, avg_chunk=avg_chunk)
 
 
 def _count(per: list[ImageSavings], level: str, size: int, owners: AbstractSet[int],
@@ -144,120 +179,20 @@ def _count(per: list[ImageSavings], level: str, size: int, owners: AbstractSet[i
                 row[j] += size
 
 
-def _merge_chunks(tables: dict[str, LayerDigests], layer_images: dict[str, set[int]],
-                  per: list[ImageSavings], matrix: list[list[int]]) -> tuple[int, int]:
-    """Count each chunk once for the images of every layer holding it, by sets of layers
-    (:func:`chunk_combos`): a few per layer, where there are millions of chunks."""
-    keys = list(tables)
-    owners_of = [layer_images[k] for k in keys]
+def _count_combos(combos: Sequence[Combo], owners_of: list[set[int]], per: list[ImageSavings], level: str,
+                  matrix: list[list[int]] | None) -> tuple[int, int]:
+    """Count each unit once for the images of every layer holding it, by sets of layers: a few
+    per layer, where there are millions of units."""
     by_owners: dict[frozenset[int], int] = {}
     total = ctotal = 0
-    for combo, size, csize, _ in chunk_combos([tables[k] for k in keys]):
+    for combo, size, csize, _ in combos:
         owners = frozenset().union(*(owners_of[t] for t in combo))
         by_owners[owners] = by_owners.get(owners, 0) + size
         total += size
         ctotal += csize
     for owners, size in by_owners.items():
-        _count(per, "chunk", size, owners, matrix)
+        _count(per, level, size, owners, matrix)
     return total, ctotal
-
-
-#: (indices of the tables holding some chunks, ascending; their bytes, compressed bytes, count).
-Combo = tuple[tuple[int, ...], int, int, int]
-
-
-def chunk_combos(tables: Sequence[LayerDigests]) -> list[Combo]:
-    """Each set of tables that exactly holds some chunks, with those chunks' sums (each chunk
-    once, its sizes those of the lowest-indexed table holding it), in no particular order.
-
-    A k-way merge of the sorted tables: in C (``src_c/chunkmerge.c``) when this install has it,
-    else the same walk with heapq.merge (same result, ~40x slower)."""
-    merge = ccore.function("ls_chunk_merge")
-    return _c_combos(merge, tables) if merge is not None else _py_combos(tables)
-
-
-def _py_combos(tables: Sequence[LayerDigests]) -> list[Combo]:
-    # each unique chunk is met as a run of equal digests, one per table holding it, in table order
-    sums: dict[tuple[int, ...], list[int]] = {}
-    run: list[int] = []
-    run_digest: bytes | None = None
-    run_size = run_csize = 0
-    for digest, li, size, csize in heapq.merge(*(_tagged(t, li) for li, t in enumerate(tables))):
-        if digest != run_digest:
-            if run:
-                _add(sums, tuple(run), run_size, run_csize)
-            run_digest, run_size, run_csize, run = digest, size, csize, [li]
-        else:
-            run.append(li)
-    if run:
-        _add(sums, tuple(run), run_size, run_csize)
-    return [(combo, b, c, n) for combo, (b, c, n) in sums.items()]
-
-
-def _add(sums: dict[tuple[int, ...], list[int]], combo: tuple[int, ...], size: int, csize: int) -> None:
-    acc = sums.get(combo)
-    if acc is None:
-        sums[combo] = [size, csize, 1]
-    else:
-        acc[0] += size
-        acc[1] += csize
-        acc[2] += 1
-
-
-def _tagged(table: LayerDigests, li: int):
-    # a function, not a generator expression: ``li`` must be bound now, not when iterated;
-    # the index before the sizes: equal digests come out in table order, whatever their sizes
-    for digest, size, csize in table.iter_chunks():
-        yield digest, li, size, csize
-
-
-_U32 = "I" if array("I").itemsize == 4 else "L"
-
-
-def _u32(values: Sequence[int]) -> array:
-    """``values`` as C uint32s: the table's own array (no copy) when it is one."""
-    if isinstance(values, array) and values.typecode == _U32:
-        return values
-    return array(_U32, values)
-
-
-def _c_combos(merge: Callable, tables: Sequence[LayerDigests]) -> list[Combo]:
-    """:func:`chunk_combos` in C: the tables are lent to C in place (no copy, no object per chunk)."""
-    from layerscope._native import ffi, lib
-
-    n = len(tables)
-    digests = ffi.new("const uint8_t *[]", n)
-    sizes = ffi.new("const uint32_t *[]", n)
-    csizes = ffi.new("const uint32_t *[]", n)
-    counts = ffi.new("size_t[]", n)
-    keep = []  # the buffers C reads must outlive the call
-    for t, table in enumerate(tables):
-        count = len(table.chunks) // DIGEST_SIZE
-        columns = _u32(table.chunk_sizes), _u32(table.chunk_compressed)
-        if len(table.chunks) % DIGEST_SIZE or any(len(c) != count for c in columns):
-            raise ValueError(f"chunk table {t}: {len(table.chunks)} digest bytes, "
-                             f"{len(columns[0])} sizes, {len(columns[1])} compressed sizes")
-        if count:
-            bufs = (ffi.from_buffer("uint8_t[]", table.chunks),
-                    *(ffi.from_buffer("uint32_t[]", c) for c in columns))
-            keep.append(bufs)
-            digests[t], sizes[t], csizes[t] = bufs
-        counts[t] = count
-    out = ffi.new("ls_chunk_combos *")
-    rc = merge(n, digests, sizes, csizes, counts, out)
-    if rc == lib.LS_CHUNK_MERGE_NOMEM:
-        raise MemoryError("merging the chunk tables")
-    if rc != lib.LS_CHUNK_MERGE_OK:
-        raise ValueError("a chunk table is not sorted and unique")
-    try:
-        m = out.n_combos
-        offsets = ffi.unpack(out.offsets, m + 1)
-        indices = ffi.unpack(out.tables, offsets[m])
-        columns = [ffi.unpack(c, m) for c in (out.bytes, out.csize, out.count)]
-    finally:
-        lib.ls_chunk_combos_free(out)
-    combos = (tuple(indices[offsets[k]:offsets[k + 1]]) for k in range(m))
-    return list(zip(combos, *columns))
 
 
 ProgressFn = Callable[[int], None]

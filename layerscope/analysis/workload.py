@@ -33,7 +33,7 @@ from ..workload.resolve import Resolver
 from .image_diff import chain_ids
 from .layer_digests import DEFAULT_SAMPLE, LayerDigests, chunk_params
 from .layers import blob_key, progress_bar
-from .near_miss import near_misses
+from .near_miss import NearMiss, near_misses
 from .savings import digest_images, image_name
 
 #: Where an image's distro is told: the first of these a layer provides, from the top.
@@ -322,7 +322,7 @@ def _alone(index: int, images: Sequence[tuple[int, ImageRow]]) -> Alone:
 
 # -- the rebase estimate ---------------------------------------------------------------------------
 
-def rebase(images: Sequence[ImageRow], tables: dict[str, LayerDigests], total: Cost) -> Rebase:
+def rebase(images: Sequence[ImageRow], misses: Sequence[NearMiss], total: Cost) -> Rebase:
     """Clusters of near-miss base layers; each variant but the cluster's most used one saves its
     best common bytes with a variant before it.
 
@@ -338,7 +338,7 @@ def rebase(images: Sequence[ImageRow], tables: dict[str, LayerDigests], total: C
             holders.setdefault(r.diff_id, set()).add(i)
             rows.setdefault(r.diff_id, r)
     near = {}
-    for m in near_misses(tables):
+    for m in misses:
         near[(m.a, m.b)] = near[(m.b, m.a)] = (m.common, m.share, m.cause)
     pairs: dict[tuple[str, str], tuple[int, float, str]] = {}
     if near:
@@ -488,7 +488,7 @@ def workload_report(parsed: Workloads, resolver: Resolver, *, files: Sequence[st
     across = _shared([(k, rows[i]) for k, w in enumerate(workloads) for i in w.images])
     nodes = _nodes(workloads, rows, placement or {}, warnings)
     return WorkloadReport(list(files), rows, workloads, total, across,
-                          rebase(rows, by_diff, total), nodes, warnings)
+                          rebase(rows, near_misses(by_diff), total), nodes, warnings)
 
 
 def _nodes(workloads: list[WorkloadRow], rows: list[ImageRow], placement: dict[str, list[str]],
