@@ -36,8 +36,34 @@ from ..image import Image
 from ..oci import INDEX_TYPES, REF_NAME, OCILayout
 from ..platform import Platform, parse_platform
 
-PREFETCH = 3  # blobs downloaded at once in the background
+PREFETCH = 3  # blobs downloaded at once in the background, over every registry image of the process
 _MANIFEST_FIELDS = ("config", "layers", "manifests")
+
+
+class _Fetchers:
+    """The process's background downloads: one FIFO queue, :data:`PREFETCH` daemon threads
+    started on first use (again in a forked child, whose threads did not survive the fork)."""
+
+    _queue: queue.SimpleQueue | None = None
+    _pid = 0
+    _lock = threading.Lock()
+
+    @classmethod
+    def submit(cls, jobs: list[tuple[RegistryContainer, str, _Done]]) -> None:
+        with cls._lock:
+            if cls._queue is None or cls._pid != os.getpid():
+                cls._queue, cls._pid = queue.SimpleQueue(), os.getpid()
+                for _ in range(PREFETCH):
+                    threading.Thread(target=cls._run, args=(cls._queue,), name="layerscope-fetch",
+                                     daemon=True).start()
+            for job in jobs:
+                cls._queue.put(job)
+
+    @staticmethod
+    def _run(todo: queue.SimpleQueue) -> None:
+        while True:
+            container, name, future = todo.get()
+            container._download_job(name, future)
 
 
 class RegistryContainer(Container):
@@ -129,10 +155,13 @@ class RegistryContainer(Container):
     # ---- fetching -----------------------------------------------------------------------
 
     def prefetch(self, names: list[str]) -> None:
-        """Start downloading ``names`` in the background (those not cached yet), in order, a few
-        at a time, on daemon threads: a process that ends early (an error, ^C) is not held up by
-        downloads nobody will read (their temporary files go with the next eviction)."""
-        todo: queue.SimpleQueue = queue.SimpleQueue()
+        """Queue ``names`` (those not cached yet) for download in the background, in order.
+
+        One queue and :data:`PREFETCH` daemon threads serve every registry image of the process,
+        first come first served: a run over a thousand images downloads a few blobs at a time,
+        not a few per image. Daemon threads: a process that ends early (an error, ^C) is not held
+        up by downloads nobody will read (their temporary files go with the next eviction)."""
+        jobs = []
         with self._lock:
             for name in names:
                 if name in self._pending or self.cache.has(_digest(name)):
@@ -141,21 +170,17 @@ class RegistryContainer(Container):
                 size = self._sizes.get(name)
                 if size:
                     self._streams[name] = _Stream(size)
-                todo.put((name, future))
-        n = min(PREFETCH, todo.qsize())
-        for _ in range(n):
-            todo.put(None)
-            threading.Thread(target=self._worker, args=(todo,), name="layerscope-fetch", daemon=True).start()
+                jobs.append((self, name, future))
+        if jobs:
+            _Fetchers.submit(jobs)
 
-    def _worker(self, todo: queue.SimpleQueue) -> None:
-        while (job := todo.get()) is not None:
-            name, future = job
-            try:
-                self._download(name)
-            except BaseException as e:  # handed to whoever reads the blob
-                future.set_exception(e)
-            else:
-                future.set_result(None)
+    def _download_job(self, name: str, future: _Done) -> None:
+        try:
+            self._download(name)
+        except BaseException as e:  # handed to whoever reads the blob
+            future.set_exception(e)
+        else:
+            future.set_result(None)
 
     def _fetch(self, name: str) -> None:
         with self._lock:
