@@ -255,7 +255,8 @@ def _check_diff_id(image: Image, layer: LayerRef, scan: LayerScan) -> None:
         raise diff_id_mismatch(layer.diff_id, scan.diff_id, layer.where(image.path))
 
 
-def progress_bar(total: int, *, enabled: bool | None = None, desc: str = "layers") -> tuple[ProgressFn | None, Callable[[], None]]:
+def progress_bar(total: int, *, enabled: bool | None = None, desc: str = "layers",
+                 unit: str = "layer") -> tuple[ProgressFn | None, Callable[[], None]]:
     """A tqdm bar on stderr, only when stderr is a terminal or when asked."""
     if enabled is None:
         enabled = sys.stderr.isatty()
@@ -263,5 +264,5 @@ def progress_bar(total: int, *, enabled: bool | None = None, desc: str = "layers
         return None, lambda: None
     from tqdm import tqdm
 
-    bar = tqdm(total=total, desc=desc, unit="layer", file=sys.stderr, leave=False)
+    bar = tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, leave=False)
     return bar.update, bar.close

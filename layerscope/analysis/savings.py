@@ -277,9 +277,51 @@ def image_name(image: Image) -> str:
     return str(image.path)
 
 
-def savings(images: Iterable[str | Image], *, all_images: bool = False, platform: str | None = None,
+OPEN_THREADS = 8  # registry images opened at once (a manifest and a probe each: round trips)
+
+
+def fleet_specs(images: Iterable[str | Image] = (), *, from_file: Sequence[str] = (),
+                from_registry: Sequence[str] = (), repos: Sequence[str] = (), tags: str | int = "latest",
+                progress: bool | None = False,
+                on_warning: Callable[[str, str], None] | None = None) -> list[str | Image]:
+    """``images``, then the specs listed in each ``from_file``, then those a walk of each
+    ``from_registry`` finds (``source/registry/catalog.py``: ``repos`` globs, the ``tags``
+    rule). A spec met before is not taken again; a file or registry that gives no image
+    is a UsageError (a wrong glob or prefix must not pass for an empty fleet)."""
+    out: list[str | Image] = list(images)
+    if not from_file and not from_registry:
+        return out
+    from ..source.registry import catalog
+
+    seen = {s for s in out if isinstance(s, str)}
+
+    def add(specs: list[str], where: str) -> None:
+        if not specs:
+            raise UsageError(f"no images found in {where}")
+        for spec in specs:
+            if spec not in seen:
+                seen.add(spec)
+                out.append(spec)
+
+    for path in from_file:
+        add(catalog.read_spec_file(path), path)
+    rule = catalog.parse_tag_rule(tags)  # a bad rule fails before any request
+
+    def bar(total: int, what: str):
+        return progress_bar(total, enabled=progress, desc=what, unit="list")
+
+    for registry in from_registry:
+        found = catalog.walk(registry, repos=repos, tags_rule=rule, warn=on_warning, bar=bar)
+        where = registry + (f" (repositories matching {', '.join(repos)})" if repos else "")
+        add(found, where)
+    return out
+
+
+def savings(images: Iterable[str | Image] = (), *, all_images: bool = False, platform: str | None = None,
             avg_chunk: int = 65536, sample: float = DEFAULT_SAMPLE, verify: bool = True,
-            jobs: int | None = None, progress: bool | None = False) -> SavingsReport:
+            jobs: int | None = None, progress: bool | None = False, from_file: Sequence[str] = (),
+            from_registry: Sequence[str] = (), repos: Sequence[str] = (), tags: str | int = "latest",
+            on_warning: Callable[[str, str], None] | None = None) -> SavingsReport:
     """What layer, ChainID, file and chunk sharing store for ``images``.
 
     Each is an opened :class:`Image` or a spec ``inspect`` reads (``PATH[:REF]``;
@@ -287,8 +329,22 @@ def savings(images: Iterable[str | Image], *, all_images: bool = False, platform
     archive or layout). ``sample``: the share of the bytes compressed to measure the zstd
     figures (1: all; ``analysis/layer_digests.py``). ``progress``: a bar on stderr (None:
     when it is a terminal).
+
+    Fleet inputs (issue #16; :func:`fleet_specs`): ``from_file``, lists of specs one a
+    line; ``from_registry``, ``docker://HOST[:PORT][/PREFIX]`` registries walked through
+    their catalog, ``repos`` (fnmatch globs on repository names) and ``tags`` (``latest``,
+    ``all`` or a count) choosing what is taken. A repository whose tag list fails is
+    skipped with ``on_warning(where, message)``.
     """
-    opened = open_many(images, all_images=all_images, platform=platform, verify=verify)
+    specs = fleet_specs(images, from_file=from_file, from_registry=from_registry, repos=repos, tags=tags,
+                        progress=progress, on_warning=on_warning)
+    remote = sum(1 for s in specs if isinstance(s, str) and s.startswith("docker://"))
+    tick, done = progress_bar(len(specs) if remote > 1 else 0, enabled=progress, desc="images", unit="image")
+    try:
+        opened = open_many(specs, all_images=all_images, platform=platform, verify=verify,
+                           threads=OPEN_THREADS, progress=tick)
+    finally:
+        done()
     if len(opened) < 1:
         raise UsageError("savings needs at least one image")
     chunk_params(avg_chunk)  # bad sizes fail before any layer is read

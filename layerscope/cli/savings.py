@@ -7,12 +7,22 @@ from __future__ import annotations
 
 import click
 
-from .options import handle_errors, layer_limit_options, registry_options
+from .options import handle_errors, layer_limit_options, registry_options, warning
 from .output import Output, emit, output_options
 
 
 @click.command()
-@click.argument("images", nargs=-1, required=True)
+@click.argument("images", nargs=-1)
+@click.option("--from-registry", "registries", metavar="docker://HOST[:PORT][/PREFIX]", multiple=True,
+              help="Every repository of this registry (under PREFIX) from its catalog, with the tags --tags "
+                   "picks (repeatable; docs/registry.md).")
+@click.option("--repos", metavar="GLOB", multiple=True,
+              help="With --from-registry: only repositories whose name matches GLOB (fnmatch; repeatable).")
+@click.option("--tags", "tags", default="latest", show_default=True, metavar="all|latest|N",
+              help="With --from-registry: every tag, the tag 'latest' (else the highest by a version-aware "
+                   "sort), or the N highest by that sort.")
+@click.option("--from-file", "files", metavar="FILE", multiple=True,
+              help="Image specs listed in FILE, one a line ('#' lines and blank lines skipped; repeatable).")
 @click.option("--all-images", is_flag=True,
               help="Every image of a multi-image archive or OCI layout (otherwise IMG names one).")
 @click.option("--avg-chunk", type=int, default=65536, show_default=True, metavar="BYTES",
@@ -32,20 +42,28 @@ from .output import Output, emit, output_options
 @registry_options
 @layer_limit_options
 @handle_errors
-def savings(images: tuple[str, ...], out: Output, all_images: bool, avg_chunk: int, sample: float | None,
+def savings(images: tuple[str, ...], out: Output, registries: tuple[str, ...], repos: tuple[str, ...], tags: str,
+            files: tuple[str, ...], all_images: bool, avg_chunk: int, sample: float | None,
             platform: str | None,
             no_verify: bool, jobs: int | None, progress: bool | None) -> None:
     """What sharing saves across IMAGES: by layer, ChainID, file and chunk.
 
     Each IMG is anything `inspect` reads, in any mix, or a directory of
-    archives. Every unique layer is read once. --json prints a
-    layerscope.savings/1 document (docs/json.md).
+    archives; --from-file and --from-registry add fleets of them. Every unique
+    layer is read once. --json prints a layerscope.savings/1 document
+    (docs/json.md).
     """
     from ..analysis.savings import savings as run_savings
+    from ..errors import UsageError
 
+    if not images and not registries and not files:
+        raise UsageError("name images: IMG..., --from-file FILE or --from-registry docker://HOST")
+    if (repos or tags != "latest") and not registries:
+        raise UsageError("--repos and --tags choose what --from-registry takes: name a registry")
     options = {} if sample is None else {"sample": sample}
     report = run_savings(list(images), all_images=all_images, platform=platform, avg_chunk=avg_chunk,
-                         verify=not no_verify, jobs=jobs, progress=progress, **options)
+                         verify=not no_verify, jobs=jobs, progress=progress, from_file=files,
+                         from_registry=registries, repos=repos, tags=tags, on_warning=warning, **options)
     from ..report import savings_out
 
     emit(out, lambda: savings_out.savings_doc(report),

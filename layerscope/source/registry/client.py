@@ -219,6 +219,21 @@ class Client:
                                       where=where)
         return got
 
+    def page(self, path: str, *, scope: str, what: str, where: str) -> tuple[bytes, str | None]:
+        """One page of a paginated listing (``/v2/_catalog``, ``/v2/NAME/tags/list``): its body, at
+        most ``limits.MAX_PAGE_BYTES``, and its ``Link`` header (the next page, unchecked: the
+        caller decides which links it follows). ``path`` includes the query."""
+        r = self._send("GET", "", path, what, scope=scope, where=where, headers={"Accept": "application/json"})
+        try:
+            data = limits.read_bounded(r, limits.MAX_PAGE_BYTES, what, where, self._pace(what, where))
+        finally:
+            r.release_conn()
+        return data, r.headers.get("link")
+
+    def base_url(self) -> str:
+        """``scheme://host[:port]`` the registry is spoken to at (probed on first use)."""
+        return self._url("")
+
     # ---- requests --------------------------------------------------------------------
 
     def _pace(self, what: str, where: str) -> limits.Pace:
@@ -247,13 +262,15 @@ class Client:
                 return base
         return order[-1]
 
-    def _send(self, method: str, repository: str, path: str, what: str, *, headers: dict[str, str] | None = None):
+    def _send(self, method: str, repository: str, path: str, what: str, *, headers: dict[str, str] | None = None,
+              scope: str | None = None, where: str | None = None):
         """A streamed response with a 2xx status (the caller releases it): auth answered, retried
-        on 429/5xx/dropped connections; 401/403/404 and the rest are one clear error."""
+        on 429/5xx/dropped connections; 401/403/404 and the rest are one clear error (its
+        ``status`` attribute says which)."""
         from urllib3.exceptions import HTTPError
 
-        where = f"{self.host}/{repository}"
-        scope = f"repository:{repository}:pull"
+        where = where or f"{self.host}/{repository}"
+        scope = scope or f"repository:{repository}:pull"
         tries = 0
         authed = False
         while True:
@@ -276,7 +293,11 @@ class Client:
             if status == 401 and not authed:
                 challenge = r.headers.get("www-authenticate", "")
                 self._discard(r, what, where)
-                self._authorise(challenge, scope, where)
+                try:
+                    self._authorise(challenge, scope, where)
+                except BadInputError as e:
+                    e.status = 401  # type: ignore[attr-defined] - what the registry answered
+                    raise
                 authed = True
                 continue
             if status in RETRY_STATUSES:
@@ -382,12 +403,15 @@ def _proxy_for(host: str, hostname: str) -> str | None:
 def _status_error(status: int, what: str, where: str, creds: Credentials | None) -> BadInputError:
     if status == 401:
         said = f"as {creds.user!r} (credentials from {creds.source})" if creds else "anonymously"
-        return BadInputError(f"{what}: not authorised {said} (401)", where=where)
-    if status == 403:
-        return BadInputError(f"{what}: access denied (403)", where=where)
-    if status == 404:
-        return MissingBlobError(f"{what}: not found in the registry (404)", where=where)
-    return BadInputError(f"{what}: the registry answered {status}", where=where)
+        e = BadInputError(f"{what}: not authorised {said} (401)", where=where)
+    elif status == 403:
+        e = BadInputError(f"{what}: access denied (403)", where=where)
+    elif status == 404:
+        e = MissingBlobError(f"{what}: not found in the registry (404)", where=where)
+    else:
+        e = BadInputError(f"{what}: the registry answered {status}", where=where)
+    e.status = status  # type: ignore[attr-defined] - a listing tells a disabled catalog from the rest
+    return e
 
 
 def _redirect_loop(e: Exception) -> bool:

@@ -12,6 +12,10 @@ environment, so a CI job on a slow link (or a test) can choose them:
   each window (``10KB`` style sizes), default 1 KiB/s; 0 turns the check off.
   A body slower than that fails at once, not retried: a resumed download
   would earn its attempts back with each byte and never end.
+* ``LAYERSCOPE_REGISTRY_PAGE``: entries asked per page of a catalog or tag
+  list (``n=``), default 100 (what the distribution registry returns unasked;
+  some refuse more than 1000). A listing is also bounded: at most
+  ``MAX_PAGES`` pages of at most ``MAX_PAGE_BYTES`` each.
 """
 
 from __future__ import annotations
@@ -24,6 +28,10 @@ from ...places import size_from_env
 
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_MIN_RATE = 1024
+DEFAULT_PAGE = 100
+MAX_PAGE = 10_000  # n= above this is no page size any registry honours
+MAX_PAGES = 10_000  # pages of one listing: a million repositories at the default size; a paging loop ends here
+MAX_PAGE_BYTES = 4 << 20  # one page of a listing: 100 names take a few kB
 
 
 def timeout() -> float:
@@ -38,6 +46,16 @@ def timeout() -> float:
     if not value > 0 or value == float("inf"):
         raise UsageError(f"LAYERSCOPE_REGISTRY_TIMEOUT={raw!r}: not a number of seconds above 0")
     return value
+
+
+def page_size() -> int:
+    """Entries asked per page of a listing (``LAYERSCOPE_REGISTRY_PAGE``, default 100)."""
+    raw = os.environ.get("LAYERSCOPE_REGISTRY_PAGE", "").strip()
+    if not raw:
+        return DEFAULT_PAGE
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+        raise UsageError(f"LAYERSCOPE_REGISTRY_PAGE={raw!r}: not a whole number from 1 to {MAX_PAGE}")
+    return int(raw)
 
 
 def min_rate() -> int:
