@@ -197,3 +197,30 @@ def test_a_bad_layer_is_the_same_error_and_not_retried(ls, cluster, built, tmp_p
     fleet = ls("savings", f"{bad}:one", f"{bad}:two", "--scheduler", address(cluster))
     assert alone.rc == fleet.rc == 2
     assert alone.err_lines == fleet.err_lines and layer["digest"] in fleet.err
+
+
+def _docker_archive(path, raws: list[bytes], tag: str):
+    import images as I
+
+    dids = [I.sha256(r) for r in raws]
+    cfg = I.make_config(dids)
+    cname = f"{I.hexof(I.sha256(cfg))}.json"
+    members = [(f"{I.hexof(d)}.tar", r) for d, r in zip(dids, raws)] + [(cname, cfg)]
+    members.append(("manifest.json", I.jbytes(I.W.docker_manifest(cname, [tag], [f"{I.hexof(d)}.tar" for d in dids]))))
+    I.tar_members(path, members)
+    return path
+
+
+def test_legacy_and_multi_image_archives(ls, cluster, tmp_path):
+    """A pre-1.10 archive's layers are known by their diff_id only once read (the workers wrote them
+    under other names, mapped in the combos), and here the same bytes are a docker-archive's too;
+    a multi-image archive's images are found again by their tags."""
+    import images as I
+
+    v1 = I.build_pre110_archive(tmp_path / "v1.tar")
+    same = _docker_archive(tmp_path / "same.tar", v1.raws, "same:1")
+    multi = I.build_multi_image_archive(tmp_path / "multi.tar").path
+    args = [f"{v1.path}:legacy/v1:1.0", f"{v1.path}:legacy/v1:base", same, multi]
+    d = same_both_ways(ls, address(cluster), "savings", "--all-images", *args)
+    assert len(d["images"]) == 5
+    same_both_ways(ls, address(cluster), "savings", "--all-images", "--no-verify", *args)
