@@ -9,15 +9,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from ..analysis import savings as single
-from ..analysis import workload as wl
 from ..analysis.layer_digests import DEFAULT_SAMPLE, chunk_params
 from ..analysis.near_miss import near_misses_from
 from ..analysis.savings import SavingsReport, merge_combos
-from ..analysis.workload import LayerPass, WorkloadReport
 from ..errors import UsageError
 from ..source import Image, open_many
 from .engine import open_engine
 from .run import digest_fleet, work_dir as fresh_work_dir
+
+TYPE_CHECKING = False  # the workload modules (and their parsers) load only for workloads
+if TYPE_CHECKING:
+    from ..analysis.workload import LayerPass, WorkloadReport
 
 
 def savings(images: Iterable[str | Image], *, all_images: bool = False, platform: str | None = None,
@@ -49,6 +51,7 @@ def workloads(files: Sequence[str], *, images: Sequence[str] = (), mapping: dict
               scheduler: str | None = None, work_dir: str | None = None) -> WorkloadReport:
     """:func:`layerscope.analysis.workload.workloads`, on a dask cluster when ``scheduler`` names
     one (as :func:`savings`)."""
+    from ..analysis import workload as wl
     from ..workload.manifests import read_workloads
 
     resolver = wl.make_resolver(images=images, mapping=mapping, offline=offline, platform=platform, verify=verify)
@@ -62,6 +65,8 @@ def workload_report(parsed, resolver, *, files: Sequence[str] = (), placement: d
                     scheduler: str | None = None, work_dir: str | None = None) -> WorkloadReport:
     """:func:`layerscope.analysis.workload.workload_report`, its layers read on a dask cluster when
     ``scheduler`` names one."""
+    from ..analysis import workload as wl
+
     with open_engine(scheduler, jobs=jobs, progress=progress) as client:
         if client is None:
             return wl.workload_report(parsed, resolver, files=files, placement=placement, avg_chunk=avg_chunk,
@@ -78,6 +83,8 @@ def fleet_layer_pass(images: list[Image], client, work: str, *, platform: str | 
                      sample: float, verify: bool, progress: bool | None) -> LayerPass:
     """``analysis.workload.layer_pass`` from the workers' facts: sizes and os-release per layer,
     near misses from the file combos."""
+    from ..analysis.workload import LayerPass
+
     if not images:
         return LayerPass([], [], [], [])
     done = digest_fleet(images, client, work, platform=platform, avg_chunk=avg_chunk, sample=sample, verify=verify,

@@ -16,7 +16,6 @@ import uuid
 
 from ..analysis.layer_digests import LayerDigests, chunk_params, layer_digests
 from ..analysis.layers import blob_key, read_layer, verify_blob
-from ..analysis.workload import layer_os_release
 from ..errors import BadInputError, LayerscopeError, SelectionError
 from ..record import Record
 from ..source import Image, LayerRef, open_image
@@ -138,6 +137,8 @@ def find_layer(w: Where, s: Settings) -> tuple[Image, LayerRef]:
 def digest_layer(w: Where, idx: int | None, s: Settings) -> Facts | Failed:
     """Read one layer as ``digest_images`` does; with an ``idx`` (the unique layer it stands for),
     write its chunk and file units and its member list under the work dir."""
+    from ..analysis.workload import layer_os_release  # its parsers load here only when a layer is read
+
     try:
         _setup(s)
         _die_once()
