@@ -224,3 +224,14 @@ def test_legacy_and_multi_image_archives(ls, cluster, tmp_path):
     d = same_both_ways(ls, address(cluster), "savings", "--all-images", *args)
     assert len(d["images"]) == 5
     same_both_ways(ls, address(cluster), "savings", "--all-images", "--no-verify", *args)
+
+
+def test_the_scheduler_comes_from_the_option_then_the_environment(monkeypatch):
+    from layerscope.fleet.engine import scheduler_address
+
+    monkeypatch.delenv("DASK_SCHEDULER_ADDRESS", raising=False)
+    assert scheduler_address(None) is None
+    monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", "tcp://10.0.0.1:8786")
+    assert scheduler_address(None) == "tcp://10.0.0.1:8786"
+    assert scheduler_address("threads") == "threads"
+    assert scheduler_address("") is None  # said outright: this machine
