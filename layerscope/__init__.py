@@ -8,6 +8,7 @@ The public API (CI gates import this, not the CLI)::
     diff = layerscope.compare("old.tar", "new.tar")  # layers, config, history, files, packages
     saved = layerscope.savings(["a.tar", "b.tar"])   # what layer/ChainID/file/chunk sharing store
     pods = layerscope.workloads(["k8s.yaml"], images=["ci-images/"])  # what each pod/task/node pulls
+    saved = layerscope.savings(tags, scheduler="tcp://dask:8786")  # the same, its layers read on a cluster
     image = layerscope.open_image("layout:tag", platform="linux/arm64")
 
 The names below are loaded on first use, so that importing one stage (say
@@ -33,8 +34,9 @@ if TYPE_CHECKING:
     from . import ci
     from .analysis.compare import CompareReport, compare, compare_images
     from .analysis.inspect import InspectReport, LayerInfo, inspect, inspect_image
-    from .analysis.savings import SavingsReport, savings
-    from .analysis.workload import WorkloadReport, workloads
+    from .analysis.savings import SavingsReport
+    from .analysis.workload import WorkloadReport
+    from .fleet.api import savings, workloads
     from .source import Image, LayerRef, open_image
 
 from .version import __version__  # noqa: E402
@@ -73,9 +75,9 @@ _LAZY = {
     "compare": ".analysis.compare",
     "compare_images": ".analysis.compare",
     "CompareReport": ".analysis.compare",
-    "savings": ".analysis.savings",
+    "savings": ".fleet.api",  # the single-machine one unless a dask scheduler is named
     "SavingsReport": ".analysis.savings",
-    "workloads": ".analysis.workload",
+    "workloads": ".fleet.api",
     "WorkloadReport": ".analysis.workload",
     "Store": ".store.api",
     "open_image": ".source",

@@ -24,6 +24,7 @@ STAGES = {
     "packages": 3,  # parses the bytes the layer scan kept (layer/capture.py); the model is no concern of it
     "analysis": 4, "store": 4,
     "workload": 3.5,  # issue #15: Kubernetes/ECS/compose files read into workload specs, their images resolved (sources); analysis/workload.py counts
+    "fleet": 4.5,  # issue #16: savings/workload with their layers read on a dask cluster; imports analysis and source, cli imports it
     "report": 5,
     "cli": 6, "ci": 6,
     "__init__": 7, "entry": 8, "__main__": 9,

@@ -409,15 +409,64 @@ def _scaled(n: int, compressed: int, size: int) -> int:
 def os_release(tables: Sequence[LayerDigests]) -> str | None:
     """The hex digest of the os-release file the top-most layer providing one holds."""
     for t in reversed(tables):
-        found = {m[0]: m for m in t.members if m[0] in OS_RELEASE}
-        for path in OS_RELEASE:
-            m = found.get(path)
-            if m is not None and m[2] is not None:
-                return m[2].hex()
+        found = layer_os_release(t.members)
+        if found is not None:
+            return found
+    return None
+
+
+def layer_os_release(members: Sequence[tuple]) -> str | None:
+    """The hex digest of one layer's os-release file (None: it has none): per layer, so that a
+    fleet's workers can tell it and the client pick the top-most."""
+    found = {m[0]: m for m in members if m[0] in OS_RELEASE}
+    for path in OS_RELEASE:
+        m = found.get(path)
+        if m is not None and m[2] is not None:
+            return m[2].hex()
     return None
 
 
 # -- the whole report ------------------------------------------------------------------------------
+
+class Resolution(Record):
+    """The distinct images a workload set resolves to, and each workload's containers."""
+
+    __slots__ = ("images", "refs", "sources", "containers", "warnings")
+
+    images: list[Image]
+    refs: list[str]  # the reference that first named each image
+    sources: list[str]
+    containers: list[list[Container]]  # per workload
+    warnings: list[str]
+
+    def __init__(self, images: list[Image], refs: list[str], sources: list[str], containers: list[list[Container]],
+                 warnings: list[str]) -> None:
+        self.images = images
+        self.refs = refs
+        self.sources = sources
+        self.containers = containers
+        self.warnings = warnings
+
+
+class LayerPass(Record):
+    """What the counting needs of reading the layers, from one machine's tables or a fleet's
+    per-layer facts: each image's name and kept layers (diff_id or another name of their bytes,
+    uncompressed size), its os-release digest, and the near misses."""
+
+    __slots__ = ("names", "layers", "os_release", "near")
+
+    names: list[str]
+    layers: list[list[tuple[str, int]]]
+    os_release: list[str | None]
+    near: list[NearMiss]
+
+    def __init__(self, names: list[str], layers: list[list[tuple[str, int]]], os_release: list[str | None],
+                 near: list[NearMiss]) -> None:
+        self.names = names
+        self.layers = layers
+        self.os_release = os_release
+        self.near = near
+
 
 def workload_report(parsed: Workloads, resolver: Resolver, *, files: Sequence[str] = (),
                     placement: dict[str, list[str]] | None = None, avg_chunk: int = 65536,
@@ -428,6 +477,13 @@ def workload_report(parsed: Workloads, resolver: Resolver, *, files: Sequence[st
     ``placement``: node name -> workload names (exact, or the last ``/`` part when that names
     one workload), added to the nodes Pods name themselves (``spec.nodeName``)."""
     chunk_params(avg_chunk)
+    res = resolve_images(parsed, resolver)
+    read = layer_pass(res.images, avg_chunk=avg_chunk, sample=sample, verify=verify, jobs=jobs, progress=progress)
+    return count_report(parsed, res, read, files=files, placement=placement)
+
+
+def resolve_images(parsed: Workloads, resolver: Resolver) -> Resolution:
+    """Each workload's images through ``resolver``; what cannot be resolved, or is left out, is a warning."""
     warnings = list(parsed.warnings)
     images: list[Image] = []
     refs: list[str] = []
@@ -455,6 +511,12 @@ def workload_report(parsed: Workloads, resolver: Resolver, *, files: Sequence[st
         if foreign:
             warnings.append(f"{image_name(im)}: {foreign} foreign layer(s) (fetched from their URLs, "
                             f"not the registry) left out of the counts")
+    return Resolution(images, refs, sources, containers_of, warnings)
+
+
+def layer_pass(images: list[Image], *, avg_chunk: int = 65536, sample: float = DEFAULT_SAMPLE, verify: bool = True,
+               jobs: int | None = None, progress: bool | None = False) -> LayerPass:
+    """Each unique layer read once on this machine (``digest_images``), and what counting needs of it."""
     unique = len({blob_key(im, layer) for im in images for layer in im.layers if not layer.foreign})
     tick, done = progress_bar(unique, enabled=progress)
     try:
@@ -462,22 +524,32 @@ def workload_report(parsed: Workloads, resolver: Resolver, *, files: Sequence[st
             if images else []
     finally:
         done()
-    rows: list[ImageRow] = []
     by_diff: dict[str, LayerDigests] = {}
-    for im, ref, source, il in zip(images, refs, sources, tables):
-        kept = [layer for layer in im.layers if not layer.foreign]
-        diff_ids = [key for key, _ in il.layers]
-        lrows = []
-        for layer, (diff_id, table), chain in zip(kept, il.layers, chain_ids(diff_ids)):
-            blob = layer.digest or diff_id
-            compressed = layer.compressed_size if layer.compressed_size is not None else table.size
-            lrows.append(LayerRow(blob, diff_id, chain, compressed, table.size))
+    for il in tables:
+        for diff_id, table in il.layers:
             by_diff.setdefault(diff_id, table)
-        rows.append(ImageRow(ref, source, il.name, im.manifest_digest, lrows,
-                             os_release([t for _, t in il.layers])))
+    return LayerPass([il.name for il in tables], [[(k, t.size) for k, t in il.layers] for il in tables],
+                     [os_release([t for _, t in il.layers]) for il in tables], near_misses(by_diff))
+
+
+def count_report(parsed: Workloads, res: Resolution, read: LayerPass, *, files: Sequence[str] = (),
+                 placement: dict[str, list[str]] | None = None) -> WorkloadReport:
+    """The report from the resolved images and what reading their layers gave (no I/O)."""
+    warnings = list(res.warnings)
+    rows: list[ImageRow] = []
+    for im, ref, source, name, layers, osr in zip(res.images, res.refs, res.sources, read.names, read.layers,
+                                                  read.os_release):
+        kept = [layer for layer in im.layers if not layer.foreign]
+        diff_ids = [key for key, _ in layers]
+        lrows = []
+        for layer, (diff_id, size), chain in zip(kept, layers, chain_ids(diff_ids)):
+            blob = layer.digest or diff_id
+            compressed = layer.compressed_size if layer.compressed_size is not None else size
+            lrows.append(LayerRow(blob, diff_id, chain, compressed, size))
+        rows.append(ImageRow(ref, source, name, im.manifest_digest, lrows, osr))
 
     workloads: list[WorkloadRow] = []
-    for w, cs in zip(parsed.workloads, containers_of):
+    for w, cs in zip(parsed.workloads, res.containers):
         mine = list(dict.fromkeys(c.image for c in cs if c.image is not None))
         members = [(i, rows[i]) for i in mine]
         workloads.append(WorkloadRow(w.name, w.kind, w.file, w.document, w.replicas, w.node, cs, mine,
@@ -487,8 +559,7 @@ def workload_report(parsed: Workloads, resolver: Resolver, *, files: Sequence[st
     total = cost(everything, naive=(sum(w.cost.pulled for w in workloads), sum(w.cost.stored for w in workloads)))
     across = _shared([(k, rows[i]) for k, w in enumerate(workloads) for i in w.images])
     nodes = _nodes(workloads, rows, placement or {}, warnings)
-    return WorkloadReport(list(files), rows, workloads, total, across,
-                          rebase(rows, near_misses(by_diff), total), nodes, warnings)
+    return WorkloadReport(list(files), rows, workloads, total, across, rebase(rows, read.near, total), nodes, warnings)
 
 
 def _nodes(workloads: list[WorkloadRow], rows: list[ImageRow], placement: dict[str, list[str]],
@@ -543,6 +614,15 @@ def workloads(files: Sequence[str], *, images: Sequence[str] = (), mapping: dict
     ``files``, their images read from ``images`` directories, ``mapping`` (reference -> anything
     ``inspect`` reads) or their registries (not when ``offline``); ``nodes``: node -> workload names."""
     from ..workload.manifests import read_workloads
+
+    resolver = make_resolver(images=images, mapping=mapping, offline=offline, platform=platform, verify=verify)
+    return workload_report(read_workloads(files), resolver, files=list(files), placement=nodes, verify=verify,
+                           jobs=jobs, progress=progress)
+
+
+def make_resolver(*, images: Sequence[str] = (), mapping: dict[str, str] | None = None, offline: bool = False,
+                  platform: str | None = None, verify: bool = True) -> Resolver:
+    """:func:`workloads`' resolver: ``mapping`` keys are references, compared canonically."""
     from ..workload.resolve import Resolver, canonical
 
     mapped = {}
@@ -551,6 +631,4 @@ def workloads(files: Sequence[str], *, images: Sequence[str] = (), mapping: dict
         if key is None:
             raise UsageError(f"{ref!r} is not an image reference")
         mapped[key] = spec
-    resolver = Resolver(mapping=mapped, image_dirs=images, platform=platform, verify=verify, offline=offline)
-    return workload_report(read_workloads(files), resolver, files=list(files), placement=nodes, verify=verify,
-                           jobs=jobs, progress=progress)
+    return Resolver(mapping=mapped, image_dirs=images, platform=platform, verify=verify, offline=offline)

@@ -115,3 +115,16 @@ def image_options(fn):
     fn = click.option("--progress/--no-progress", default=None,
                       help="Progress bar on stderr (default: only on a terminal).")(fn)
     return fn
+
+
+def scheduler_options(fn):
+    """Options of the commands that can read their layers on a dask cluster (layerscope/fleet)."""
+    fn = click.option("--work-dir", metavar="DIR",
+                      help="With --scheduler: where workers leave the layers' digest tables; a path every worker "
+                           "and this machine reach (a shared file system). Default: a temporary directory here "
+                           "(enough for processes, threads and workers on this machine).")(fn)
+    fn = click.option("--scheduler", metavar="processes|threads|tcp://HOST:PORT", default=None,
+                      help="Read the layers on a dask.distributed cluster: a local one of worker processes or "
+                           "threads, or a running scheduler (default: DASK_SCHEDULER_ADDRESS, else this "
+                           "machine's thread pool). Needs the dask extra; same results (docs/fleet.md).")(fn)
+    return fn

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import click
 
-from .options import handle_errors, layer_limit_options, registry_options, warning
+from .options import handle_errors, layer_limit_options, registry_options, scheduler_options, warning
 from .output import Output, emit, output_options
 
 
@@ -38,6 +38,7 @@ from .output import Output, emit, output_options
               help="Layers read in parallel (default: CPUs available).")
 @click.option("--progress/--no-progress", default=None,
               help="Progress bar on stderr (default: only on a terminal).")
+@scheduler_options
 @output_options
 @registry_options
 @layer_limit_options
@@ -45,7 +46,8 @@ from .output import Output, emit, output_options
 def savings(images: tuple[str, ...], out: Output, registries: tuple[str, ...], repos: tuple[str, ...], tags: str,
             files: tuple[str, ...], all_images: bool, avg_chunk: int, sample: float | None,
             platform: str | None,
-            no_verify: bool, jobs: int | None, progress: bool | None) -> None:
+            no_verify: bool, jobs: int | None, progress: bool | None, scheduler: str | None,
+            work_dir: str | None) -> None:
     """What sharing saves across IMAGES: by layer, ChainID, file and chunk.
 
     Each IMG is anything `inspect` reads, in any mix, or a directory of
@@ -53,8 +55,8 @@ def savings(images: tuple[str, ...], out: Output, registries: tuple[str, ...], r
     layer is read once. --json prints a layerscope.savings/1 document
     (docs/json.md).
     """
-    from ..analysis.savings import savings as run_savings
     from ..errors import UsageError
+    from ..fleet.api import savings as run_savings
 
     if not images and not registries and not files:
         raise UsageError("name images: IMG..., --from-file FILE or --from-registry docker://HOST")
@@ -63,7 +65,8 @@ def savings(images: tuple[str, ...], out: Output, registries: tuple[str, ...], r
     options = {} if sample is None else {"sample": sample}
     report = run_savings(list(images), all_images=all_images, platform=platform, avg_chunk=avg_chunk,
                          verify=not no_verify, jobs=jobs, progress=progress, from_file=files,
-                         from_registry=registries, repos=repos, tags=tags, on_warning=warning, **options)
+                         from_registry=registries, repos=repos, tags=tags, on_warning=warning,
+                         scheduler=scheduler, work_dir=work_dir, **options)
     from ..report import savings_out
 
     emit(out, lambda: savings_out.savings_doc(report),

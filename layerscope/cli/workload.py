@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import click
 
-from .options import handle_errors, layer_limit_options, registry_options, warning
+from .options import handle_errors, layer_limit_options, registry_options, scheduler_options, warning
 from .output import Output, emit, output_options
 
 
@@ -29,13 +29,14 @@ from .output import Output, emit, output_options
               help="Layers read in parallel (default: CPUs available).")
 @click.option("--progress/--no-progress", default=None,
               help="Progress bar on stderr (default: only on a terminal).")
+@scheduler_options
 @output_options
 @registry_options
 @layer_limit_options
 @handle_errors
 def workload(files: tuple[str, ...], out: Output, image_dirs: tuple[str, ...], mapping: tuple[str, ...],
              offline: bool, nodes: tuple[str, ...], platform: str | None, no_verify: bool, jobs: int | None,
-             progress: bool | None) -> None:
+             progress: bool | None, scheduler: str | None, work_dir: str | None) -> None:
     """What the workloads in FILES pull and store on a node, and what one base would save.
 
     FILES are Kubernetes manifests (kubectl and helm output), ECS task
@@ -43,7 +44,8 @@ def workload(files: tuple[str, ...], out: Output, image_dirs: tuple[str, ...], m
     read from their registries unless --images/--map name a local copy.
     --json prints a layerscope.workload/1 document (docs/json.md).
     """
-    from ..analysis.workload import parse_placement, workload_report
+    from ..analysis.workload import parse_placement
+    from ..fleet.api import workload_report
     from ..workload.manifests import read_workloads
     from ..workload.resolve import Resolver, parse_map
 
@@ -51,8 +53,9 @@ def workload(files: tuple[str, ...], out: Output, image_dirs: tuple[str, ...], m
     resolver = Resolver(mapping=parse_map(mapping), image_dirs=image_dirs, platform=platform,
                         verify=not no_verify, offline=offline)
     parsed = read_workloads(files)
-    report = workload_report(parsed, resolver, files=list(files), placement=placement, verify=not no_verify,
-                             jobs=jobs, progress=progress)
+    report = workload_report(parsed, resolver, files=list(files), placement=placement, platform=platform,
+                             verify=not no_verify, jobs=jobs, progress=progress, scheduler=scheduler,
+                             work_dir=work_dir)
     if out.format != "text":
         for w in report.warnings:
             warning("workload", w)

@@ -358,10 +358,26 @@ def _digest(name: str) -> str:
     return f"{parts[1]}:{parts[2]}"
 
 
+_PREFETCH = [True]  # off while a fleet client opens images whose layers its workers read
+
+
+@contextlib.contextmanager
+def no_prefetch():
+    """Open registry images without downloading their layers in the background (a fleet
+    client: the workers fetch them)."""
+    before = _PREFETCH[0]
+    _PREFETCH[0] = False
+    try:
+        yield
+    finally:
+        _PREFETCH[0] = before
+
+
 def open_registry_image(text: str, *, platform: str | Platform | None = None, verify: bool = True,
-                        cache: bool | None = None) -> Image:
+                        cache: bool | None = None, prefetch: bool = True) -> Image:
     """The image ``docker://text`` names (``--platform`` picks from an index), its layer blobs
-    being fetched into the blob cache in the background."""
+    being fetched into the blob cache in the background (not with ``prefetch`` off: a fleet
+    task reads one layer, fetched when it is read)."""
     ref = parse_reference(text)
     client = Client(ref.host, ref.hostname)
     blobs = BlobCache.default(cache)
@@ -375,5 +391,6 @@ def open_registry_image(text: str, *, platform: str | Platform | None = None, ve
     image = OCILayout(container, fmt="registry", verify=verify).select(None, 0, wanted)
     image.path = container.path
     image.ref = ref.short()
-    container.prefetch([layer.name for layer in image.layers if layer.name])
+    if prefetch and _PREFETCH[0]:
+        container.prefetch([layer.name for layer in image.layers if layer.name])
     return image
