@@ -117,8 +117,9 @@ def image_options(fn):
     return fn
 
 
-def scheduler_options(fn):
-    """Options of the commands that can read their layers on a dask cluster (layerscope/fleet)."""
+def many_images_options(fn):
+    """Options of the commands that read the layers of many images (``savings``, ``workload``), here
+    or on a dask cluster (layerscope/fleet)."""
     fn = click.option("--work-dir", metavar="DIR",
                       help="With --scheduler: where workers leave the layers' digest tables; a path every worker "
                            "and this machine reach (a shared file system). Default: a temporary directory here "
@@ -127,4 +128,11 @@ def scheduler_options(fn):
                       help="Read the layers on a dask.distributed cluster: a local one of worker processes or "
                            "threads, or a running scheduler (default: DASK_SCHEDULER_ADDRESS, else this "
                            "machine's thread pool). Needs the dask extra; same results (docs/fleet.md).")(fn)
+    fn = click.option("--progress/--no-progress", default=None,
+                      help="Progress bar on stderr (default: only on a terminal).")(fn)
+    fn = click.option("--jobs", "-j", type=click.IntRange(1, 256), default=None,
+                      help="Layers read in parallel (default: CPUs available).")(fn)
+    fn = click.option("--no-verify", is_flag=True, help="Skip blob digest and diff_id checks (faster).")(fn)
+    fn = click.option("--platform", metavar="OS/ARCH[/VARIANT]",
+                      help="Platform to pick from multi-platform indexes (default: the host's).")(fn)
     return fn

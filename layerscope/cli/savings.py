@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import click
 
-from .options import handle_errors, layer_limit_options, registry_options, scheduler_options, warning
+from .options import handle_errors, layer_limit_options, registry_options, many_images_options, warning
 from .output import Output, emit, output_options
 
 
@@ -31,14 +31,7 @@ from .output import Output, emit, output_options
               metavar="SHARE",
               help="Share of the chunks zstd-compressed to measure the compressed figures, and a sample of "
                    "each layer stream four times that; 1: everything, exact  [default: 1/32].")
-@click.option("--platform", metavar="OS/ARCH[/VARIANT]",
-              help="Platform to pick from multi-platform indexes (default: the host's).")
-@click.option("--no-verify", is_flag=True, help="Skip blob digest and diff_id checks (faster).")
-@click.option("--jobs", "-j", type=click.IntRange(1, 256), default=None,
-              help="Layers read in parallel (default: CPUs available).")
-@click.option("--progress/--no-progress", default=None,
-              help="Progress bar on stderr (default: only on a terminal).")
-@scheduler_options
+@many_images_options
 @output_options
 @registry_options
 @layer_limit_options
