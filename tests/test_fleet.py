@@ -235,3 +235,21 @@ def test_the_scheduler_comes_from_the_option_then_the_environment(monkeypatch):
     assert scheduler_address(None) == "tcp://10.0.0.1:8786"
     assert scheduler_address("threads") == "threads"
     assert scheduler_address("") is None  # said outright: this machine
+
+
+def test_a_fleet_client_opens_registry_images_without_fetching_layers(reg, tmp_path, monkeypatch):
+    """The workers read the layers: the client's opening of an image must not download them too
+    (one machine does, in the background, to get ahead of its own reader)."""
+    from layerscope.source.registry.image import no_prefetch, open_registry_image
+
+    monkeypatch.setenv("LAYERSCOPE_CACHE", str(tmp_path / "cache"))
+    before = reg.blob_gets("fleet/onebyte")
+    with no_prefetch():
+        image = open_registry_image(f"{reg.host}/fleet/onebyte:1.0")
+    time.sleep(1.0)  # time enough for a background download to have begun
+    assert reg.blob_gets("fleet/onebyte") - before == 1  # the config, nothing else
+    open_registry_image(f"{reg.host}/fleet/onebyte:1.0", cache=True)
+    deadline = time.monotonic() + 30
+    while reg.blob_gets("fleet/onebyte") - before < 1 + len(image.layers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert reg.blob_gets("fleet/onebyte") - before == 1 + len(image.layers)  # one machine: prefetched
