@@ -23,6 +23,7 @@ STAGES = {
     "fs": 3, "version": 3,
     "packages": 3,  # parses the bytes the layer scan kept (layer/capture.py); the model is no concern of it
     "analysis": 4, "store": 4,
+    "fleet": 4.5,  # issue #16: combos by a distributed group-by on digest over Parquet unit files; imports analysis, report/cli import it
     "workload": 3.5,  # issue #15: Kubernetes/ECS/compose files read into workload specs, their images resolved (sources); analysis/workload.py counts
     "report": 5,
     "cli": 6, "ci": 6,
