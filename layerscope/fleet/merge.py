@@ -157,7 +157,7 @@ def _sets_frame(df):
 #: The shuffle for the group-by on digest; None: "tasks" up to TASKS_MAX partitions, "p2p" above.
 SHUFFLE: str | None = None
 #: dask's task shuffle is one all-to-all stage up to 32 partitions (its max_branch), then copies
-#: the data once per stage; there it measured 1.9x faster than p2p (docs/scale.md), which copies once.
+#: the data once per stage; there it measured 1.4-1.9x faster than p2p (docs/scale.md), which copies once.
 TASKS_MAX = 32
 
 
