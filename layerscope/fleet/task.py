@@ -20,7 +20,6 @@ from ..errors import BadInputError, LayerscopeError, SelectionError
 from ..record import Record
 from ..source import Image, LayerRef, open_image
 from ..source import transport
-from .columns import table_units, write_units
 
 KINDS = ("chunks", "files")
 
@@ -148,6 +147,8 @@ def digest_layer(w: Where, idx: int | None, s: Settings) -> Facts | Failed:
                                          where=layer.where(image.path), verify=s.verify)
         if idx is not None:
             for kind in KINDS:
+                from .columns import table_units, write_units  # pyarrow: only where tables are written
+
                 write_units(unit_path(s.work, kind, idx), idx, *table_units(table, kind))
             _atomic_pickle(members_path(s.work, idx), table.members)
         return Facts(table.size, table.compressed, sum(table.files.values()), table.diff_id, table.blob_digest,
