@@ -27,12 +27,14 @@ layer (the tree re-points links when a name goes).
 
 from __future__ import annotations
 
+from collections import defaultdict
 from fnmatch import fnmatchcase
 
 from ..analysis.inspect import InspectReport, inspect
 from ..fs.diff import diff_trees, path_order
 from ..fs.overlay import ADDED, DELETED, MODIFIED, OPAQUE, Change
 from ..fs.tree import LayerId, Node
+from ..gcpause import paused_gc
 from ..layer.entry import CONTENT_KINDS, DIR, FILE, HARDLINK, Entry
 from ..record import Record
 
@@ -118,21 +120,19 @@ class _Side:
         self.final = report.overlay.tree.nodes
         # path -> [(layer position, Change)], bottom up; directory -> the names ever in it
         raw: dict[str, list[tuple[int, Change]]] = {}
-        kids: dict[str, set[str]] = {"": set()}
         get = raw.get
         for pos, changes in enumerate(self.changes):
             for c in changes:
-                path = c.path
-                h = get(path)
+                h = get(c.path)
                 if h is None:
-                    h = raw[path] = []
-                    if path:
-                        parent, _, name = path.rpartition("/")
-                        k = kids.get(parent)
-                        if k is None:
-                            k = kids[parent] = set()
-                        k.add(name)
-                h.append((pos, c))
+                    raw[c.path] = [(pos, c)]
+                else:
+                    h.append((pos, c))
+        kids: defaultdict[str, list[str]] = defaultdict(list)
+        for path in raw:
+            if path:
+                parent, _, name = path.rpartition("/")
+                kids[parent].append(name)
         self.raw = raw
         self.kids = kids
         self._sorted: dict[str, list[str]] = {}
@@ -223,7 +223,7 @@ class _Side:
         """(name, state) of the children of ``path`` visible at ``pos``, and of those deleted at it; by name."""
         names = self._sorted.get(path)
         if names is None:
-            names = self._sorted[path] = sorted(self.kids.get(path, ()))
+            names = self._sorted[path] = sorted(self.kids.get(path, ()))  # each name once: raw's keys
         if not names:
             return []
         floor = self.reset(path, pos)
@@ -370,7 +370,11 @@ def _wasted_by_layer(report: InspectReport) -> dict[LayerId, int]:
     attributes user waste); read before a container layer is stacked on top."""
     visible = report.overlay.tree.refs
     out: dict[LayerId, int] = {}
-    for layer, _path, size, inode in report.overlay.stored:
+    for rec in report.overlay._stored:  # as measure() reads it: a node, or (layer, path, size, inode)
+        if rec.__class__ is tuple:
+            layer, _path, size, inode = rec
+        else:
+            layer, size, inode = rec.layer, rec.entry.size, rec.inode
         if inode not in visible:
             out[layer] = out.get(layer, 0) + size
     return out
@@ -394,6 +398,11 @@ class Explore:
 
             rw_entries = read_rw_layer(rw)  # bad input fails before the image is read
         kw = {"platform": platform, "verify": verify, "cache": cache, "progress": progress}
+        with paused_gc():  # one small tuple list per path, no cycles; a command line wraps this in a freezing pause
+            return cls._load(spec, rw_entries, compare, kw)
+
+    @classmethod
+    def _load(cls, spec: str, rw_entries: list[Entry] | None, compare: str | None, kw: dict) -> Explore:
         # the layers' entries are kept: a path whose node went with an ancestor is read from its layer's
         a = inspect(spec, analyze=True, keep_entries=True, **kw)
         b = inspect(compare, analyze=True, keep_entries=True, **kw) if compare is not None else None
@@ -468,9 +477,10 @@ class Explore:
         """The direct children of directory ``path`` in the tree after ``layer``, by name,
         with the entries this layer deleted there (change "deleted")."""
         s, pos = self._s, self._pos(layer)
-        if path and not s._shown_dir(path, pos):
-            return []
-        return [s.make_row(_join(path, name), e, pos) for name, e in s.listing(path, pos)]
+        with paused_gc():  # the first call at a layer resolves every path below: many small tuples, no cycles
+            if path and not s._shown_dir(path, pos):
+                return []
+            return [s.make_row(_join(path, name), e, pos) for name, e in s.listing(path, pos)]
 
     def row(self, layer: LayerId, path: str) -> TreeRow | None:
         s, pos = self._s, self._pos(layer)
@@ -497,6 +507,11 @@ class Explore:
     def find(self, layer: LayerId, pattern: str, limit: int = 10_000) -> list[str]:
         """Paths visible (or deleted) after ``layer`` containing ``pattern`` (a glob when it has * ? [)."""
         s, pos = self._s, self._pos(layer)
+        with paused_gc():
+            return self._find(s, pos, pattern, limit)
+
+    @staticmethod
+    def _find(s: _Side, pos: int, pattern: str, limit: int) -> list[str]:
         if _GLOB & set(pattern):
             hits = [p for p in s.raw if fnmatchcase(p, pattern)]
         else:
