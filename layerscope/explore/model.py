@@ -347,7 +347,7 @@ class _Side:
             source = self.ids[e[0]] if e[0] >= 0 else None
         return TreeRow(
             path=path, name=path.rpartition("/")[2], kind=kind,
-            size=self.dir_size(path, pos) if is_dir else (e[3] if present else e[3]),
+            size=self.dir_size(path, pos) if is_dir else e[3],  # a deleted entry: the bytes it had
             change=e[1] if e[0] == pos else None, source=source,
             has_children=is_dir and self._has_children(path, pos), link=link,
             changed_below=is_dir and path in self.changed_dirs(pos),
