@@ -45,6 +45,17 @@ MORE = [
     [("dir", "srv"), ("file", "srv/y", b"y" * 60), ("whiteout", "lib"), ("dir", "lib"), ("file", "lib/l2", b"2" * 20),
      ("dir", "opt", 0o700)],
 ]
+# harder: a directory whited out and made again in one layer, an opaque directory re-declared in the
+# layers above, files written through a symlinked directory, a hardlink chain losing its first names
+HARD = [
+    [("dir", "a"), ("dir", "a/b"), ("file", "a/b/f", b"f" * 40), ("symlink", "a/b/s", "f"), ("dir", "real"),
+     ("symlink", "via", "real"), ("file", "h1", b"h" * 70), ("hardlink", "h2", "h1"), ("hardlink", "h3", "h2")],
+    [("opaque", "a"), ("dir", "a"), ("dir", "a/b"), ("symlink", "a/b/s", "f"), ("file", "via/x", b"x" * 5),
+     ("whiteout", "h1")],
+    [("dir", "a"), ("dir", "a/b"), ("whiteout", "real"), ("dir", "real"), ("file", "real/y", b"y" * 3),
+     ("whiteout", "h2")],
+    [("dir", "a"), ("dir", "a/b"), ("file", "a/b/g", b"g"), ("hardlink", "h4", "h3")],
+]
 RW = [("file", "etc/conf", b"a=3\n"), ("whiteout", "etc/copy-b"), ("file", "new.txt", b"new"),
       ("dir", "var/cache"), ("file", "var/cache/x", b"xx")]
 
@@ -62,6 +73,7 @@ def work(tmp_path_factory):
     _image(lay, CONTRACT, "t")
     _image(lay, CONTRACT + [T2], "t2")
     _image(lay, MORE, "more")
+    _image(lay, HARD, "hard")
     lay.finish()
     (w / "rw.tar").write_bytes(I.make_tar(RW))
     return w
@@ -88,7 +100,7 @@ def _abs(p: str) -> str:
     return "/" + p
 
 
-@pytest.mark.parametrize("ref", ["t2", "more"])
+@pytest.mark.parametrize("ref", ["t2", "more", "hard"])
 def test_every_layer_matches_changes_and_ls(work, ls, ref):
     img = f"{work / 'img'}:{ref}"
     model = Explore.load(img, cache=False)

@@ -142,6 +142,7 @@ class _Side:
         self._changed: dict[int, set[str]] = {}
         self._names: dict[int, list[str]] | None = None
         self._entries: dict[int, dict[str, Entry]] = {}
+        self._touched: dict[int, set[str]] = {}
         self.rw_entries = rw[0] if rw is not None else None
         self.view = "container" if rw is not None else "image"
 
@@ -230,9 +231,37 @@ class _Side:
         out = []
         for name in names:
             e = self.state(_join(path, name), pos)
+            if e is not None and e[0] < floor and e[5]:
+                e = self.reput(_join(path, name), floor, pos)
             if e is not None and e[0] >= floor and (e[5] or e[0] == pos):
                 out.append((name, e))
         return out
+
+    def reput(self, path: str, floor: int, pos: int) -> _Event | None:
+        """A path an ancestor's reset took out, declared again unchanged (so no change was
+        recorded) by a layer from ``floor`` to ``pos``, or a directory made again for what is
+        below it: its state from the last such layer, else None."""
+        for m in range(pos, floor - 1, -1):
+            if path in self.touched(m):
+                entry = self.entry(m, path)
+                kind = entry.kind if entry is not None else DIR
+                return (m, None, kind, entry.size if entry is not None and kind in CONTENT_KINDS else 0, None, True)
+        return None
+
+    def touched(self, pos: int) -> set[str]:
+        """The paths layer ``pos`` declares (markers aside) and their parents (made on first use)."""
+        t = self._touched.get(pos)
+        if t is None:
+            t = self._touched[pos] = set()
+            files = self.rw_entries if self.ids[pos] == "rw" else self.report.layers[pos].files
+            for e in files or ():
+                p = e.path
+                if p.rpartition("/")[2].startswith(".wh."):
+                    continue  # a marker makes nothing (its directory must exist already)
+                while p and p not in t:
+                    t.add(p)
+                    p = p.rpartition("/")[0]
+        return t
 
     def visible(self, path: str, pos: int) -> _Event | None:
         """The path's state at ``pos`` when it shows there (or was deleted there), else None."""
@@ -243,7 +272,10 @@ class _Side:
         if parent and not self._shown_dir(parent, pos):
             return None
         e = self.state(path, pos)
-        if e is None or e[0] < self.reset(parent, pos) or not (e[5] or e[0] == pos):
+        floor = self.reset(parent, pos)
+        if e is not None and e[0] < floor and e[5]:
+            e = self.reput(path, floor, pos)
+        if e is None or e[0] < floor or not (e[5] or e[0] == pos):
             return None
         return e
 
@@ -258,17 +290,18 @@ class _Side:
         if self._names is None:
             seen: dict[int, dict[str, int]] = {}
             for path, raw in self.raw.items():
-                for pos, c in raw:
+                first = raw[0][0]  # names are ordered by when they first appeared, as the tree keeps them
+                for _pos, c in raw:
                     n = c.lower
                     if n is not None and n.entry.kind in CONTENT_KINDS:
-                        seen.setdefault(n.inode, {}).setdefault(path, pos - 1)
+                        seen.setdefault(n.inode, {}).setdefault(path, first)
                 n = self.final.get(path)
                 if n is not None and n.entry.kind in CONTENT_KINDS:
-                    seen.setdefault(n.inode, {}).setdefault(path, raw[0][0])
+                    seen.setdefault(n.inode, {}).setdefault(path, first)
                 if any(c.type == HARDLINK for _, c in raw):  # names whose nodes went with an ancestor
                     for e in self.events(path):
                         if e[4] is not None and e[2] in CONTENT_KINDS:
-                            seen.setdefault(e[4].inode, {}).setdefault(path, e[0])
+                            seen.setdefault(e[4].inode, {}).setdefault(path, first)
             self._names = {inode: sorted(paths, key=lambda p: (paths[p], p))
                            for inode, paths in seen.items() if len(paths) > 1}
         return self._names
@@ -292,7 +325,15 @@ class _Side:
             if o is not None and o[5] and o[4] is not None and o[4].inode == node.inode:
                 alive.append((p, o))
         primary = next((p for p, o in alive if o[2] == FILE), alive[0][0])
-        return (FILE, None) if primary == path else (HARDLINK, primary)
+        if primary == path:
+            return FILE, None
+        # a link names what its entry named while that name lives (the tree re-points it when it goes)
+        own = self.entry(e[0], path)
+        live = {p for p, _ in alive}
+        for cand in (own.link if own is not None else None, node.entry.link):
+            if cand in live and cand != path:
+                return HARDLINK, cand
+        return HARDLINK, primary
 
     def entry(self, pos: int, path: str) -> Entry | None:
         """The tar entry layer ``pos`` stored at ``path`` (an index of the layer's entries, made on first use)."""
@@ -360,6 +401,8 @@ class _Side:
         floor = self.reset(path, pos)
         for name in names:
             e = self.state(_join(path, name), pos)
+            if e is not None and e[0] < floor and e[5]:
+                e = self.reput(_join(path, name), floor, pos)
             if e is not None and e[0] >= floor and (e[5] or e[0] == pos):
                 return True
         return False
