@@ -5,6 +5,9 @@ its container layer is `overlay`'s and its compare diff is `compare`'s."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import stat
 
 import pytest
 
@@ -192,8 +195,27 @@ def test_find(work):
     assert model.find(0, "e", limit=2) == model.find(0, "e")[:2]
 
 
-def test_rw_is_overlays_changes_and_ls_rw(work, ls):
-    img, rw = f"{work / 'img'}:t", str(work / "rw.tar")
+def _upper_dir(root) -> str:
+    """RW as an overlayfs upper directory (a 0/0 character device is a whiteout)."""
+    u = root / "upper"
+    if not u.exists():
+        (u / "etc").mkdir(parents=True)
+        (u / "etc" / "conf").write_bytes(b"a=3\n")
+        try:
+            os.mknod(u / "etc" / "copy-b", stat.S_IFCHR | 0o000, os.makedev(0, 0))
+        except PermissionError:
+            shutil.rmtree(u)
+            pytest.skip("mknod not permitted (not root?)")
+        (u / "new.txt").write_bytes(b"new")
+        (u / "var" / "cache").mkdir(parents=True)
+        (u / "var" / "cache" / "x").write_bytes(b"xx")
+    return str(u)
+
+
+@pytest.mark.parametrize("form", ["tar", "upper dir"])
+def test_rw_is_overlays_changes_and_ls_rw(work, ls, form):
+    img = f"{work / 'img'}:t"
+    rw = str(work / "rw.tar") if form == "tar" else _upper_dir(work)
     model = Explore.load(img, rw=rw, cache=False)
     assert [r.index for r in model.layers] == [0, 1, 2, "rw"]
     assert model.view == "container" and model.top == "rw"
