@@ -143,6 +143,7 @@ class _Side:
         self._names: dict[int, list[str]] | None = None
         self._entries: dict[int, dict[str, Entry]] = {}
         self._touched: dict[int, set[str]] = {}
+        self._shown: dict[tuple[int, str], bool] = {}  # (layer position, directory) -> does it show there
         self.rw_entries = rw[0] if rw is not None else None
         self.view = "container" if rw is not None else "image"
 
@@ -280,8 +281,12 @@ class _Side:
         return e
 
     def _shown_dir(self, path: str, pos: int) -> bool:
-        e = self.visible(path, pos)
-        return e is not None and e[5] and e[2] == DIR
+        key = (pos, path)
+        shown = self._shown.get(key)
+        if shown is None:
+            e = self.visible(path, pos)
+            shown = self._shown[key] = e is not None and e[5] and e[2] == DIR
+        return shown
 
     # -- what a row shows --------------------------------------------------------------------
 
