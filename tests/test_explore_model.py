@@ -130,8 +130,9 @@ def test_every_layer_matches_changes_and_ls(work, ls, ref):
         assert [_abs(r.path) for r in visible] == [e["path"] for e in entries]
         assert [r.kind for r in visible] == [e["type"] for e in entries]
         for r, e in zip(visible, entries):
+            assert r.source == e["layer"], r
             if r.kind in ("file", "hardlink"):
-                assert (r.size, r.source) == (e["size"], e["layer"]), r
+                assert r.size == e["size"], r
             if r.kind == "symlink":
                 assert r.link == e["link"]
             if r.kind == "hardlink":
@@ -227,7 +228,7 @@ def test_rw_is_overlays_changes_and_ls_rw(work, ls, form):
     assert {_abs(r.path): r.change for r in rows if r.change} == {c["path"]: c["change"] for c in doc["changes"]}
     entries = _json(ls, "ls", "-R", "--rw", rw, "--json", img)["entries"]
     visible = [r for r in rows if r.change != "deleted"]
-    assert [(_abs(r.path), r.kind) for r in visible] == [(e["path"], e["type"]) for e in entries]
+    assert [(_abs(r.path), r.kind, r.source) for r in visible] == [(e["path"], e["type"], e["layer"]) for e in entries]
     # the image's layers and waste are as without the container layer
     plain = Explore.load(img, cache=False)
     assert model.layers[:-1] == plain.layers and model.details() == plain.details()

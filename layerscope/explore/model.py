@@ -15,14 +15,13 @@ bottom-up sum memoised per (layer, directory): opening the root of a
 100,000-file layer walks it once, every later expansion is a lookup.
 
 A path's state between two recorded changes is the node the next change
-saw below it (``Change.lower``) or, after the last, the final tree's.
-Rewrites the change lists do not record (a directory or symlink declared
-again with the same attributes) show through the node's layer; only the
-last such rewrite of a path is known, so ``source`` of a re-declared
-directory or symlink can name the later layer (files are exact: re-storing
-one is a recorded ``metadata`` change). Which of the names of a hardlinked
-inode is the file and which the links follows the names visible at the
-layer (the tree re-points links when a name goes).
+saw below it (``Change.lower``) or, after the last, the final tree's. What
+the change lists do not record -- a directory or symlink declared again
+unchanged, a path an opaque or deleted ancestor took out and a later layer
+declared again as it was -- is read from the layers' own entries (kept by
+inspect, indexed per layer on first use). Which name of a hardlinked inode
+is the file and which the links follows the names visible at the layer
+(the tree re-points links when a name goes).
 """
 
 from __future__ import annotations
@@ -391,6 +390,12 @@ class _Side:
             source = node.layer
         else:
             source = self.ids[e[0]] if e[0] >= 0 else None
+        if present and kind not in CONTENT_KINDS and e[0] >= 0:
+            # a directory or symlink declared again unchanged records no change: the layers' entries say
+            for m in range(pos, e[0], -1):
+                if self.entry(m, path) is not None:
+                    source = self.ids[m]
+                    break
         return TreeRow(
             path=path, name=path.rpartition("/")[2], kind=kind,
             size=self.dir_size(path, pos) if is_dir else e[3],  # a deleted entry: the bytes it had
