@@ -93,6 +93,11 @@ def _finite(x: float) -> float | None:
 
 
 def _waste_docs(w) -> dict[str, Any]:
+    return {**waste_doc(w), "filesystem": filesystem_doc(w.filesystem)}
+
+
+def waste_doc(w) -> dict[str, Any]:
+    """inspect's ``efficiency`` and ``duplicate_content`` (the explorer's details pane shows the same values)."""
     return {
         "efficiency": {
             "efficiency": w.efficiency,
@@ -114,7 +119,6 @@ def _waste_docs(w) -> dict[str, Any]:
                         "savable_bytes": d.savable_bytes}
                        for d in w.duplicates],
         },
-        "filesystem": filesystem_doc(w.filesystem),
     }
 
 

@@ -1,0 +1,1 @@
+"""`layerscope explore`: the model an interactive terminal explorer reads (issue #17)."""
