@@ -101,6 +101,26 @@ class _Side:
     states: list = field(default_factory=list)  # per layer: path -> _Entry (merged, after it)
     kids: list = field(default_factory=list)  # per layer: dir -> set of child names
     waste: list = field(default_factory=list)  # (path, bytes, layer, reason)
+    dirsizes: dict = field(default_factory=dict)  # layer position -> dir -> file bytes below (on first ask)
+    below: dict = field(default_factory=dict)  # layer position -> dirs with a change of that layer below
+
+    def sizes(self, i: int) -> dict[str, int]:
+        if i not in self.dirsizes:
+            out: dict[str, int] = {}
+            for p, e in self.states[i].items():
+                if e.kind == "file":
+                    parts = p.split("/")
+                    for k in range(1, len(parts)):
+                        d = "/".join(parts[:k])
+                        out[d] = out.get(d, 0) + e.size
+            self.dirsizes[i] = out
+        return self.dirsizes[i]
+
+    def changed_dirs(self, i: int) -> set[str]:
+        if i not in self.below:
+            self.below[i] = {"/".join(parts[:k]) for o in self.layers[i][2]
+                             for parts in [o[0].split("/")] for k in range(1, len(parts))}
+        return self.below[i]
 
     def build(self) -> None:
         state: dict[str, _Entry] = {}
@@ -188,7 +208,11 @@ class Explore:
     # ------------------------------------------------------------------ per layer
 
     def _ops(self, layer: Any) -> dict[str, tuple]:
-        return {o[0]: o for o in self._s.layers[self._pos(layer)][2]}
+        i = self._pos(layer)
+        cache = self.__dict__.setdefault("_opcache", {})
+        if (self.side, i) not in cache:
+            cache[self.side, i] = {o[0]: o for o in self._s.layers[i][2]}
+        return cache[self.side, i]
 
     def changes(self, layer: Any) -> list[Change]:
         return [Change(o[0], o[1], o[2], o[3]) for o in self._s.layers[self._pos(layer)][2]]
@@ -200,9 +224,9 @@ class Explore:
             if op is None or op[1] != "deleted":
                 return None
             return TreeRow(path, path.rpartition("/")[2], op[2], op[3], "deleted", layer, False, None, False)
-        size = e.size if e.kind != "dir" else sum(
-            v.size for p, v in state.items() if p.startswith(path + "/") and v.kind == "file")
-        below = any(p.startswith(path + "/") for p in ops)
+        i = self._pos(layer)
+        size = e.size if e.kind != "dir" else self._s.sizes(i).get(path, 0)
+        below = path in self._s.changed_dirs(i)
         return TreeRow(path, path.rpartition("/")[2], e.kind, size, op[1] if op else None, e.source,
                        bool(kids.get(path)) or below, e.link, below)
 

@@ -109,10 +109,10 @@ class ExploreApp(App[None]):
     #title { height: 1; background: $primary; color: $text; padding: 0 1; }
     #main { height: 1fr; }
     #left { width: 45%; min-width: 30; }
-    #layers { height: 1fr; border: round $secondary; }
+    #layers { height: 1fr; border: round $secondary; overflow-x: hidden; }
     #details { height: 1fr; border: round $secondary; }
     #summary { height: auto; }
-    #wasted { height: 1fr; }
+    #wasted { height: 1fr; overflow-x: hidden; }
     #tree { width: 1fr; border: round $secondary; }
     #layers:focus-within, #tree:focus, #details:focus-within { border: round $accent; }
     #filter { dock: bottom; display: none; }
@@ -154,6 +154,8 @@ class ExploreApp(App[None]):
         self.attributes = True
         self.pattern = ""
         self.other: dict[str, str] | None = None
+        # the image view may leave the container layer out: whether there is one is known now
+        self.has_rw = model.view == "container" or any(r.index == "rw" for r in model.layers)
 
     # ----------------------------------------------------------------- layout
 
@@ -178,11 +180,16 @@ class ExploreApp(App[None]):
         self.query_one("#details").border_title = "Waste"
         self._reload_all()
         self.query_one("#layers").focus()
-        self.call_after_refresh(self._fill_layers)
+        self.call_after_refresh(self._refit)
 
     def on_resize(self) -> None:
         self.set_class(self.size.width < 100 and self.size.height >= 30, "narrow")
-        self.call_after_refresh(self._fill_layers)  # the command column fits the pane's new width
+        self.call_after_refresh(self._refit)
+
+    def _refit(self) -> None:
+        """The command column and the waste summary fit the panes' new widths."""
+        self._fill_layers()
+        self._fill_summary()
 
     # ------------------------------------------------------------ the panes
 
@@ -199,15 +206,17 @@ class ExploreApp(App[None]):
 
     def _fill_layers(self) -> None:
         table = self.query_one(LayersTable)
-        width = max(12, (table.scrollable_content_region.width or 40) - 30)
+        rows = [(layer_name(r.index), human_size(r.size), human_size(r.wasted) if r.wasted else "", r)
+                for r in self.model.layers]
+        taken = sum(max([len(h), *(len(row[k]) for row in rows)]) + 2 for k, h in enumerate(("#", "size", "wasted")))
+        width = max(8, (table.scrollable_content_region.width or 60) - taken - 2)
         table.clear(columns=True)
         table.add_column("#", key="index")
         table.add_column("size", key="size")
         table.add_column("wasted", key="wasted")
         table.add_column("command", key="command")
-        for r in self.model.layers:
-            table.add_row(layer_name(r.index), human_size(r.size), human_size(r.wasted) if r.wasted else "",
-                          cut(r.created_by or (r.digest or "")[:19], width), key=str(r.index))
+        for name, size, wasted, r in rows:
+            table.add_row(name, size, wasted, cut(r.created_by or (r.digest or "")[:19], width), key=str(r.index))
         indexes = [r.index for r in self.model.layers]
         if self.layer in indexes:
             table.move_cursor(row=indexes.index(self.layer), animate=False)
@@ -217,25 +226,32 @@ class ExploreApp(App[None]):
         if isinstance(d.get("efficiency"), dict):  # inspect --json's nesting
             d.update(d.pop("efficiency"))
         dup = d.get("duplicate_content") or d.get("duplicates") or {}
-        lines = Text()
-        eff = d.get("efficiency")
-        lines.append(f"efficiency {eff * 100:.1f} %" if isinstance(eff, (int, float)) else "efficiency -")
-        lines.append(f"   wasted {human_size(d.get('wasted_bytes'))}")
-        ratio = d.get("user_wasted_ratio")
+        eff, ratio = d.get("efficiency"), d.get("user_wasted_ratio")
+        items = [f"efficiency {eff * 100:.1f} %" if isinstance(eff, (int, float)) else "efficiency -",
+                 f"wasted {human_size(d.get('wasted_bytes'))}"]
         if isinstance(ratio, (int, float)):
-            lines.append(f"   user-wasted {ratio * 100:.1f} %")
-        reasons = d.get("by_reason") or {}
-        if reasons:
-            lines.append("\n" + ", ".join(f"{k} {human_size(v)}" for k, v in sorted(reasons.items()) if v))
+            items.append(f"user-wasted {ratio * 100:.1f} %")
+        items += [f"{k} {human_size(v)}" for k, v in sorted((d.get("by_reason") or {}).items()) if v]
         if isinstance(dup, dict) and dup.get("savable_bytes"):
-            lines.append(f"\nduplicates: {len(dup.get('groups') or ())} groups, "
-                         f"{human_size(dup['savable_bytes'])} savable")
-        self.query_one("#summary", Static).update(lines)
+            items.append(f"duplicates {human_size(dup['savable_bytes'])} in {len(dup.get('groups') or ())} groups")
+        self._summary_items = items
+        self._fill_summary()
         table = self.query_one(WastedTable)
         table.clear(columns=True)
         table.add_columns("wasted", "layer", "path")
         for path, wasted, layer, reason in self.model.wasted_paths(limit=200):
             table.add_row(human_size(wasted), layer_name(layer), "/" + path, key=f"{layer}\0{path}")
+
+    def _fill_summary(self) -> None:
+        """Lines break between items, never inside one ("132.6 / kB")."""
+        width = self.query_one("#summary").size.width or 34
+        lines: list[str] = []
+        for item in getattr(self, "_summary_items", []):
+            if lines and len(lines[-1]) + 2 + len(item) <= width:
+                lines[-1] += "  " + item
+            else:
+                lines.append(item)
+        self.query_one("#summary", Static).update(Text("\n".join(lines), no_wrap=True, overflow="ellipsis"))
 
     def _update_title(self) -> None:
         m = self.model
@@ -247,7 +263,7 @@ class ExploreApp(App[None]):
         tree = self.query_one(FileTree)
         tree.border_title = f"Tree at {layer_name(self.layer)}" + (f"  filter: {self.pattern}" if self.pattern else "")
         hid = ", ".join(sorted(self.hidden))
-        status = "↑↓ move  tab pane  space dir  ^f filter  ^a/^r/^e/^u toggles  h history  ? help  q quit"
+        status = "q quit  ? help  tab pane  space dir  ^f filter  ^a ^r ^e ^u toggles  h history  w jump  v view  x side"
         if hid:
             status = f"hidden: {hid} │ " + status
         self.query_one("#status", Static).update(Text(status, no_wrap=True, overflow="ellipsis"))
@@ -465,8 +481,7 @@ class ExploreApp(App[None]):
         self.push_screen(TableScreen("Keys", ["key", "does"], rows, note))
 
     def action_switch_view(self) -> None:
-        if not any(r.index == "rw" for r in self.model.layers) and self.model.view == "image" and \
-                not getattr(self.model, "rw", None):
+        if not self.has_rw:
             self.notify("no container layer: run with --rw UPPER", severity="warning")
             return
         view = "container" if self.model.view == "image" else "image"
