@@ -115,7 +115,7 @@ class ExploreApp(App[None]):
     #wasted { height: 1fr; overflow-x: hidden; }
     #tree { width: 1fr; border: round $secondary; }
     #layers:focus-within, #tree:focus, #details:focus-within { border: round $accent; }
-    #filter { dock: bottom; display: none; }
+    #filter { dock: bottom; display: none; border: none; height: 1; padding: 0 1; }
     #filter.shown { display: block; }
     #status { height: 1; dock: bottom; background: $panel; padding: 0 1; }
     ExploreApp.narrow #main { layout: vertical; }
@@ -190,6 +190,7 @@ class ExploreApp(App[None]):
         """The command column and the waste summary fit the panes' new widths."""
         self._fill_layers()
         self._fill_summary()
+        self._fill_wasted()
 
     # ------------------------------------------------------------ the panes
 
@@ -236,11 +237,22 @@ class ExploreApp(App[None]):
             items.append(f"duplicates {human_size(dup['savable_bytes'])} in {len(dup.get('groups') or ())} groups")
         self._summary_items = items
         self._fill_summary()
+        self._fill_wasted()
+
+    def _fill_wasted(self) -> None:
         table = self.query_one(WastedTable)
+        row = table.cursor_row
+        rows = [(human_size(w), layer_name(layer), path, layer) for path, w, layer, _r in self.model.wasted_paths(limit=200)]
+        taken = sum(max([len(h), *(len(r[k]) for r in rows)]) + 2 for k, h in enumerate(("wasted", "layer")))
+        width = max(8, (table.scrollable_content_region.width or 60) - taken - 2)
         table.clear(columns=True)
         table.add_columns("wasted", "layer", "path")
-        for path, wasted, layer, reason in self.model.wasted_paths(limit=200):
-            table.add_row(human_size(wasted), layer_name(layer), "/" + path, key=f"{layer}\0{path}")
+        for size, name, path, layer in rows:
+            # the path's end says the most: cut at its start
+            shown = "/" + path if len(path) < width else "…" + path[len(path) - width + 2:]
+            table.add_row(size, name, shown, key=f"{layer}\0{path}")
+        if 0 < row < len(rows):
+            table.move_cursor(row=row, animate=False)
 
     def _fill_summary(self) -> None:
         """Lines break between items, never inside one ("132.6 / kB")."""
