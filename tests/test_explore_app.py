@@ -251,6 +251,28 @@ def test_jump_from_a_wasted_path_selects_it_at_its_layer(model):
         assert [r.index for r in model.layers][row] == layer
 
 
+def test_tab_goes_round_the_panes_in_dives_order(plain):
+    async def script(pilot, app):
+        seen = []
+        for key in ["tab"] * 3 + ["shift+tab"]:
+            await pilot.press(key)
+            seen.append(app.focused.id)
+        return seen
+    assert drive(plain, script) == ["tree", "wasted", "layers", "wasted"]
+
+
+def test_jump_shows_a_path_a_toggle_hid(plain):
+    path, _bytes, layer, _reason = plain.wasted_paths(limit=1)[0]
+
+    async def script(pilot, app):
+        await pilot.press("ctrl+a", "ctrl+r", "ctrl+e", "ctrl+u")
+        app.query_one(WastedTable).focus()
+        await pilot.press("w")
+        await pilot.pause()
+        return app.layer, app.query_one(FileTree).cursor_node.data
+    assert drive(plain, script) == (layer, path)
+
+
 def test_history_modal_lists_the_path_history(plain):
     path = "usr/lib/libc.so"
 
@@ -525,7 +547,7 @@ def test_in_a_real_terminal(tmp_path, image_files, which):
         assert "Layers" in first and "ADD rootfs" in first and max(map(len, first.splitlines())) > 80 and "usr/" in first
         keys("Up")
         wait_for("Tree at L2")
-        keys("Tab", "Tab", "Down", "Space")  # the tree: etc expands
+        keys("Tab", "Down", "Space")  # the tree: etc expands
         wait_for("passwd")
         keys("?")
         wait_for("history of the selected path")

@@ -115,6 +115,7 @@ class ExploreApp(App[None]):
     #wasted { height: 1fr; overflow-x: hidden; }
     #tree { width: 1fr; border: round $secondary; }
     #layers:focus-within, #tree:focus, #details:focus-within { border: round $accent; }
+    #layers, #tree, #details { border-title-color: $text; border-title-style: bold; }
     #filter { dock: bottom; display: none; border: none; height: 1; padding: 0 1; }
     #filter.shown { display: block; }
     #status { height: 1; dock: bottom; background: $panel; padding: 0 1; }
@@ -139,7 +140,10 @@ class ExploreApp(App[None]):
         Binding("v", "switch_view", show=False),
         Binding("x", "switch_side", show=False),
         Binding("escape", "clear_filter", show=False),
+        Binding("tab", "pane(1)", show=False, priority=True),
+        Binding("shift+tab", "pane(-1)", show=False, priority=True),
     ]
+    PANES = ("#layers", "#tree", "#wasted")  # dive's order, whatever the layout's
 
     def __init__(self, model: Any, *, color: bool | None = None) -> None:
         # Textual reads (and drops) NO_COLOR when the app is made: --color never/always set it first
@@ -421,7 +425,10 @@ class ExploreApp(App[None]):
         self._fill_layers()
         self._fill_tree()
         tree = self.query_one(FileTree)
-        self.reveal(path)
+        if self.reveal(path) is None and self.hidden:  # a toggle hid it: show everything again
+            self.hidden.clear()
+            self._fill_tree()
+            self.reveal(path)
         tree.focus()
 
     @on(Input.Changed, "#filter")
@@ -434,6 +441,13 @@ class ExploreApp(App[None]):
         self.query_one(FileTree).focus()
 
     # --------------------------------------------------------------- actions
+
+    def action_pane(self, step: int) -> None:
+        if isinstance(self.screen, ModalScreen):
+            return
+        panes = [self.query_one(p) for p in self.PANES]
+        now = next((i for i, w in enumerate(panes) if w.has_focus), -1 if step > 0 else 0)
+        panes[(now + step) % len(panes)].focus()
 
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)

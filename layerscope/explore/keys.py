@@ -10,7 +10,7 @@ from __future__ import annotations
 KEYS: list[tuple[str, str, str]] = [
     ("up,k", "", "move up in the focused pane"),
     ("down,j", "", "move down in the focused pane (in layers: the tree follows the layer)"),
-    ("tab", "", "next pane (layers, tree, wasted paths)"),
+    ("tab,shift+tab", "", "next / previous pane (layers, tree, wasted paths)"),
     ("space", "", "collapse / expand the directory"),
     ("ctrl+space,c", "collapse_all", "collapse every directory"),
     ("E", "expand_all", "expand every directory (bounded: large trees stop at 20,000 rows)"),
