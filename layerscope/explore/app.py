@@ -511,10 +511,14 @@ class ExploreApp(App[None]):
             self.notify("no container layer: run with --rw UPPER", severity="warning")
             return
         view = "container" if self.model.view == "image" else "image"
-        if hasattr(self.model, "set_view"):
-            self.model.set_view(view)
-        else:
-            self.model.view = view
+        try:  # the interface documents the attribute; a setter method is taken too
+            if hasattr(self.model, "set_view"):
+                self.model.set_view(view)
+            else:
+                self.model.view = view
+        except (AttributeError, ValueError) as e:
+            self.notify(f"cannot switch to the {view} view: {e}", severity="warning")
+            return
         self._reload_all()
 
     def action_switch_side(self) -> None:
