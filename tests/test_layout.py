@@ -26,7 +26,7 @@ STAGES = {
     "workload": 3.5,  # issue #15: Kubernetes/ECS/compose files read into workload specs, their images resolved (sources); analysis/workload.py counts
     "fleet": 4.5,  # issue #16: savings/workload with their layers read on a dask cluster; imports analysis and source, cli imports it
     "report": 5,
-    "explore": 5.5,  # issue #17: the model of the interactive explorer; imports analysis and report, cli imports it
+    "explore": 5.5,  # issue #17: the interactive explorer (model over analysis and report, Textual UI); cli imports it
     "cli": 6, "ci": 6,
     "__init__": 7, "entry": 8, "__main__": 9,
 }

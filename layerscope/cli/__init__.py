@@ -21,7 +21,7 @@ class _Commands(click.Group):
     to come; help and shell completion list them all the same.
     """
 
-    LAZY = {"ci": "ci", "compare": "compare", "savings": "savings", "store": "store", "workload": "workload"}  # command name -> module in this package (same-named function)
+    LAZY = {"ci": "ci", "compare": "compare", "explore": "explore", "savings": "savings", "store": "store", "workload": "workload"}  # command name -> module in this package (same-named function)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *self.LAZY})
