@@ -150,6 +150,26 @@ def test_selecting_a_layer_shows_exactly_its_changes(model):
         assert drive(model, script) == {c.path: c.change for c in model.changes(layer)}, layer
 
 
+@pytest.mark.skipif(REAL is None, reason="needs layerscope.explore.model")
+@pytest.mark.parametrize("spec", ["sample", "test image"])
+def test_each_layer_shows_what_the_changes_command_reports(image_files, spec):
+    """The screen against the CLI itself (`layerscope changes --layer N --json`), not the model."""
+    import json
+
+    spec = str(REPO / "examples" / "sample.tar") if spec == "sample" else image_files["image"]
+    model = REAL.load(spec)
+    for n in range(len(model.layers)):
+        res = CliRunner().invoke(main, ["changes", spec, "--layer", str(n), "--json"])
+        assert res.exit_code == 0, res.output
+        [doc] = json.loads(res.output)["layers"]
+        want = {c["path"].lstrip("/"): c["change"] for c in doc["changes"]}
+
+        async def script(pilot, app):
+            await to_layer(pilot, app, n)
+            return {p: c for p, c in await everything(pilot, app) if c}
+        assert drive(model, script) == want, n
+
+
 def test_the_tree_asks_only_for_expanded_directories(plain):
     asked: list[str] = []
     children = plain.children
@@ -412,23 +432,30 @@ def test_a_100k_file_layer_opens_and_scrolls_fast():
 # snapshots (the fake: fixed data)
 # --------------------------------------------------------------------------
 
-async def _snapshot_state(pilot, app):
-    await to_layer(pilot, app, 2)
+async def _snapshot_state(pilot, app, layer: int = 2):
+    await to_layer(pilot, app, layer)
     await everything(pilot, app)
     app.query_one(FileTree).focus()
     await pilot.press("down", "down", "down")
     await pilot.pause()
 
 
+SAMPLE = REPO / "examples" / "sample.tar"
+
+
+@pytest.mark.parametrize("data", ["fake", "sample"])
 @pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=["80x24", "160x48"])
-def test_screen_snapshot(size):
-    model = F.Explore.load("fake", rw=True, compare=True)
+def test_screen_snapshot(size, data):
+    """Fixed data: the fake with every feature on, and the real model on the shipped sample image."""
+    if data == "sample" and REAL is None:
+        pytest.skip("needs layerscope.explore.model")
+    model = F.Explore.load("fake", rw=True, compare=True) if data == "fake" else REAL.load(str(SAMPLE))
 
     async def script(pilot, app):
-        await _snapshot_state(pilot, app)
+        await _snapshot_state(pilot, app, 2 if data == "fake" else 1)
         return screen_text(app)
     got = drive(model, script, size=size)
-    path = SNAP / f"explore-{size[0]}x{size[1]}.txt"
+    path = SNAP / f"explore-{size[0]}x{size[1]}{'' if data == 'fake' else '-sample'}.txt"
     if UPDATE:
         path.write_text(got, encoding="utf-8")
     assert path.exists(), f"no snapshot {path.name}: run with LAYERSCOPE_UPDATE_SNAPSHOTS=1"
@@ -458,14 +485,16 @@ def test_color_never_draws_no_colour(monkeypatch):
 def test_docs_screenshot_and_key_table():
     """docs/explore.md carries the key table of keys.py; docs/img/explore.svg is small."""
     svg = REPO / "docs" / "img" / "explore.svg"
-    if UPDATE:
+    if UPDATE and REAL is not None:  # the shipped sample image, read by the real model
         async def script(pilot, app):
-            await _snapshot_state(pilot, app)
-            return app.export_screenshot(title="layerscope explore", simplify=True)
-        text = drive(F.Explore.load("fake"), script, size=(100, 30))
+            await _snapshot_state(pilot, app, 1)
+            return app.export_screenshot(title="layerscope explore examples/sample.tar", simplify=True)
+        text = drive(REAL.load(str(SAMPLE)), script, size=(100, 30))
         prefix = re.search(r"terminal-[0-9]+", text).group(0)  # Rich's per-screenshot id: 1,000 times over
         svg.write_text(text.replace(prefix, "t"), encoding="utf-8")
     assert K.markdown_table() in (REPO / "docs" / "explore.md").read_text(encoding="utf-8")
+    assert K.markdown_table() in (REPO / "README.md").read_text(encoding="utf-8")
+    assert "docs/img/explore.svg" in (REPO / "README.md").read_text(encoding="utf-8")
     assert svg.stat().st_size < 60_000
 
 
