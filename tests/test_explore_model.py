@@ -12,26 +12,13 @@ import stat
 import pytest
 
 import images as I
+import test_json_contract as JC
 from layerscope.explore import model as M
 from layerscope.explore.model import Explore, TreeRow
 
-BIG = I.rand_bytes(30_000, 7)
 # the JSON contract's stack (whiteouts, a root opaque marker, hardlinks, symlinks, a metadata-only
 # rewrite), then t2's layer on top
-CONTRACT = [
-    [("dir", "etc"), ("file", "etc/conf", b"a=1\n"), ("dir", "usr"), ("dir", "usr/bin"),
-     ("file", "usr/bin/tool", BIG, 0o755), ("hardlink", "usr/bin/tool2", "usr/bin/tool"),
-     ("symlink", "usr/bin/sh", "tool"), ("symlink", "etc/abs", "/usr/bin/tool"),
-     ("file", "etc/copy-a", b"same bytes"), ("file", "etc/copy-b", b"same bytes"),
-     ("dir", "var"), ("file", "var/junk", I.rand_bytes(20_000, 8))],
-    [("whiteout", "var/junk"), ("whiteout", "never/was"), ("hardlink", "etc/dangling", "no/such/file"),
-     ("file", "usr/bin/tool", BIG, 0o700)],
-    [("opaque", "."), ("dir", "etc"), ("file", "etc/conf", b"a=2\n"), ("dir", "usr"), ("dir", "usr/bin"),
-     ("file", "usr/bin/tool", BIG, 0o700), ("hardlink", "usr/bin/tool2", "usr/bin/tool"),
-     ("symlink", "usr/bin/sh", "tool"), ("file", "etc/copy-a", b"same bytes"),
-     ("file", "etc/copy-b", b"same bytes"), ("file", "etc/key.pem", b"-----BEGIN-----"),
-     ("file", "var/lib/dpkg/status", b"Package: a\nStatus: install ok installed\nVersion: 1\n")],
-]
+CONTRACT = JC.LAYERS
 T2 = [("file", "var/lib/dpkg/status", b"Package: a\nVersion: 2\n"),
       ("file", "app/node_modules/x/package.json", b'{"name": "x"}'), ("whiteout", "etc/copy-b"),
       ("file", "etc/conf", b"a=22\n")]
