@@ -308,6 +308,18 @@ def test_two_builds_of_one_app_on_one_base_are_no_rebase(ls, wl, tmp_path):
     assert [lay["diff_id"] for lay in group["layers"]] == [WI.layers(wl, "api")[0]["diff_id"]]
 
 
+def test_a_rebuilt_base_image_itself_is_a_rebase_of_the_images_on_the_other(ls, wl, tmp_path):
+    """``base2`` is the base image rebuilt (its one layer is its top); web is built on the first
+    build: rebuilding web on base2 (or the converse) shares that layer."""
+    compose = "services:\n  web: {image: HOST/web:1.0}\n  base: {image: HOST/base2:1.0}\n"
+    d = doc(ls, write(tmp_path, "compose.yaml", compose), *maps(wl), "--map", f"{REG}/base2:1.0={wl}:base2")
+    [group] = d["rebase"]["groups"]
+    [layer] = group["layers"]
+    base, base2 = WI.layers(wl, "web")[0], WI.layers(wl, "base2")[0]
+    assert {layer["diff_id"], layer["like"]} == {base["diff_id"], base2["diff_id"]}
+    assert layer["cause"] == "same files, new mtimes" and d["rebase"]["saving"] > 1_000_000
+
+
 def run_savings(ls, *specs) -> str:
     res = ls("savings", "--json", "--compress-sample", "1", *specs)
     assert res.rc == 0, res.err

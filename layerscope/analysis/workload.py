@@ -11,8 +11,8 @@ node of a placement.
 The rebase estimate uses ``savings``' near misses: two layers with different
 diff_ids whose files are mostly the same (a base rebuilt with new mtimes, a
 re-run ``apt-get``). A near miss between two images' base layers (same
-height, below their top layers, everything under it equal or near) means the
-same base was built twice; layers linked so form a cluster, and rebuilding
+height, below the top of at least one, everything under it equal or near)
+means the same base was built twice; layers linked so form a cluster, and rebuilding
 every image on the cluster's most used variant would store each other
 variant's common file bytes once. Images whose ``os-release`` files differ
 are not the same distro base and are not paired.
@@ -327,10 +327,10 @@ def rebase(images: Sequence[ImageRow], misses: Sequence[NearMiss], total: Cost) 
     best common bytes with a variant before it.
 
     A near miss (``savings``' pairs of layers with mostly the same files) counts as a rebuilt
-    base between two images when it sits at the same height in both, below both images' top
-    layers, with every layer under it equal or itself such a near miss, and the images' os-release
-    files agree (or one has none). Two versions of an app on one base differ in their own top
-    layers: rebasing would not make those equal, so they are not counted."""
+    base between two images when it sits at the same height in both, below the top layer of at
+    least one of them, with every layer under it equal or itself such a near miss, and the images'
+    os-release files agree (or one has none). Two versions of an app on one base differ in their
+    own top layers: rebasing would not make those equal, so they are not counted."""
     holders: dict[str, set[int]] = {}
     rows: dict[str, LayerRow] = {}
     for i, im in enumerate(images):
@@ -388,12 +388,17 @@ def rebase(images: Sequence[ImageRow], misses: Sequence[NearMiss], total: Cost) 
 
 
 def _aligned(x: ImageRow, y: ImageRow, near: dict[tuple[str, str], tuple]) -> list[tuple[str, str]]:
-    """The near-miss pairs of ``x``'s and ``y``'s base layers: from the bottom, below both top
-    layers, while each height holds the same layer or a near miss."""
+    """The near-miss pairs of ``x``'s and ``y``'s base layers: from the bottom, while each height
+    holds the same layer or a near miss, and not at a height that is both images' top layer.
+    A layer below one image's top is part of its base; the other image, whose top it is, is that
+    base image itself (a rebuild of it)."""
     if x.os_release is not None and y.os_release is not None and x.os_release != y.os_release:
         return []
     out = []
-    for a, b in zip(x.layers[:-1], y.layers[:-1]):
+    both_top = min(len(x.layers), len(y.layers)) - 1 if len(x.layers) == len(y.layers) else -1
+    for k, (a, b) in enumerate(zip(x.layers, y.layers)):
+        if k == both_top:  # the top of both: two builds of one image, not of its base
+            break
         if a.diff_id == b.diff_id:
             continue
         if (a.diff_id, b.diff_id) not in near:
