@@ -838,3 +838,42 @@ def test_workload_is_not_on_the_start_up_path():
     code = "import layerscope.workload.manifests, sys; print('yaml' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"  # yaml is imported when a file is read
+
+
+# ---- fuzz: any document is a workload, a warning or one clean error ---------------------------
+
+def _fuzz_values():
+    from hypothesis import strategies as st
+
+    scalar = st.one_of(st.none(), st.booleans(), st.integers(-5, 10**12), st.floats(allow_nan=False),
+                       st.text(max_size=12), st.sampled_from(["Pod", "Deployment", "CronJob", "List", "v1",
+                                                              "apps/v1", "nginx:1", "", "Always"]))
+    keys = st.sampled_from(["apiVersion", "kind", "metadata", "name", "namespace", "spec", "template",
+                            "jobTemplate", "containers", "initContainers", "ephemeralContainers", "image",
+                            "items", "services", "depends_on", "condition", "taskDefinition", "family",
+                            "revision", "containerDefinitions", "essential", "dependsOn", "containerName",
+                            "restartPolicy", "nodeName", "replicas", "ownerReferences", "x"])
+    return st.recursive(scalar, lambda inner: st.one_of(st.lists(inner, max_size=4),
+                                                       st.dictionaries(keys, inner, max_size=6)), max_leaves=40)
+
+
+def test_fuzzed_documents_give_workloads_warnings_or_one_clean_error():
+    """Random structures in the fields the reader walks, as JSON and as YAML: never an exception
+    other than BadInputError (exit 2, one line naming the file and the document)."""
+    import yaml
+    from hypothesis import HealthCheck, given, settings
+
+    @settings(max_examples=300, deadline=None, derandomize=True, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(_fuzz_values())
+    def check(doc):
+        for text, name in ((json.dumps(doc), "fuzz.json"), (yaml.safe_dump_all([doc, doc]), "fuzz.yaml")):
+            try:
+                got = read_text(text, name)
+            except BadInputError as e:
+                msg = str(e)
+                assert "\n" not in msg and msg.startswith(name), msg
+            else:
+                assert all(isinstance(w.name, str) and w.images is not None for w in got.workloads)
+
+    check()
