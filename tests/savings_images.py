@@ -42,11 +42,23 @@ class SavingsImages:
         return [f"{self.layout}:{t}" for t in tags]
 
 
-def _repack(L: Path, work: Path, src: str, dst: str, fn) -> None:
+def repack(L: Path, work: Path, src: str, dst: str, fn, label: str = "savings-test") -> None:
+    """Tag ``dst``: ``src`` unpacked by umoci, changed by ``fn(rootfs)``, repacked as one more layer."""
     bundle = work / f"bundle-{dst}"
     fn(unpack(L, src, bundle))
-    umoci("repack", "--image", f"{L}:{dst}", "--history.created_by", f"savings-test: {dst}", bundle)
+    umoci("repack", "--image", f"{L}:{dst}", "--history.created_by", f"{label}: {dst}", bundle)
     shutil.rmtree(bundle)
+
+
+
+def files_at(files: dict[str, bytes], mtime_ns: int):
+    """A change writing ``files`` (path -> bytes) with one fixed mtime: a rebuild is the same
+    files at another one."""
+    def change(r: Path) -> None:
+        for rel, data in files.items():
+            _w(r, rel, data)
+            os.utime(r / rel, ns=(mtime_ns, mtime_ns))
+    return change
 
 
 def _base(r: Path) -> None:
@@ -57,11 +69,7 @@ def _base(r: Path) -> None:
 
 
 def _mid(mtime_ns: int):
-    def change(r: Path) -> None:
-        for rel, data in MID_FILES.items():
-            _w(r, rel, data)
-            os.utime(r / rel, ns=(mtime_ns, mtime_ns))
-    return change
+    return files_at(MID_FILES, mtime_ns)
 
 
 def _top(n: int):
@@ -85,13 +93,13 @@ def build(work: Path) -> SavingsImages:
     L = work / "layout"
     umoci("init", "--layout", L)
     umoci("new", "--image", f"{L}:empty")
-    _repack(L, work, "empty", "base", _base)
-    _repack(L, work, "base", "mid", _mid(1_600_000_000_000_000_000))
-    _repack(L, work, "mid", "one", _top(1))
-    _repack(L, work, "mid", "two", _top(2))
-    _repack(L, work, "base", "rebuilt", _mid(1_700_000_000_000_000_000))
-    _repack(L, work, "base", "onebyte", _one_byte)
-    _repack(L, work, "base", "append", _append)
+    repack(L, work, "empty", "base", _base)
+    repack(L, work, "base", "mid", _mid(1_600_000_000_000_000_000))
+    repack(L, work, "mid", "one", _top(1))
+    repack(L, work, "mid", "two", _top(2))
+    repack(L, work, "base", "rebuilt", _mid(1_700_000_000_000_000_000))
+    repack(L, work, "base", "onebyte", _one_byte)
+    repack(L, work, "base", "append", _append)
     return SavingsImages(L)
 
 

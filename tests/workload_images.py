@@ -19,12 +19,11 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-import os
-import shutil
 from pathlib import Path
 
 import images as I
-from overlay_images import _w, umoci, unpack
+from overlay_images import _w, umoci
+from savings_images import files_at, repack
 
 TAGS = ["web", "worker", "migrate", "logs", "cron", "api", "tool", "webnext"]
 BASE_FILES = {"etc/os-release": b'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\nVERSION_ID="12"\n',
@@ -33,27 +32,16 @@ BASE_FILES = {"etc/os-release": b'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\n
 
 
 def _repack(L: Path, work: Path, src: str, dst: str, fn) -> None:
-    bundle = work / f"bundle-{dst}"
-    fn(unpack(L, src, bundle))
-    umoci("repack", "--image", f"{L}:{dst}", "--history.created_by", f"workload-test: {dst}", bundle)
-    shutil.rmtree(bundle)
+    repack(L, work, src, dst, fn, label="workload-test")
 
 
 def _base(mtime_ns: int):
-    def change(r: Path) -> None:
-        for rel, data in BASE_FILES.items():
-            _w(r, rel, data)
-            os.utime(r / rel, ns=(mtime_ns, mtime_ns))
-    return change
+    return files_at(BASE_FILES, mtime_ns)
 
 
 def _own(name: str, seed: int, size: int = 150_000, mtime_ns: int = 1_650_000_000_000_000_000):
-    def change(r: Path) -> None:
-        for rel, data in ((f"srv/{name}/bin", I.rand_bytes(size, seed)), (f"srv/{name}/config.json",
-                                                                          I.jbytes({"name": name}))):
-            _w(r, rel, data)
-            os.utime(r / rel, ns=(mtime_ns, mtime_ns))
-    return change
+    return files_at({f"srv/{name}/bin": I.rand_bytes(size, seed), f"srv/{name}/config.json": I.jbytes({"name": name})},
+                    mtime_ns)
 
 
 def _other(r: Path) -> None:

@@ -563,12 +563,11 @@ def count_report(parsed: Workloads, res: Resolution, read: LayerPass, *, files: 
     everything = [rows[i] for i in sorted({i for w in workloads for i in w.images})]
     total = cost(everything, naive=(sum(w.cost.pulled for w in workloads), sum(w.cost.stored for w in workloads)))
     across = _shared([(k, rows[i]) for k, w in enumerate(workloads) for i in w.images])
-    nodes = _nodes(workloads, rows, placement or {}, warnings)
+    nodes = _nodes(workloads, rows, placement or {})
     return WorkloadReport(list(files), rows, workloads, total, across, rebase(rows, read.near, total), nodes, warnings)
 
 
-def _nodes(workloads: list[WorkloadRow], rows: list[ImageRow], placement: dict[str, list[str]],
-           warnings: list[str]) -> list[NodeRow]:
+def _nodes(workloads: list[WorkloadRow], rows: list[ImageRow], placement: dict[str, list[str]]) -> list[NodeRow]:
     on: dict[str, list[int]] = {}
     for k, w in enumerate(workloads):
         if w.node:
@@ -608,32 +607,3 @@ def parse_placement(items: Sequence[str]) -> dict[str, list[str]]:
             raise UsageError(f"--node {item!r}: expected NAME=WORKLOAD[,WORKLOAD...]")
         out.setdefault(node.strip(), []).extend(names)
     return out
-
-
-
-
-def workloads(files: Sequence[str], *, images: Sequence[str] = (), mapping: dict[str, str] | None = None,
-              offline: bool = False, nodes: dict[str, list[str]] | None = None, platform: str | None = None,
-              verify: bool = True, jobs: int | None = None, progress: bool | None = False) -> WorkloadReport:
-    """``layerscope workload FILES`` in Python: the workloads of Kubernetes, ECS and compose
-    ``files``, their images read from ``images`` directories, ``mapping`` (reference -> anything
-    ``inspect`` reads) or their registries (not when ``offline``); ``nodes``: node -> workload names."""
-    from ..workload.manifests import read_workloads
-
-    resolver = make_resolver(images=images, mapping=mapping, offline=offline, platform=platform, verify=verify)
-    return workload_report(read_workloads(files), resolver, files=list(files), placement=nodes, verify=verify,
-                           jobs=jobs, progress=progress)
-
-
-def make_resolver(*, images: Sequence[str] = (), mapping: dict[str, str] | None = None, offline: bool = False,
-                  platform: str | None = None, verify: bool = True) -> Resolver:
-    """:func:`workloads`' resolver: ``mapping`` keys are references, compared canonically."""
-    from ..workload.resolve import Resolver, canonical
-
-    mapped = {}
-    for ref, spec in (mapping or {}).items():
-        key = canonical(ref)
-        if key is None:
-            raise UsageError(f"{ref!r} is not an image reference")
-        mapped[key] = spec
-    return Resolver(mapping=mapped, image_dirs=images, platform=platform, verify=verify, offline=offline)

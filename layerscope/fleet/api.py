@@ -57,12 +57,15 @@ def workloads(files: Sequence[str], *, images: Sequence[str] = (), mapping: dict
               offline: bool = False, nodes: dict[str, list[str]] | None = None, platform: str | None = None,
               verify: bool = True, jobs: int | None = None, progress: bool | None = False,
               scheduler: str | None = None, work_dir: str | None = None) -> WorkloadReport:
-    """:func:`layerscope.analysis.workload.workloads`, on a dask cluster when ``scheduler`` names
-    one (as :func:`savings`)."""
-    from ..analysis import workload as wl
+    """``layerscope workload FILES`` in Python: the workloads of Kubernetes, ECS and compose
+    ``files``, their images read from ``images`` directories, ``mapping`` (reference -> anything
+    ``inspect`` reads) or their registries (not when ``offline``); ``nodes``: node -> workload
+    names. On a dask cluster when ``scheduler`` names one (as :func:`savings`)."""
     from ..workload.manifests import read_workloads
+    from ..workload.resolve import Resolver, canonical_map
 
-    resolver = wl.make_resolver(images=images, mapping=mapping, offline=offline, platform=platform, verify=verify)
+    resolver = Resolver(mapping=canonical_map((mapping or {}).items()), image_dirs=images, platform=platform,
+                        verify=verify, offline=offline)
     return workload_report(read_workloads(files), resolver, files=list(files), placement=nodes, platform=platform,
                            verify=verify, jobs=jobs, progress=progress, scheduler=scheduler, work_dir=work_dir)
 

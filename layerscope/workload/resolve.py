@@ -72,14 +72,22 @@ def _digest(ref: str) -> str | None:
 
 def parse_map(items: Iterable[str]) -> dict[str, str]:
     """``REF=SPEC`` pairs (``--map``) keyed by the canonical reference."""
-    out: dict[str, str] = {}
+    pairs = []
     for item in items:
         ref, sep, spec = item.partition("=")
-        key = canonical(ref) if sep else None
         if not sep or not spec:
             raise UsageError(f"--map {item!r}: expected REF=ARCHIVE")
+        pairs.append((ref, spec))
+    return canonical_map(pairs)
+
+
+def canonical_map(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """(reference, spec) pairs keyed by the canonical reference; UsageError for a non-reference."""
+    out: dict[str, str] = {}
+    for ref, spec in pairs:
+        key = canonical(ref)
         if key is None:
-            raise UsageError(f"--map {item!r}: {ref!r} is not an image reference")
+            raise UsageError(f"--map {ref}={spec}: {ref!r} is not an image reference")
         out[key] = spec
     return out
 
