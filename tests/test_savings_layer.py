@@ -10,7 +10,7 @@ import random
 import pytest
 from xxhash import xxh3_128_digest
 
-from layerscope.analysis.layer_digests import DIGEST_SIZE, chunk_params, layer_digests
+from layerscope.analysis.layer_digests import DIGEST_SIZE, chunk_params, layer_digests, layer_files
 from layerscope.chunk import chunk_digests, cut_points
 from layerscope.layer import tarscan
 
@@ -59,6 +59,20 @@ def test_chunks_are_those_of_each_file(tar_backend, fmt, seed, stream):
     assert len(got.chunks) == DIGEST_SIZE * got.chunk_count()
     assert got.lost == 0
     assert got.size == len(data)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("stream", ["exact", "pieces"])
+def test_the_files_only_pass_gives_the_same_files_and_members(tar_backend, fmt, stream):
+    """``workload`` reads layers with layer_files: the files, members and sizes of layer_digests,
+    without chunking or compressing anything."""
+    members = corpus(3)
+    data = build(members, FORMATS[fmt])
+    make = (lambda: Stream(data, as_memoryview=True)) if stream == "exact" else (lambda: PieceStream(data, 3))
+    full, lite = layer_digests(Finishing(make()), PARAMS), layer_files(Finishing(make()))
+    assert (lite.files, lite.members, lite.size) == (full.files, full.members, full.size)
+    assert lite.files == expected(members)[0]
+    assert lite.chunks == b"" and lite.chunk_count() == 0 and lite.compressed == 0
 
 
 def _table(members: list[tuple]) -> "LayerDigests":

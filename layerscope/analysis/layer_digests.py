@@ -253,6 +253,22 @@ def layer_digests(stream: VerifyingStream, params: ChunkParams | None = None, *,
     )
 
 
+def layer_files(stream: VerifyingStream) -> LayerDigests:
+    """The part of :func:`layer_digests` that needs no chunking or compressing: each regular file's
+    content digest and size, and the member list (what ``workload`` counts and near misses compare);
+    ``chunks`` is empty and the compressed figures are 0. ``stream.finish()`` checks the digests."""
+    files: dict[bytes, int] = {}
+    members: list[tuple] = []
+    for batch in tarscan.iter_entry_batches(stream, hash_content=True):
+        members.extend(map(member, batch))
+        for e in batch:
+            if e.kind is FILE and e.digest is not None and e.size:
+                files[e.digest] = e.size
+    stream.finish()
+    return LayerDigests(diff_id=stream.diff_id, blob_digest=stream.blob_digest, size=stream.size, files=files,
+                        chunks=b"", chunk_sizes=array("I"), members=members)
+
+
 _NONE = (0, 0)
 
 

@@ -30,7 +30,7 @@ from ..record import Record
 from ..source import Image, LayerRef, open_many
 from .image_diff import chain_ids
 from .combos import Combo, _c_combos, _py_combos, chunk_combos, file_combos  # noqa: F401 - also their home before
-from .layer_digests import DEFAULT_SAMPLE, LayerDigests, chunk_params, layer_digests
+from .layer_digests import DEFAULT_SAMPLE, LayerDigests, chunk_params, layer_digests, layer_files
 from .near_miss import NearMiss, near_misses_from
 from .layers import _check_diff_id, blob_key, default_jobs, progress_bar, read_layer, verify_blob
 
@@ -199,10 +199,12 @@ ProgressFn = Callable[[int], None]
 
 
 def digest_images(images: list[Image], *, avg_chunk: int = 65536, sample: float = DEFAULT_SAMPLE,
-                  verify: bool = True, jobs: int | None = None,
-                  progress: ProgressFn | None = None) -> list[ImageLayers]:
+                  verify: bool = True, jobs: int | None = None, progress: ProgressFn | None = None,
+                  files_only: bool = False) -> list[ImageLayers]:
     """Each unique layer (by blob) read once, on a thread pool; a copy of a shared blob in another
-    file is checked against the digest (memcmp against the verified copy), as ``compare`` does."""
+    file is checked against the digest (memcmp against the verified copy), as ``compare`` does.
+    ``files_only``: file digests and members without chunks or compressed figures
+    (:func:`layer_files`; what ``workload`` needs)."""
     params = chunk_params(avg_chunk)
     todo: dict[str, tuple[Image, LayerRef]] = {}
     for image in images:
@@ -226,8 +228,8 @@ def digest_images(images: list[Image], *, avg_chunk: int = 65536, sample: float 
 
     def run(key: str) -> LayerDigests:
         image, layer = todo[key]
-        table = read_layer(layer, lambda stream: layer_digests(stream, params, sample=sample), where=layer.where(image.path),
-                           verify=verify)
+        read = layer_files if files_only else (lambda stream: layer_digests(stream, params, sample=sample))
+        table = read_layer(layer, read, where=layer.where(image.path), verify=verify)
         if progress:
             progress(1)
         return table

@@ -525,8 +525,8 @@ def layer_pass(images: list[Image], *, avg_chunk: int = 65536, sample: float = D
     unique = len({blob_key(im, layer) for im in images for layer in im.layers if not layer.foreign})
     tick, done = progress_bar(unique, enabled=progress)
     try:
-        tables = digest_images(images, avg_chunk=avg_chunk, sample=sample, verify=verify, jobs=jobs, progress=tick) \
-            if images else []
+        tables = digest_images(images, avg_chunk=avg_chunk, sample=sample, verify=verify, jobs=jobs, progress=tick,
+                               files_only=True) if images else []
     finally:
         done()
     by_diff: dict[str, LayerDigests] = {}

@@ -100,7 +100,7 @@ def fleet_layer_pass(images: list[Image], client, work: str, *, platform: str | 
     if not images:
         return LayerPass([], [], [], [])
     done = digest_fleet(images, client, work, platform=platform, avg_chunk=avg_chunk, sample=sample, verify=verify,
-                        progress=progress)
+                        progress=progress, files_only=True)
     facts = {}
     for il in done.images:
         for key, f in il.layers:

@@ -80,20 +80,22 @@ def work_dir(parent: str | None) -> Iterator[str]:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _settings(work: str, avg_chunk: int, sample: float, verify: bool) -> Settings:
+def _settings(work: str, avg_chunk: int, sample: float, verify: bool, files_only: bool) -> Settings:
     from ..source import limits
     from ..source.registry import client as registry_client
 
     return Settings(work, avg_chunk, sample, verify, limits._explicit[0], tuple(sorted(registry_client._insecure)),
-                    uuid.uuid4().hex)
+                    uuid.uuid4().hex, files_only)
 
 
 def digest_fleet(images: Sequence[Image], client, work: str, *, platform: str | None = None, avg_chunk: int = 65536,
-                 sample: float, verify: bool = True, progress: bool | None = False) -> FleetPass:
-    """:func:`analysis.savings.digest_images` on a dask cluster (``client``), tables left in ``work``."""
+                 sample: float, verify: bool = True, progress: bool | None = False,
+                 files_only: bool = False) -> FleetPass:
+    """:func:`analysis.savings.digest_images` on a dask cluster (``client``), tables left in ``work``
+    (``files_only``: file units and members only, as ``workload`` needs)."""
     import distributed
 
-    settings = _settings(work, avg_chunk, sample, verify)
+    settings = _settings(work, avg_chunk, sample, verify, files_only)
     todo: dict[str, tuple[int, int]] = {}  # blob key -> (image, layer) of its first copy
     rep: dict[str, int] = {}  # key the merge will know the layer by -> unique layer index
     idx_of: dict[str, int] = {}  # blob key -> that index, for the first blob of each such key

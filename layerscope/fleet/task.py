@@ -14,7 +14,7 @@ import os
 import pickle
 import uuid
 
-from ..analysis.layer_digests import LayerDigests, chunk_params, layer_digests
+from ..analysis.layer_digests import LayerDigests, chunk_params, layer_digests, layer_files
 from ..analysis.layers import blob_key, read_layer, verify_blob
 from ..errors import BadInputError, LayerscopeError, SelectionError
 from ..record import Record
@@ -45,10 +45,10 @@ class Where(Record):
 class Settings(Record):
     """The run's options, the same for every task (and what a worker process must be told)."""
 
-    __slots__ = ("work", "avg_chunk", "sample", "verify", "max_layer_size", "insecure", "run")
+    __slots__ = ("work", "avg_chunk", "sample", "verify", "max_layer_size", "insecure", "run", "files_only")
 
     def __init__(self, work: str, avg_chunk: int, sample: float, verify: bool, max_layer_size, insecure: tuple,
-                 run: str) -> None:
+                 run: str, files_only: bool = False) -> None:
         self.work = work
         self.avg_chunk = avg_chunk
         self.sample = sample
@@ -56,6 +56,7 @@ class Settings(Record):
         self.max_layer_size = max_layer_size
         self.insecure = insecure
         self.run = run  # the run's id: a long-lived worker never serves an image opened for another run
+        self.files_only = files_only  # workload: file digests and members, no chunks (analysis/layer_digests.layer_files)
 
 
 class Facts(Record):
@@ -143,10 +144,10 @@ def digest_layer(w: Where, idx: int | None, s: Settings) -> Facts | Failed:
         _die_once()
         image, layer = find_layer(w, s)
         params = chunk_params(s.avg_chunk)
-        table: LayerDigests = read_layer(layer, lambda stream: layer_digests(stream, params, sample=s.sample),
-                                         where=layer.where(image.path), verify=s.verify)
+        read = layer_files if s.files_only else (lambda stream: layer_digests(stream, params, sample=s.sample))
+        table: LayerDigests = read_layer(layer, read, where=layer.where(image.path), verify=s.verify)
         if idx is not None:
-            for kind in KINDS:
+            for kind in ("files",) if s.files_only else KINDS:
                 from .columns import table_units, write_units  # pyarrow: only where tables are written
 
                 write_units(unit_path(s.work, kind, idx), idx, *table_units(table, kind))
