@@ -83,7 +83,7 @@ def workload_text(r: WorkloadReport, *, color: bool = False, all_rows: bool = Fa
         alone = {a.image: a for a in w.alone}
         for c in w.containers:
             if c.image is None:
-                out.append(f"{'':>3} {paint('unresolved', 'red'):>10} {'':>10} {'':>10}    {c.role} {c.name}: {c.ref}")
+                out.append(f"{'':>3} {paint.rjust('unresolved', 10, 'red')} {'':>10} {'':>10}    {c.role} {c.name}: {c.ref}")
                 continue
             a = alone[c.image]
             out.append(f"{'':>3} {_pair(a.pulled, a.stored)} {'':>10}    {c.role} {c.name}: {c.ref} "
